@@ -1,0 +1,52 @@
+/**
+ * Typed errors. Every error pargs throws on bad input is a `PargsError` subclass whose message names
+ * the offending value and says what to do, so callers can `instanceof`-switch and users can act.
+ */
+export class PargsError extends Error {
+  override name = 'PargsError';
+}
+
+/** An option passed to a pargs function is missing, of the wrong type or out of range. */
+export class OptionError extends PargsError {
+  override name = 'OptionError';
+}
+
+/** A model folder's config.json names an architecture, field or value pargs does not support. */
+export class ConfigError extends PargsError {
+  override name = 'ConfigError';
+}
+
+/** A safetensors file or shard index is malformed, or a tensor is missing or has the wrong shape. */
+export class SafetensorsError extends PargsError {
+  override name = 'SafetensorsError';
+}
+
+/** A tokenizer.json / tokenizer_config.json pair cannot be loaded or used. */
+export class TokenizerError extends PargsError {
+  override name = 'TokenizerError';
+}
+
+/** A preference data file or row is malformed. */
+export class DataError extends PargsError {
+  override name = 'DataError';
+}
+
+/** A checkpoint is corrupted, incomplete or was made for another backbone. */
+export class CheckpointError extends PargsError {
+  override name = 'CheckpointError';
+}
+
+/** Training produced a non-finite loss or otherwise cannot continue. */
+export class TrainingError extends PargsError {
+  override name = 'TrainingError';
+}
+
+/** Thrown when an `AbortSignal` passed to a long-running call fires. */
+export class AbortError extends PargsError {
+  override name = 'AbortError';
+}
+
+/** Throws an `AbortError` if `signal` has fired; call between units of work. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortError(`${what} was aborted`);
+}
