@@ -1,0 +1,146 @@
+/**
+ * Plain decoding from a causal LM: greedy, or sampling with temperature / top-k / top-p, batched with
+ * left padding and a KV cache. Sampling happens on the host from logits read back, with a seeded stream
+ * (tfjs `multinomial` differs by backend and treats seed 0 as unseeded).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
+import type { CausalLM } from '../lm/causal-lm.js';
+import type { KVCache } from '../lm/kv-cache.js';
+import { createRng, validateSeed, type Rng } from '../random.js';
+import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
+
+export type DecodeStrategy = { kind: 'greedy' } | { kind: 'sample'; temperature?: number; topK?: number; topP?: number };
+
+export interface GenerateOptions {
+  lm: CausalLM;
+  /** Text prompts, encoded with the tokenizer's own BOS rule. Give this or `promptIds`. */
+  prompts?: readonly string[];
+  /** Token-id prompts, used verbatim (no BOS added). */
+  promptIds?: readonly (readonly number[])[];
+  /** Default 32. */
+  maxNewTokens?: number;
+  /** Default greedy. */
+  strategy?: DecodeStrategy;
+  /** Default 0. */
+  seed?: number;
+  /** Stop a row when it emits an EOS id of the model's generation config (default true). */
+  stopAtEos?: boolean;
+  /**
+   * 'apply' (default) applies generation_config.json's logits processors as transformers does (pargs
+   * implements `repetition_penalty` and refuses the others); 'ignore' decodes from the raw logits.
+   */
+  generationConfig?: 'apply' | 'ignore';
+  signal?: AbortSignal;
+  /** Called for every token as it is chosen. */
+  onToken?: (event: { row: number; step: number; tokenId: number }) => void;
+}
+
+export interface Generation {
+  promptIds: number[];
+  generatedIds: number[];
+  /** Decoded generated tokens (special tokens skipped). */
+  text: string;
+  finishReason: 'eos' | 'length';
+}
+
+function validateStrategy(strategy: DecodeStrategy, vocab: number): void {
+  if (strategy.kind === 'greedy') return;
+  if (strategy.kind !== 'sample') throw new OptionError(`strategy.kind must be 'greedy' or 'sample', got ${JSON.stringify((strategy as { kind: unknown }).kind)}`);
+  const { temperature = 1, topK, topP } = strategy;
+  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new OptionError(`temperature must be a positive finite number, got ${temperature}`);
+  if (topK !== undefined && (!Number.isInteger(topK) || topK < 1 || topK > vocab)) {
+    throw new OptionError(`topK must be an integer in [1, ${vocab}], got ${topK}`);
+  }
+  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new OptionError(`topP must be in (0, 1], got ${topP}`);
+}
+
+/** Picks the next token from one row of logits (already penalised). */
+export function chooseToken(logits: Float32Array, strategy: DecodeStrategy, rng: Rng): number {
+  if (strategy.kind === 'greedy') return argmax(logits);
+  const { temperature = 1, topK, topP } = strategy;
+  const candidates = topK === undefined ? null : topKIndices(logits, topK);
+  const scores = candidates ? candidates.map((i) => logits[i]) : logits;
+  let probs = softmax(scores, temperature);
+  let ids: ArrayLike<number> | null = candidates;
+  if (topP !== undefined && topP < 1) {
+    const kept = topPIndices(probs, topP);
+    const mass = kept.reduce((s, i) => s + probs[i], 0);
+    const nucleus = Float64Array.from(kept, (i) => probs[i] / mass);
+    ids = kept.map((i) => (candidates ? candidates[i] : i));
+    probs = nucleus;
+  }
+  const pick = sampleIndex(probs, rng());
+  return ids ? ids[pick] : pick;
+}
+
+function resolvePrompts(o: GenerateOptions): number[][] {
+  if ((o.prompts === undefined) === (o.promptIds === undefined)) throw new OptionError('generate: give exactly one of prompts or promptIds');
+  const rows = o.prompts ? o.prompts.map((p) => o.lm.tokenizer.encode(p)) : (o.promptIds as number[][]).map((r) => [...r]);
+  if (rows.length === 0) throw new OptionError('generate: the prompt list is empty');
+  rows.forEach((r, i) => {
+    if (r.length === 0) throw new OptionError(`generate: prompt ${i} encodes to no tokens; give non-empty text or ids`);
+  });
+  return rows;
+}
+
+export async function generate(options: GenerateOptions): Promise<Generation[]> {
+  const { lm, signal, onToken } = options;
+  const maxNewTokens = options.maxNewTokens ?? 32;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+  const strategy = options.strategy ?? { kind: 'greedy' };
+  validateStrategy(strategy, lm.config.vocabSize);
+  const rng = createRng(validateSeed(options.seed ?? 0, 'generate'), 'decode');
+  const applyConfig = (options.generationConfig ?? 'apply') === 'apply';
+  if (applyConfig && lm.generation.unsupportedProcessors.length > 0) {
+    throw new ConfigError(
+      `generation_config.json sets ${lm.generation.unsupportedProcessors.join(', ')}, which pargs does not implement; pass generationConfig: 'ignore' to decode from the raw logits`,
+    );
+  }
+  const penalty = applyConfig ? lm.generation.repetitionPenalty : 1;
+  const eos = new Set(options.stopAtEos === false ? [] : lm.generation.eosTokenIds);
+  const prompts = resolvePrompts(options);
+  const longest = Math.max(...prompts.map((p) => p.length));
+  if (lm.config.positional === 'learned' && longest + maxNewTokens > lm.config.maxPositions) {
+    throw new OptionError(
+      `generate: a prompt of ${longest} tokens plus maxNewTokens ${maxNewTokens} exceeds this model's context of ${lm.config.maxPositions} tokens`,
+    );
+  }
+  const generated: number[][] = prompts.map(() => []);
+  const finished: (Generation['finishReason'] | null)[] = prompts.map(() => null);
+  throwIfAborted(signal, 'generate');
+  let { logits, cache, hidden } = lm.prefill(prompts) as { logits: tf.Tensor2D; cache: KVCache; hidden: tf.Tensor };
+  hidden.dispose();
+  try {
+    for (let step = 0; step < maxNewTokens; step++) {
+      const host = (await logits.data()) as Float32Array; // [B·V]
+      const V = lm.config.vocabSize;
+      const next = prompts.map((prompt, row) => {
+        if (finished[row]) return lm.padId;
+        const rowLogits = host.slice(row * V, (row + 1) * V);
+        applyRepetitionPenalty(rowLogits, [...prompt, ...generated[row]], penalty);
+        const token = chooseToken(rowLogits, strategy, rng);
+        generated[row].push(token);
+        onToken?.({ row, step, tokenId: token });
+        if (eos.has(token)) finished[row] = 'eos';
+        return token;
+      });
+      if (finished.every((f) => f) || step === maxNewTokens - 1) break;
+      throwIfAborted(signal, 'generate');
+      const out = lm.step(cache, next);
+      logits.dispose();
+      cache.dispose();
+      out.hidden.dispose();
+      ({ logits, cache } = out);
+    }
+  } finally {
+    logits.dispose();
+    cache.dispose();
+  }
+  return prompts.map((promptIds, row) => ({
+    promptIds,
+    generatedIds: generated[row],
+    text: lm.tokenizer.decode(generated[row]),
+    finishReason: finished[row] ?? 'length',
+  }));
+}

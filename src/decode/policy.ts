@@ -1,0 +1,113 @@
+/**
+ * Pure next-token policy math on host arrays: no tensors, randomness injected as a uniform number, so
+ * every rule here is unit-testable exactly (the llama2.c `sample_mult(probs, n, coin)` pattern).
+ *
+ * Tie-breaking everywhere: among equal values the lowest token id wins (torch.argmax does the same).
+ */
+import { OptionError } from '../errors.js';
+
+/** log-softmax over the whole vocabulary, in float64. */
+export function logSoftmax(logits: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i] - max);
+  const logZ = max + Math.log(sum);
+  const out = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i] - logZ;
+  return out;
+}
+
+/** Index of the largest value; the lowest index among ties. NaN never wins. */
+export function argmax(values: ArrayLike<number>): number {
+  let best = -1;
+  let bestValue = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] > bestValue || (best === -1 && values[i] === bestValue)) {
+      best = i;
+      bestValue = values[i];
+    }
+  }
+  if (best === -1) throw new OptionError('argmax: every value is NaN');
+  return best;
+}
+
+/** The k indices with the largest values, largest first; ties ordered by lower index first. */
+export function topKIndices(values: ArrayLike<number>, k: number): number[] {
+  if (!Number.isInteger(k) || k < 1 || k > values.length) {
+    throw new OptionError(`topK must be an integer in [1, ${values.length}], got ${k}`);
+  }
+  if (k === values.length) {
+    return Array.from({ length: k }, (_, i) => i).sort((a, b) => values[b] - values[a] || a - b);
+  }
+  // Keep a small sorted buffer: O(V·k) worst case, O(V) typical for k ≪ V.
+  const idx: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isNaN(v)) continue;
+    if (idx.length === k && v <= values[idx[k - 1]]) continue;
+    let pos = idx.length;
+    while (pos > 0 && values[idx[pos - 1]] < v) pos--;
+    idx.splice(pos, 0, i);
+    if (idx.length > k) idx.pop();
+  }
+  return idx;
+}
+
+/** softmax(scores / temperature) in float64. */
+export function softmax(scores: ArrayLike<number>, temperature = 1): Float64Array {
+  if (!(temperature > 0) || !Number.isFinite(temperature)) {
+    throw new OptionError(`temperature must be a positive finite number, got ${temperature}`);
+  }
+  let max = -Infinity;
+  for (let i = 0; i < scores.length; i++) if (scores[i] > max) max = scores[i];
+  const out = new Float64Array(scores.length);
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) {
+    out[i] = Math.exp((scores[i] - max) / temperature);
+    sum += out[i];
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= sum;
+  return out;
+}
+
+/** Inverse-CDF draw: the first index whose cumulative probability exceeds `u` ∈ [0, 1). */
+export function sampleIndex(probs: ArrayLike<number>, u: number): number {
+  let cumulative = 0;
+  let lastPositive = -1;
+  for (let i = 0; i < probs.length; i++) {
+    if (probs[i] <= 0) continue;
+    cumulative += probs[i];
+    lastPositive = i;
+    if (u < cumulative) return i;
+  }
+  // Rounding can leave the total a hair below u; the draw then belongs to the last outcome with mass.
+  if (lastPositive === -1) throw new OptionError('sampleIndex: no outcome has positive probability');
+  return lastPositive;
+}
+
+/**
+ * Nucleus filter: the smallest set of most probable indices whose mass reaches `topP` (at least one).
+ * Returns the kept indices, most probable first.
+ */
+export function topPIndices(probs: ArrayLike<number>, topP: number): number[] {
+  if (!(topP > 0 && topP <= 1)) throw new OptionError(`topP must be in (0, 1], got ${topP}`);
+  const order = Array.from({ length: probs.length }, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
+  const kept: number[] = [];
+  let mass = 0;
+  for (const i of order) {
+    kept.push(i);
+    mass += probs[i];
+    if (mass >= topP) break;
+  }
+  return kept;
+}
+
+/** transformers' repetition penalty, in place: for each distinct seen id, logit·p if negative else logit/p. */
+export function applyRepetitionPenalty(logits: Float32Array | Float64Array, seen: Iterable<number>, penalty: number): void {
+  if (penalty === 1) return;
+  for (const id of new Set(seen)) {
+    if (id < 0 || id >= logits.length) continue;
+    logits[id] = logits[id] < 0 ? logits[id] * penalty : logits[id] / penalty;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * A loaded causal language model: config, tokenizer, weights and the forward/cache functions that
+ * training and decoding build on. Owns its tensors; call `dispose()` when done.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendInfo } from '../engine/backend.js';
+import { OptionError } from '../errors.js';
+import type { ModelConfig } from './config.js';
+import type { GenerationDefaults } from './generation-config.js';
+import type { KVCache } from './kv-cache.js';
+import { paramTensors, type TransformerParams } from './params.js';
+import type { PargsTokenizer } from './tokenizer.js';
+import { Transformer, type ForwardInput, type ForwardOutput } from './transformer.js';
+
+export interface StepOutput {
+  /** Next-token logits of every row, [B, V]. */
+  logits: tf.Tensor2D;
+  /** The new tokens' final hidden states, [B, d]. */
+  hidden: tf.Tensor2D;
+  /** The cache extended by the new tokens; the input cache is left intact. */
+  cache: KVCache;
+}
+
+/** Left-pads ragged rows to one length: `ids` with `padId` and a 0/1 mask. */
+export function leftPad(rows: readonly (readonly number[])[], padId: number): { ids: number[][]; mask: number[][] } {
+  const T = Math.max(...rows.map((r) => r.length));
+  return {
+    ids: rows.map((r) => [...new Array<number>(T - r.length).fill(padId), ...r]),
+    mask: rows.map((r) => [...new Array<number>(T - r.length).fill(0), ...new Array<number>(r.length).fill(1)]),
+  };
+}
+
+export class CausalLM {
+  private disposed = false;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly tokenizer: PargsTokenizer,
+    readonly generation: GenerationDefaults,
+    readonly transformer: Transformer,
+    readonly backend: BackendInfo,
+    /** Folder the model was loaded from (empty for in-memory models). */
+    readonly source: string,
+    /** SHA-256 over config and weights: identifies this backbone in reward-model checkpoints. */
+    readonly fingerprint: string,
+  ) {}
+
+  get params(): TransformerParams {
+    return this.transformer.params;
+  }
+
+  /** Id used to left-pad batches (the pad token, else the first EOS, else 0); padding is masked anyway. */
+  get padId(): number {
+    return this.generation.padTokenId ?? this.generation.eosTokenIds[0] ?? 0;
+  }
+
+  forward(input: ForwardInput): ForwardOutput {
+    this.assertLive();
+    return this.transformer.forward(input);
+  }
+
+  /**
+   * Runs the prompts (ragged rows are left-padded) and returns the last position's logits, [B, V],
+   * the hidden states [B, T, d], and a cache to continue from.
+   */
+  prefill(rows: readonly (readonly number[])[]): { logits: tf.Tensor2D; hidden: tf.Tensor3D; cache: KVCache } {
+    this.assertLive();
+    if (rows.length === 0) throw new OptionError('prefill: no prompts given');
+    rows.forEach((r, i) => {
+      if (r.length === 0) throw new OptionError(`prefill: prompt ${i} has no tokens; give at least one token (e.g. BOS)`);
+    });
+    const { ids, mask } = leftPad(rows, this.padId);
+    const out = this.transformer.forward({ ids, mask, logits: 'last', returnCache: true });
+    return { logits: out.logits as tf.Tensor2D, hidden: out.hidden, cache: out.cache as KVCache };
+  }
+
+  /** One new token per row against `cache`. */
+  step(cache: KVCache, tokens: readonly number[]): StepOutput {
+    this.assertLive();
+    if (tokens.length !== cache.batchSize) throw new OptionError(`step: ${tokens.length} tokens for a cache of ${cache.batchSize} rows`);
+    const out = this.transformer.forward({ ids: tokens.map((t) => [t]), cache, logits: 'last', returnCache: true });
+    const hidden = tf.tidy(() => tf.reshape(out.hidden, [tokens.length, this.config.hiddenSize]) as tf.Tensor2D); // [B, d]
+    out.hidden.dispose();
+    return { logits: out.logits as tf.Tensor2D, hidden, cache: out.cache as KVCache };
+  }
+
+  /** LM-head logits for hidden states [..., d] → [..., V]. */
+  logitsFromHidden(hidden: tf.Tensor): tf.Tensor {
+    this.assertLive();
+    return this.transformer.logitsFromHidden(hidden);
+  }
+
+  /** Number of float parameters held (the tied head counted once). */
+  get parameterCount(): number {
+    const tensors = paramTensors(this.params);
+    const tiedCopy = this.config.tieWordEmbeddings ? this.params.lmHead.size : 0;
+    return tensors.reduce((s, t) => s + t.size, 0) - tiedCopy;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of paramTensors(this.params)) t.dispose();
+    this.transformer.dispose();
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new OptionError('this CausalLM was disposed');
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * config.json → a normalised, validated `ModelConfig`.
+ *
+ * Missing keys take the Hugging Face *class* defaults (not zero); options pargs does not implement fail
+ * with a `ConfigError` naming the field, so an unsupported checkpoint never loads and silently runs wrong.
+ */
+import { ConfigError } from '../errors.js';
+
+export type ModelType = 'gpt2' | 'llama' | 'mistral' | 'qwen2';
+export const SUPPORTED_MODEL_TYPES: readonly ModelType[] = ['gpt2', 'llama', 'mistral', 'qwen2'];
+
+export type RopeScaling =
+  | { type: 'default' }
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+
+export interface ModelConfig {
+  modelType: ModelType;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  /** GPT-2: LayerNorm with bias; Llama family: RMSNorm. */
+  norm: 'layernorm' | 'rmsnorm';
+  normEps: number;
+  /** An ACT2FN name, e.g. 'gelu_new' or 'silu'. */
+  activation: string;
+  /** 'plain': down(act(up x)); 'gated': down(act(gate x) · up x). */
+  mlp: 'plain' | 'gated';
+  /** GPT-2 learns absolute position embeddings; the Llama family rotates q and k (half-split RoPE). */
+  positional: 'learned' | 'rope';
+  ropeTheta: number;
+  ropeScaling: RopeScaling;
+  /** Hard context limit for learned positions; the trained length for RoPE models. */
+  maxPositions: number;
+  /** GPT-2 `scale_attn_weights`: scores are divided by √headDim (always true for the Llama family). */
+  scaleAttnWeights: boolean;
+  /** GPT-2 `scale_attn_by_inverse_layer_idx`: scores are further divided by (layer index + 1). */
+  scaleByInverseLayerIdx: boolean;
+  qkvBias: boolean;
+  outputBias: boolean;
+  mlpBias: boolean;
+  tieWordEmbeddings: boolean;
+  /** Mistral sliding-window attention: key j is visible to query i iff i − W < j ≤ i. */
+  slidingWindow: number | null;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  /** The parsed config.json as given, kept for round-tripping and diagnostics. */
+  raw: Record<string, unknown>;
+}
+
+type Raw = Record<string, unknown>;
+
+function intField(raw: Raw, key: string, fallback?: number): number {
+  const v = raw[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw new ConfigError(`config.json field "${key}" must be a positive integer, got ${JSON.stringify(raw[key])}`);
+  }
+  return v;
+}
+
+function numField(raw: Raw, key: string, fallback: number): number {
+  const v = raw[key] ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new ConfigError(`config.json field "${key}" must be a positive number, got ${JSON.stringify(raw[key])}`);
+  }
+  return v;
+}
+
+function boolField(raw: Raw, key: string, fallback: boolean): boolean {
+  const v = raw[key] ?? fallback;
+  if (typeof v !== 'boolean') throw new ConfigError(`config.json field "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function tokenIdField(raw: Raw, key: string, fallback: number | null): number | null {
+  const v = raw[key] === undefined ? fallback : raw[key];
+  if (v === null) return null;
+  if (Array.isArray(v) && v.length > 0 && Number.isInteger(v[0])) return v[0] as number;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new ConfigError(`config.json field "${key}" must be a token id, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+/** `eos_token_id` may be an int or a list of ints (Llama-3 Instruct); generation stops at any of them. */
+export function tokenIdList(value: unknown, where: string): number[] {
+  if (value === null || value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  for (const id of list) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new ConfigError(`${where} must be a token id or a list of token ids, got ${JSON.stringify(value)}`);
+    }
+  }
+  return list as number[];
+}
+
+function refuseUnsupported(raw: Raw, modelType: string): void {
+  const arch = raw.architectures;
+  if (Array.isArray(arch) && arch.length > 0 && !arch.some((a) => typeof a === 'string' && a.endsWith('ForCausalLM') || a === 'GPT2LMHeadModel')) {
+    throw new ConfigError(
+      `config.json "architectures" is ${JSON.stringify(arch)}: pargs loads causal language models only (*ForCausalLM or GPT2LMHeadModel)`,
+    );
+  }
+  if (raw.quantization_config !== undefined) {
+    throw new ConfigError('config.json has "quantization_config": quantized checkpoints (GPTQ/AWQ/bitsandbytes) are not supported; use the float checkpoint');
+  }
+  if (raw.auto_map !== undefined) {
+    throw new ConfigError('config.json has "auto_map": checkpoints that need custom modelling code are not supported');
+  }
+  if (modelType === 'gpt2' && raw.add_cross_attention === true) {
+    throw new ConfigError('config.json "add_cross_attention" is true: encoder-decoder GPT-2 variants are not supported');
+  }
+  const partial = raw.partial_rotary_factor;
+  if (partial !== undefined && partial !== null && partial !== 1) {
+    throw new ConfigError(`config.json "partial_rotary_factor" is ${JSON.stringify(partial)}: only full rotary (1.0) is supported`);
+  }
+}
+
+function parseRopeScaling(raw: Raw): RopeScaling {
+  const params = (raw.rope_parameters ?? raw.rope_scaling) as Raw | null | undefined;
+  const field = raw.rope_parameters !== undefined ? 'rope_parameters' : 'rope_scaling';
+  if (params === null || params === undefined) return { type: 'default' };
+  if (typeof params !== 'object') throw new ConfigError(`config.json "${field}" must be an object or null, got ${JSON.stringify(params)}`);
+  const type = (params.rope_type ?? params.type ?? 'default') as string;
+  const num = (key: string, fallback?: number): number => {
+    const v = params[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new ConfigError(`config.json "${field}.${key}" must be a positive number for rope type "${type}", got ${JSON.stringify(params[key])}`);
+    }
+    return v;
+  };
+  switch (type) {
+    case 'default':
+      return { type: 'default' };
+    case 'linear':
+      return { type: 'linear', factor: num('factor') };
+    case 'llama3':
+      return {
+        type: 'llama3',
+        factor: num('factor'),
+        lowFreqFactor: num('low_freq_factor'),
+        highFreqFactor: num('high_freq_factor'),
+        originalMaxPositions: num('original_max_position_embeddings'),
+      };
+    default:
+      throw new ConfigError(
+        `config.json "${field}" rope type "${type}" is not implemented (supported: default, linear, llama3); results would differ from transformers`,
+      );
+  }
+}
+
+function ropeTheta(raw: Raw): number {
+  const params = raw.rope_parameters as Raw | undefined;
+  const theta = params?.rope_theta ?? raw.rope_theta ?? 10000;
+  if (typeof theta !== 'number' || !(theta > 0)) throw new ConfigError(`config.json "rope_theta" must be a positive number, got ${JSON.stringify(theta)}`);
+  return theta;
+}
+
+function parseGpt2(raw: Raw): ModelConfig {
+  const hiddenSize = intField(raw, 'n_embd', 768);
+  const numHeads = intField(raw, 'n_head', 12);
+  if (hiddenSize % numHeads !== 0) throw new ConfigError(`config.json "n_embd" (${hiddenSize}) must be divisible by "n_head" (${numHeads})`);
+  const eos = tokenIdField(raw, 'eos_token_id', 50256);
+  return {
+    modelType: 'gpt2',
+    vocabSize: intField(raw, 'vocab_size', 50257),
+    hiddenSize,
+    numLayers: intField(raw, 'n_layer', 12),
+    numHeads,
+    numKvHeads: numHeads,
+    headDim: hiddenSize / numHeads,
+    intermediateSize: raw.n_inner == null ? 4 * hiddenSize : intField(raw, 'n_inner'),
+    norm: 'layernorm',
+    normEps: numField(raw, 'layer_norm_epsilon', 1e-5),
+    activation: (raw.activation_function as string | undefined) ?? 'gelu_new',
+    mlp: 'plain',
+    positional: 'learned',
+    ropeTheta: 0,
+    ropeScaling: { type: 'default' },
+    maxPositions: intField(raw, 'n_positions', 1024),
+    scaleAttnWeights: boolField(raw, 'scale_attn_weights', true),
+    scaleByInverseLayerIdx: boolField(raw, 'scale_attn_by_inverse_layer_idx', false),
+    qkvBias: true,
+    outputBias: true,
+    mlpBias: true,
+    tieWordEmbeddings: boolField(raw, 'tie_word_embeddings', true),
+    slidingWindow: null,
+    bosTokenId: tokenIdField(raw, 'bos_token_id', 50256),
+    eosTokenIds: eos === null ? [] : tokenIdList(raw.eos_token_id ?? eos, 'config.json "eos_token_id"'),
+    padTokenId: tokenIdField(raw, 'pad_token_id', null),
+    raw,
+  };
+}
+
+/** Class defaults that differ between the Llama-family model types. */
+const LLAMA_FAMILY_DEFAULTS: Record<'llama' | 'mistral' | 'qwen2', { vocab: number; maxPos: number; eps: number; kvHeads: number | null; bos: number | null; eos: number | null }> = {
+  llama: { vocab: 32000, maxPos: 2048, eps: 1e-6, kvHeads: null, bos: 1, eos: 2 },
+  mistral: { vocab: 32000, maxPos: 131072, eps: 1e-6, kvHeads: 8, bos: 1, eos: 2 },
+  qwen2: { vocab: 151936, maxPos: 32768, eps: 1e-6, kvHeads: 32, bos: null, eos: null },
+};
+
+function parseLlamaFamily(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2'): ModelConfig {
+  const d = LLAMA_FAMILY_DEFAULTS[modelType];
+  const hiddenSize = intField(raw, 'hidden_size', 4096);
+  const numHeads = intField(raw, 'num_attention_heads', 32);
+  const numKvHeads = raw.num_key_value_heads == null ? (d.kvHeads ?? numHeads) : intField(raw, 'num_key_value_heads');
+  if (numHeads % numKvHeads !== 0) {
+    throw new ConfigError(`config.json "num_attention_heads" (${numHeads}) must be a multiple of "num_key_value_heads" (${numKvHeads})`);
+  }
+  const explicitHeadDim = raw.head_dim == null ? null : intField(raw, 'head_dim');
+  if (explicitHeadDim === null && hiddenSize % numHeads !== 0) {
+    throw new ConfigError(`config.json "hidden_size" (${hiddenSize}) must be divisible by "num_attention_heads" (${numHeads}) when "head_dim" is absent`);
+  }
+  const headDim = explicitHeadDim ?? hiddenSize / numHeads;
+  if (headDim % 2 !== 0) throw new ConfigError(`head dimension ${headDim} must be even for rotary embeddings`);
+  const attentionBias = modelType === 'llama' ? boolField(raw, 'attention_bias', false) : false;
+  const eos = raw.eos_token_id === undefined ? d.eos : raw.eos_token_id;
+  return {
+    modelType,
+    vocabSize: intField(raw, 'vocab_size', d.vocab),
+    hiddenSize,
+    numLayers: intField(raw, 'num_hidden_layers', 32),
+    numHeads,
+    numKvHeads,
+    headDim,
+    intermediateSize: intField(raw, 'intermediate_size', 11008),
+    norm: 'rmsnorm',
+    normEps: numField(raw, 'rms_norm_eps', d.eps),
+    activation: (raw.hidden_act as string | undefined) ?? 'silu',
+    mlp: 'gated',
+    positional: 'rope',
+    ropeTheta: ropeTheta(raw),
+    ropeScaling: parseRopeScaling(raw),
+    maxPositions: intField(raw, 'max_position_embeddings', d.maxPos),
+    scaleAttnWeights: true,
+    scaleByInverseLayerIdx: false,
+    // Qwen2 hard-codes biases on q, k, v (never on o); Llama's attention_bias covers q, k, v and o.
+    qkvBias: modelType === 'qwen2' || attentionBias,
+    outputBias: attentionBias,
+    mlpBias: modelType === 'llama' ? boolField(raw, 'mlp_bias', false) : false,
+    tieWordEmbeddings: boolField(raw, 'tie_word_embeddings', false),
+    slidingWindow: parseSlidingWindow(raw, modelType),
+    bosTokenId: tokenIdField(raw, 'bos_token_id', d.bos),
+    eosTokenIds: tokenIdList(eos, 'config.json "eos_token_id"'),
+    padTokenId: tokenIdField(raw, 'pad_token_id', null),
+    raw,
+  };
+}
+
+function parseSlidingWindow(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2'): number | null {
+  if (modelType === 'mistral') {
+    // MistralConfig defaults sliding_window to 4096 when the key is absent; an explicit null disables it.
+    if (!('sliding_window' in raw)) return 4096;
+    return raw.sliding_window === null ? null : intField(raw, 'sliding_window');
+  }
+  if (modelType === 'qwen2' && raw.use_sliding_window === true) {
+    throw new ConfigError(
+      'config.json "use_sliding_window" is true: Qwen2 per-layer sliding-window attention (max_window_layers) is not supported',
+    );
+  }
+  // Qwen2 lists a sliding_window it does not use unless use_sliding_window is true; Llama has none.
+  return null;
+}
+
+/** Parses a config.json object; `where` names the file in error messages. */
+export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${where} must hold a JSON object`);
+  }
+  const obj = raw as Raw;
+  const modelType = obj.model_type;
+  if (typeof modelType !== 'string') {
+    throw new ConfigError(`${where} has no "model_type"; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+  }
+  if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(modelType)) {
+    throw new ConfigError(`${where} "model_type" is "${modelType}", which pargs does not support (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
+  }
+  refuseUnsupported(obj, modelType);
+  return modelType === 'gpt2' ? parseGpt2(obj) : parseLlamaFamily(obj, modelType as 'llama' | 'mistral' | 'qwen2');
+}
+
+/** Number of parameters implied by the config (embedding counted once when tied). */
+export function countParameters(c: ModelConfig): number {
+  const d = c.hiddenSize;
+  const qkvOut = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+  const normParams = c.norm === 'layernorm' ? 2 * d : d;
+  const mlpIn = c.mlp === 'gated' ? 2 * c.intermediateSize : c.intermediateSize;
+  const perLayer =
+    2 * normParams +
+    d * qkvOut + (c.qkvBias ? qkvOut : 0) +
+    c.numHeads * c.headDim * d + (c.outputBias ? d : 0) +
+    d * mlpIn + (c.mlpBias ? mlpIn : 0) +
+    c.intermediateSize * d + (c.mlpBias ? d : 0);
+  const embeddings = c.vocabSize * d * (c.tieWordEmbeddings ? 1 : 2) + (c.positional === 'learned' ? c.maxPositions * d : 0);
+  return embeddings + c.numLayers * perLayer + normParams;
+}

@@ -1,0 +1,88 @@
+/**
+ * Past keys and values of every layer, plus the per-row bookkeeping a continuation needs (which cache
+ * slots are real tokens, and the next position id of each row).
+ *
+ * Keys are stored transposed, [B, Hkv, hd, T], so q·Kᵀ is a plain matMul with no per-step transpose;
+ * values are [B, Hkv, T, hd]. A cache is immutable: a forward step returns a new cache and leaves the
+ * old one intact (guided decoding scores candidates against a prefix it keeps), so whoever holds a cache
+ * disposes it.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { OptionError } from '../errors.js';
+
+export interface LayerKV {
+  keysT: tf.Tensor4D; // [B, Hkv, hd, T]
+  values: tf.Tensor4D; // [B, Hkv, T, hd]
+}
+
+export class KVCache {
+  private disposed = false;
+
+  constructor(
+    readonly layers: LayerKV[],
+    /** keyMask[b][j] = 1 when cache slot j of row b holds a real token (0 = left padding). */
+    readonly keyMask: Uint8Array[],
+    /** Position id the next token of each row gets (the count of its real tokens so far). */
+    readonly nextPosition: number[],
+  ) {}
+
+  get batchSize(): number {
+    return this.keyMask.length;
+  }
+
+  /** Number of slots (tokens, padding included) per row. */
+  get length(): number {
+    return this.keyMask[0]?.length ?? 0;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * A new cache made of the given rows of this one, in that order (rows may repeat). Reorders rows,
+   * drops finished ones, or broadcasts each row to k candidate rows. This cache stays valid.
+   */
+  selectRows(rows: readonly number[]): KVCache {
+    this.assertLive('selectRows');
+    if (rows.length === 0) throw new OptionError('KVCache.selectRows: the row list is empty');
+    for (const r of rows) {
+      if (!Number.isInteger(r) || r < 0 || r >= this.batchSize) {
+        throw new OptionError(`KVCache.selectRows: row ${r} is out of range for a cache of ${this.batchSize} rows`);
+      }
+    }
+    const layers = tf.tidy(() => {
+      const index = tf.tensor1d(Int32Array.from(rows), 'int32');
+      return this.layers.map((l) => ({
+        keysT: tf.gather(l.keysT, index, 0) as tf.Tensor4D, // [rows, Hkv, hd, T]
+        values: tf.gather(l.values, index, 0) as tf.Tensor4D, // [rows, Hkv, T, hd]
+      }));
+    });
+    return new KVCache(
+      layers,
+      rows.map((r) => this.keyMask[r].slice()),
+      rows.map((r) => this.nextPosition[r]),
+    );
+  }
+
+  /** Each row repeated k times in a row: [r0 × k, r1 × k, …] — the candidate layout of guided decoding. */
+  broadcast(k: number): KVCache {
+    if (!Number.isInteger(k) || k < 1) throw new OptionError(`KVCache.broadcast: k must be a positive integer, got ${k}`);
+    const rows: number[] = [];
+    for (let r = 0; r < this.batchSize; r++) for (let j = 0; j < k; j++) rows.push(r);
+    return this.selectRows(rows);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const l of this.layers) {
+      l.keysT.dispose();
+      l.values.dispose();
+    }
+  }
+
+  assertLive(what: string): void {
+    if (this.disposed) throw new OptionError(`KVCache.${what}: this cache was disposed`);
+  }
+}

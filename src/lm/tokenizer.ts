@@ -1,0 +1,148 @@
+/**
+ * A Hugging Face tokenizer folder (tokenizer.json + tokenizer_config.json) with the BOS/EOS rules of the
+ * transformers tokenizer classes, which `@huggingface/tokenizers` alone does not apply: Llama- and
+ * Gemma-type classes rebuild their post-processor from `add_bos_token` (default true) and
+ * `add_eos_token` (default false); every other class trusts tokenizer.json's own template.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import { TokenizerError } from '../errors.js';
+
+const FLAG_DRIVEN_CLASSES = new Set(['LlamaTokenizer', 'LlamaTokenizerFast', 'GemmaTokenizer', 'GemmaTokenizerFast', 'CodeLlamaTokenizer', 'CodeLlamaTokenizerFast']);
+
+type Json = Record<string, unknown>;
+
+async function readJson(path: string, required: boolean): Promise<Json | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TokenizerError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
+    return value as Json;
+  } catch (err) {
+    throw new TokenizerError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Special tokens appear as plain strings or as `{content: "..."}` objects in tokenizer configs. */
+function tokenString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as Json).content === 'string') return (value as Json).content as string;
+  return undefined;
+}
+
+export interface EncodeOptions {
+  /** Apply the tokenizer's BOS/EOS rule (default true). False gives the bare ids of the text. */
+  addSpecialTokens?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Drop special tokens such as EOS from the text (default true). */
+  skipSpecialTokens?: boolean;
+}
+
+export class PargsTokenizer {
+  /** True when this tokenizer puts BOS in front of encoded text (per its class rule). */
+  readonly addsBos: boolean;
+  readonly bosTokenId: number | null;
+  readonly eosTokenId: number | null;
+  /** Number of ids the tokenizer knows (may be below the model's vocab_size). */
+  readonly size: number;
+
+  private constructor(
+    private readonly inner: Tokenizer,
+    private readonly flagRule: { bos: boolean; eos: boolean } | null,
+    bosTokenId: number | null,
+    eosTokenId: number | null,
+    /** SHA-256 of tokenizer.json: two models share a tokenizer iff their fingerprints match. */
+    readonly fingerprint: string,
+    readonly tokenizerClass: string | undefined,
+  ) {
+    this.bosTokenId = bosTokenId;
+    this.eosTokenId = eosTokenId;
+    this.size = inner.get_vocab(true).size;
+    this.addsBos = flagRule ? flagRule.bos && bosTokenId !== null : this.templateAddsBos();
+  }
+
+  /** Loads `dir/tokenizer.json` and, when present, `dir/tokenizer_config.json` and `special_tokens_map.json`. */
+  static async fromDir(dir: string): Promise<PargsTokenizer> {
+    const jsonPath = join(dir, 'tokenizer.json');
+    let text: string;
+    try {
+      text = await readFile(jsonPath, 'utf8');
+    } catch {
+      throw new TokenizerError(
+        `${jsonPath} not found: pargs needs a Hugging Face fast-tokenizer file (tokenizer.json); convert a slow tokenizer with transformers' AutoTokenizer(...).save_pretrained()`,
+      );
+    }
+    let json: Json;
+    try {
+      json = JSON.parse(text) as Json;
+    } catch (err) {
+      throw new TokenizerError(`${jsonPath} is not valid JSON: ${(err as Error).message}`);
+    }
+    const config = (await readJson(join(dir, 'tokenizer_config.json'), false)) ?? {};
+    const specialMap = (await readJson(join(dir, 'special_tokens_map.json'), false)) ?? {};
+    const fingerprint = createHash('sha256').update(text).digest('hex');
+    return PargsTokenizer.fromJson(json, { ...specialMap, ...config }, fingerprint, jsonPath);
+  }
+
+  /** Builds a tokenizer from already-parsed files (tests and in-memory use). */
+  static fromJson(tokenizerJson: Json, tokenizerConfig: Json = {}, fingerprint?: string, where = 'tokenizer.json'): PargsTokenizer {
+    let inner: Tokenizer;
+    try {
+      inner = new Tokenizer(tokenizerJson, tokenizerConfig);
+    } catch (err) {
+      throw new TokenizerError(`${where} could not be loaded by @huggingface/tokenizers: ${(err as Error).message}`);
+    }
+    const idOf = (key: string): number | null => {
+      const s = tokenString(tokenizerConfig[key]);
+      if (s === undefined) return null;
+      const id = inner.token_to_id(s);
+      if (id === undefined) throw new TokenizerError(`tokenizer_config.json "${key}" is "${s}", which is not in the vocabulary of ${where}`);
+      return id;
+    };
+    const cls = typeof tokenizerConfig.tokenizer_class === 'string' ? tokenizerConfig.tokenizer_class : undefined;
+    const flagRule =
+      cls !== undefined && FLAG_DRIVEN_CLASSES.has(cls)
+        ? { bos: tokenizerConfig.add_bos_token !== false, eos: tokenizerConfig.add_eos_token === true }
+        : null;
+    const print = fingerprint ?? createHash('sha256').update(JSON.stringify(tokenizerJson)).digest('hex');
+    return new PargsTokenizer(inner, flagRule, idOf('bos_token'), idOf('eos_token'), print, cls);
+  }
+
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    if (typeof text !== 'string') throw new TokenizerError(`encode: text must be a string, got ${typeof text}`);
+    const special = options.addSpecialTokens ?? true;
+    if (!special) return this.inner.encode(text, { add_special_tokens: false }).ids;
+    if (!this.flagRule) return this.inner.encode(text, { add_special_tokens: true }).ids;
+    const ids = this.inner.encode(text, { add_special_tokens: false }).ids;
+    if (this.flagRule.bos && this.bosTokenId !== null) ids.unshift(this.bosTokenId);
+    if (this.flagRule.eos && this.eosTokenId !== null) ids.push(this.eosTokenId);
+    return ids;
+  }
+
+  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+    // @huggingface/tokenizers throws on an empty list; the empty sequence is the empty string.
+    if (ids.length === 0) return '';
+    return this.inner.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
+  }
+
+  /** The string of one id (for traces); undefined for ids beyond the tokenizer's vocabulary. */
+  idToToken(id: number): string | undefined {
+    return this.inner.id_to_token(id);
+  }
+
+  private templateAddsBos(): boolean {
+    if (this.bosTokenId === null) return false;
+    const withSpecial = this.inner.encode('a', { add_special_tokens: true }).ids;
+    return withSpecial[0] === this.bosTokenId;
+  }
+}

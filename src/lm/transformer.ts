@@ -1,0 +1,255 @@
+/**
+ * The decoder-only transformer forward pass shared by GPT-2 and the Llama family, used for inference
+ * (with or without a KV cache) and for pretraining (inside a gradient tape). Everything runs on the
+ * residual stream flattened to [B·T, d] so every projection is a 2-D matMul.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { activation } from '../engine/ops.js';
+import { OptionError } from '../errors.js';
+import type { ModelConfig } from './config.js';
+import { KVCache, type LayerKV } from './kv-cache.js';
+import type { NormParams, TransformerParams } from './params.js';
+import { ropeInverseFrequencies, ropeTables, rotateHalfMatrix } from './rope.js';
+
+/** Added to the scores of keys a query may not see: large and finite, so fully masked rows stay finite. */
+const MASKED = -1e9;
+
+export type LogitsSelection = 'none' | 'last' | 'all';
+
+export interface ForwardInput {
+  /** Token ids, [B, T], rectangular (left-pad shorter rows and mark the padding in `mask`). */
+  ids: readonly (readonly number[])[];
+  /** 1 = real token, 0 = padding, [B, T]; all ones when omitted. */
+  mask?: readonly (readonly number[])[];
+  /** Keys and values of earlier tokens; the new tokens continue its positions. Not consumed. */
+  cache?: KVCache;
+  /** Which positions get LM-head logits: none, the last column ([B, V]) or every position ([B, T, V]). */
+  logits?: LogitsSelection;
+  /** Return the cache extended by these tokens (the caller then owns and disposes it). */
+  returnCache?: boolean;
+}
+
+export interface ForwardOutput {
+  /** Final hidden states after the final norm, [B, T, d]. */
+  hidden: tf.Tensor3D;
+  /** [B, V] for 'last', [B, T, V] for 'all'. */
+  logits?: tf.Tensor;
+  cache?: KVCache;
+}
+
+interface HostInputs {
+  ids: Int32Array; // [B·T]
+  positions: Int32Array; // [B·T]
+  keyMask: Uint8Array[]; // B × Tk
+  nextPosition: number[];
+  bias: Float32Array; // [B, 1, T, Tk]
+}
+
+export class Transformer {
+  private readonly invFreq?: Float32Array;
+  private readonly rotateHalf?: tf.Tensor2D; // [hd, hd]
+  private readonly act: (x: tf.Tensor) => tf.Tensor;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly params: TransformerParams,
+  ) {
+    this.act = activation(config.activation);
+    if (config.positional === 'rope') {
+      this.invFreq = ropeInverseFrequencies(config);
+      this.rotateHalf = tf.tensor2d(rotateHalfMatrix(config.headDim), [config.headDim, config.headDim]);
+    }
+  }
+
+  /** Runs the model; `params` overrides the stored weights (pretraining passes its variables' views). */
+  forward(input: ForwardInput, params: TransformerParams = this.params): ForwardOutput {
+    const host = this.prepare(input);
+    const c = this.config;
+    const B = input.ids.length;
+    const T = input.ids[0].length;
+    const Tk = host.keyMask[0].length;
+    const { H, Hkv, hd } = { H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
+    const group = H / Hkv;
+    const past = input.cache?.layers;
+
+    const result = tf.tidy((): tf.TensorContainer => {
+      const ids = tf.tensor1d(host.ids, 'int32');
+      let x = tf.gather(params.embed, ids) as tf.Tensor2D; // [B·T, d]
+      if (params.positionEmbed) x = tf.add(x, tf.gather(params.positionEmbed, tf.tensor1d(host.positions, 'int32'))); // [B·T, d]
+      const rope = this.ropeFor(host.positions); // cos, sin: [B·T, 1, hd]
+      const bias = tf.tensor4d(host.bias, [B, 1, T, Tk]);
+      const kv: LayerKV[] = [];
+
+      params.layers.forEach((layer, li) => {
+        const h = this.norm(x, layer.attnNorm); // [B·T, d]
+        let qkv = tf.matMul(h, layer.qkv); // [B·T, (H + 2·Hkv)·hd]
+        if (layer.qkvBias) qkv = tf.add(qkv, layer.qkvBias);
+        const [qFlat, kFlat, vFlat] = tf.split(qkv, [H * hd, Hkv * hd, Hkv * hd], 1);
+        let q = tf.reshape(qFlat, [B * T, H, hd]); // [B·T, H, hd]
+        let k = tf.reshape(kFlat, [B * T, Hkv, hd]); // [B·T, Hkv, hd]
+        if (rope) {
+          q = this.rotate(q as tf.Tensor3D, rope.cos, rope.sin);
+          k = this.rotate(k as tf.Tensor3D, rope.cos, rope.sin);
+        }
+        q = tf.mul(q, this.attentionScale(li));
+        const q4 = tf.transpose(tf.reshape(q, [B, T, H, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
+        let keysT = tf.transpose(tf.reshape(k, [B, T, Hkv, hd]), [0, 2, 3, 1]) as tf.Tensor4D; // [B, Hkv, hd, T]
+        let values = tf.transpose(tf.reshape(vFlat, [B, T, Hkv, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, Hkv, T, hd]
+        if (past) {
+          keysT = tf.concat([past[li].keysT, keysT], 3); // [B, Hkv, hd, Tk]
+          values = tf.concat([past[li].values, values], 2); // [B, Hkv, Tk, hd]
+        }
+        kv.push({ keysT, values });
+        // GQA without repeating K/V: the `group` query heads sharing a kv head are contiguous, so fold them
+        // into the query-length axis and let one matMul serve the whole group.
+        const scores = tf.matMul(tf.reshape(q4, [B, Hkv, group * T, hd]), keysT); // [B, Hkv, g·T, Tk]
+        const probs = tf.softmax(tf.add(tf.reshape(scores, [B, H, T, Tk]), bias)); // [B, H, T, Tk]
+        const context = tf.matMul(tf.reshape(probs, [B, Hkv, group * T, Tk]), values); // [B, Hkv, g·T, hd]
+        const merged = tf.reshape(tf.transpose(tf.reshape(context, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]); // [B·T, H·hd]
+        let attnOut = tf.matMul(merged, layer.attnOut); // [B·T, d]
+        if (layer.attnOutBias) attnOut = tf.add(attnOut, layer.attnOutBias);
+        x = tf.add(x, attnOut);
+
+        const m = this.norm(x, layer.mlpNorm); // [B·T, d]
+        let up = tf.matMul(m, layer.mlpIn); // [B·T, I] or [B·T, 2·I]
+        if (layer.mlpInBias) up = tf.add(up, layer.mlpInBias);
+        let inner: tf.Tensor2D;
+        if (c.mlp === 'gated') {
+          const [gate, lin] = tf.split(up, 2, 1); // [B·T, I] each
+          inner = tf.mul(this.act(gate), lin) as tf.Tensor2D;
+        } else {
+          inner = this.act(up) as tf.Tensor2D;
+        }
+        let mlpOut = tf.matMul(inner, layer.mlpOut); // [B·T, d]
+        if (layer.mlpOutBias) mlpOut = tf.add(mlpOut, layer.mlpOutBias);
+        x = tf.add(x, mlpOut);
+      });
+
+      const final = this.norm(x, params.finalNorm); // [B·T, d]
+      const hidden = tf.reshape(final, [B, T, c.hiddenSize]) as tf.Tensor3D;
+      let logits: tf.Tensor | undefined;
+      if (input.logits === 'last') {
+        const lastRows = tf.tensor1d(Int32Array.from({ length: B }, (_, b) => b * T + T - 1), 'int32');
+        logits = tf.matMul(tf.gather(final, lastRows), params.lmHead); // [B, V]
+      } else if (input.logits === 'all') {
+        logits = tf.reshape(tf.matMul(final, params.lmHead), [B, T, c.vocabSize]); // [B, T, V]
+      }
+      const keep = input.returnCache ? kv.flatMap((l) => [l.keysT, l.values]) : [];
+      return logits ? { hidden, logits, keep } : { hidden, keep };
+    }) as { hidden: tf.Tensor3D; logits?: tf.Tensor; keep: tf.Tensor4D[] };
+
+    const out: ForwardOutput = { hidden: result.hidden };
+    if (result.logits) out.logits = result.logits;
+    if (input.returnCache) {
+      const layers: LayerKV[] = [];
+      for (let i = 0; i < result.keep.length; i += 2) layers.push({ keysT: result.keep[i], values: result.keep[i + 1] });
+      out.cache = new KVCache(layers, host.keyMask, host.nextPosition);
+    }
+    return out;
+  }
+
+  /** LM-head logits for hidden states of any leading shape [..., d] → [..., V]. */
+  logitsFromHidden(hidden: tf.Tensor, params: TransformerParams = this.params): tf.Tensor {
+    return tf.tidy(() => {
+      const d = this.config.hiddenSize;
+      const flat = tf.reshape(hidden, [-1, d]); // [N, d]
+      return tf.reshape(tf.matMul(flat, params.lmHead), [...hidden.shape.slice(0, -1), this.config.vocabSize]);
+    });
+  }
+
+  dispose(): void {
+    this.rotateHalf?.dispose();
+  }
+
+  private attentionScale(layerIndex: number): number {
+    const c = this.config;
+    let scale = c.scaleAttnWeights ? 1 / Math.sqrt(c.headDim) : 1;
+    if (c.scaleByInverseLayerIdx) scale /= layerIndex + 1;
+    return scale;
+  }
+
+  private norm(x: tf.Tensor2D, p: NormParams): tf.Tensor2D {
+    const eps = this.config.normEps;
+    if (this.config.norm === 'rmsnorm') {
+      const meanSquare = tf.mean(tf.square(x), -1, true); // [N, 1]
+      return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), p.weight) as tf.Tensor2D;
+    }
+    const centred = tf.sub(x, tf.mean(x, -1, true)); // [N, d]
+    const variance = tf.mean(tf.square(centred), -1, true); // [N, 1], population variance as in torch
+    const normed = tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), p.weight);
+    return (p.bias ? tf.add(normed, p.bias) : normed) as tf.Tensor2D;
+  }
+
+  private ropeFor(positions: Int32Array): { cos: tf.Tensor3D; sin: tf.Tensor3D } | undefined {
+    if (!this.invFreq) return undefined;
+    const { cos, sin } = ropeTables(this.invFreq, positions);
+    const shape: [number, number, number] = [positions.length, 1, this.config.headDim];
+    return { cos: tf.tensor3d(cos, shape), sin: tf.tensor3d(sin, shape) };
+  }
+
+  /** x·cos + rotate_half(x)·sin on [N, heads, hd]. */
+  private rotate(x: tf.Tensor3D, cos: tf.Tensor3D, sin: tf.Tensor3D): tf.Tensor3D {
+    const hd = this.config.headDim;
+    const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, hd]), this.rotateHalf as tf.Tensor2D), x.shape); // [N, heads, hd]
+    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor3D;
+  }
+
+  /** Token ids, positions, key masks and the additive attention bias, computed on the host. */
+  private prepare(input: ForwardInput): HostInputs {
+    const c = this.config;
+    const B = input.ids.length;
+    if (B === 0) throw new OptionError('forward: ids is empty; pass at least one row');
+    const T = input.ids[0].length;
+    if (T === 0) throw new OptionError('forward: ids rows are empty; pass at least one token per row');
+    const cache = input.cache;
+    if (cache) {
+      cache.assertLive('forward');
+      if (cache.batchSize !== B) throw new OptionError(`forward: cache has ${cache.batchSize} rows but ids has ${B}`);
+    }
+    const past = cache?.length ?? 0;
+    const Tk = past + T;
+    const ids = new Int32Array(B * T);
+    const positions = new Int32Array(B * T);
+    const keyMask: Uint8Array[] = [];
+    const nextPosition: number[] = [];
+    for (let b = 0; b < B; b++) {
+      const row = input.ids[b];
+      const maskRow = input.mask?.[b];
+      if (row.length !== T) throw new OptionError(`forward: ids row ${b} has ${row.length} tokens, row 0 has ${T}; left-pad rows to one length`);
+      if (maskRow && maskRow.length !== T) throw new OptionError(`forward: mask row ${b} has ${maskRow.length} entries, expected ${T}`);
+      const km = new Uint8Array(Tk);
+      if (cache) km.set(cache.keyMask[b]);
+      let pos = cache?.nextPosition[b] ?? 0;
+      for (let t = 0; t < T; t++) {
+        const id = row[t];
+        if (!Number.isInteger(id) || id < 0 || id >= c.vocabSize) {
+          throw new OptionError(`forward: token id ${id} at row ${b}, position ${t} is outside the vocabulary [0, ${c.vocabSize})`);
+        }
+        ids[b * T + t] = id;
+        const real = maskRow ? maskRow[t] !== 0 : true;
+        km[past + t] = real ? 1 : 0;
+        // transformers' generate gives padding position 1 (its output is never attended to).
+        positions[b * T + t] = real ? pos++ : 1;
+      }
+      if (c.positional === 'learned' && pos > c.maxPositions) {
+        throw new OptionError(`forward: row ${b} reaches position ${pos - 1}, beyond this model's context of ${c.maxPositions} tokens`);
+      }
+      keyMask.push(km);
+      nextPosition.push(pos);
+    }
+    const bias = new Float32Array(B * T * Tk);
+    const window = c.slidingWindow;
+    for (let b = 0; b < B; b++) {
+      const km = keyMask[b];
+      for (let t = 0; t < T; t++) {
+        const i = past + t; // the query's cache slot
+        const base = (b * T + t) * Tk;
+        for (let j = 0; j < Tk; j++) {
+          const visible = j <= i && km[j] === 1 && (window === null || j > i - window);
+          if (!visible) bias[base + j] = MASKED;
+        }
+      }
+    }
+    return { ids, positions, keyMask, nextPosition, bias };
+  }
+}
