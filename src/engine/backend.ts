@@ -1,0 +1,167 @@
+/**
+ * Backend selection. `initBackend` picks, initialises and reports the TensorFlow.js backend
+ * every pargs computation runs on:
+ *   explicit option > env PARGS_BACKEND > auto (tensorflow if a native binding imports,
+ *   else wasm, else cpu).
+ * The native bindings (`@tensorflow/tfjs-node(-gpu)`) are optional peer dependencies: their
+ * install downloads libtensorflow, which not every machine can do, so they are loaded with a
+ * dynamic import and their absence is an ordinary outcome, not an error (unless asked for).
+ */
+import { OptionError } from '../errors.js';
+import { tf } from './tf.js';
+import { applyWasmPatches, registerBatchMatMulGradient } from './wasm-patches.js';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface BackendInfo {
+  name: BackendName;
+  /** Runs kernels in native libtensorflow (tfjs-node), not JS or WebAssembly. */
+  native: boolean;
+  /** The CUDA build of libtensorflow (tfjs-node-gpu) is loaded. */
+  gpu: boolean;
+  /** One human-readable line, e.g. for a CLI banner. */
+  description: string;
+}
+
+export interface InitBackendOptions {
+  backend?: BackendName | 'auto';
+  /** Receives one line describing the choice. Default: stderr, only when PARGS_VERBOSE is set. */
+  log?: (msg: string) => void;
+}
+
+const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+const VALID_REQUESTS = [...BACKEND_NAMES, 'auto'];
+/** GPU build first: when both are installed the user installed the GPU one on purpose. */
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+const INSTALL_HINT =
+  'install it with `npm install @tensorflow/tfjs-node` (or `@tensorflow/tfjs-node-gpu` for CUDA) ' +
+  'on a machine that can download libtensorflow, or choose backend "wasm"';
+
+let current: BackendInfo | undefined;
+let prodModeSet = false;
+/** Serialises concurrent calls, so two callers never race two `tf.setBackend`s. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/** The backend chosen by the last successful `initBackend`, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
+
+/** Validates a requested name from an option or the environment; `where` names the source. */
+function parseRequest(value: unknown, where: string): BackendName | 'auto' {
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : value;
+  if (typeof text === 'string' && (VALID_REQUESTS as string[]).includes(text)) {
+    return text as BackendName | 'auto';
+  }
+  throw new OptionError(
+    `${where}: unknown backend ${JSON.stringify(value)}; valid names are ${VALID_REQUESTS.map((n) => `"${n}"`).join(', ')}`,
+  );
+}
+
+function defaultLog(msg: string): void {
+  const verbose = process.env.PARGS_VERBOSE;
+  if (verbose !== undefined && verbose !== '' && verbose !== '0') process.stderr.write(`${msg}\n`);
+}
+
+/** Imports the first native binding that loads (it registers the 'tensorflow' backend). */
+async function importNative(): Promise<{ pkg: string; gpu: boolean } | undefined> {
+  for (const pkg of NATIVE_PACKAGES) {
+    try {
+      // A variable specifier keeps TypeScript and bundlers from requiring the optional package.
+      const specifier: string = pkg;
+      await import(specifier);
+      return { pkg, gpu: pkg.endsWith('-gpu') };
+    } catch {
+      // Not installed, or its libtensorflow failed to load: try the next option.
+    }
+  }
+  return undefined;
+}
+
+async function describeWasm(): Promise<string> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const threads = wasm.getThreadsCount();
+  return `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
+}
+
+/** Makes `name` the active tfjs backend; returns its info, or throws when it cannot. */
+async function activate(name: BackendName): Promise<BackendInfo> {
+  if (name === 'tensorflow') {
+    const native = await importNative();
+    if (!native) {
+      throw new OptionError(`backend "tensorflow" needs @tensorflow/tfjs-node, which is not installed: ${INSTALL_HINT}`);
+    }
+    if (!(await tf.setBackend('tensorflow'))) {
+      throw new OptionError(`backend "tensorflow": ${native.pkg} loaded but its backend failed to initialise`);
+    }
+    return {
+      name,
+      native: true,
+      gpu: native.gpu,
+      description: `TensorFlow native (${native.pkg}${native.gpu ? ', CUDA build' : ', CPU'})`,
+    };
+  }
+  if (name === 'wasm') {
+    // Importing registers the 'wasm' backend factory; setBackend instantiates the module.
+    await import('@tensorflow/tfjs-backend-wasm');
+    applyWasmPatches(); // before any kernel runs, so the first gradient already uses them
+    if (!(await tf.setBackend('wasm'))) throw new OptionError('backend "wasm" failed to initialise');
+    return { name, native: false, gpu: false, description: await describeWasm() };
+  }
+  if (!(await tf.setBackend('cpu'))) throw new OptionError('backend "cpu" failed to initialise');
+  return { name, native: false, gpu: false, description: 'plain JavaScript (tfjs cpu backend; slow)' };
+}
+
+async function select(opts: InitBackendOptions): Promise<BackendInfo> {
+  const request =
+    opts.backend !== undefined
+      ? parseRequest(opts.backend, 'option backend')
+      : process.env.PARGS_BACKEND !== undefined && process.env.PARGS_BACKEND.trim() !== ''
+        ? parseRequest(process.env.PARGS_BACKEND, 'environment variable PARGS_BACKEND')
+        : 'auto';
+
+  // Idempotent: keep the cached choice when nothing different is asked for and tfjs still
+  // runs it (a caller may have switched with tf.setBackend in between, e.g. in tests).
+  if (current && (request === 'auto' || request === current.name) && tf.getBackend() === current.name) {
+    return current;
+  }
+
+  if (!prodModeSet) {
+    // Prod mode skips per-op debug checks (NaN scans, etc.) that cost time on every kernel.
+    tf.enableProdMode();
+    prodModeSet = true;
+  }
+  // Broadcast batch dims are handled only by our gradient, whatever the backend.
+  registerBatchMatMulGradient();
+
+  let info: BackendInfo | undefined;
+  if (request !== 'auto') {
+    info = await activate(request);
+  } else {
+    const failures: string[] = [];
+    for (const name of BACKEND_NAMES) {
+      try {
+        info = await activate(name);
+        break;
+      } catch (err) {
+        failures.push(`${name}: ${(err as Error).message}`);
+      }
+    }
+    if (!info) throw new OptionError(`no TensorFlow.js backend could be initialised (${failures.join('; ')})`);
+  }
+  current = info;
+  (opts.log ?? defaultLog)(`pargs: backend ${info.name} — ${info.description}`);
+  return info;
+}
+
+/**
+ * Chooses and initialises the backend (see the module comment for the order). Safe to call
+ * repeatedly: returns the cached info unless a different backend is requested.
+ * @throws OptionError for an unknown name (option or PARGS_BACKEND) or an unavailable backend.
+ */
+export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  const run = queue.then(() => select(opts));
+  queue = run.catch(() => undefined); // a failed call must not block later ones
+  return run;
+}
