@@ -1,0 +1,53 @@
+/** The `pargs` command line: dispatch, help, Ctrl-C → AbortSignal, typed errors → exit code 2. */
+import { PargsError } from '../errors.js';
+import { helpText, parseFlags, type Command, type CommandIO } from './args.js';
+import { generateCommand } from './generate.js';
+import { infoCommand } from './info.js';
+
+const COMMANDS: Command[] = [infoCommand, generateCommand] as unknown as Command[];
+
+function overview(): string {
+  const rows = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
+  return ['pargs — partial-sequence reward models and reward-guided decoding', '', 'commands:', ...rows, '', 'Run "pargs COMMAND --help" for a command’s flags.'].join('\n');
+}
+
+export async function main(argv: readonly string[], io?: Partial<CommandIO>): Promise<number> {
+  const out = io?.out ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const err = io?.err ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out(overview());
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    err(`pargs: unknown command "${name}"\n\n${overview()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out(helpText(command));
+    return 0;
+  }
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    err('pargs: stopping (Ctrl-C again to force)…');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const { flags, positionals } = parseFlags(command.flags, rest, command.name);
+    if (!command.positionals && positionals.length > 0) {
+      throw new PargsError(`pargs ${command.name}: unexpected argument "${positionals[0]}"; run "pargs ${command.name} --help"`);
+    }
+    return await command.run(flags, positionals, { out, err, signal: io?.signal ?? controller.signal });
+  } catch (e) {
+    if (e instanceof PargsError) {
+      err(`${e.name}: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
