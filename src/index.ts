@@ -1,1 +1,22 @@
-export const VERSION = '0.1.0';
+/**
+ * pargs — partial-sequence reward models and tokenwise reward-guided decoding on TensorFlow.js.
+ * Every public export is listed in docs/api.md.
+ */
+export * from './errors.js';
+export { initBackend, currentBackend, type BackendInfo, type BackendName, type InitBackendOptions } from './engine/backend.js';
+export { logSigmoid, activation } from './engine/ops.js';
+export { readSafetensorsHeader, SafetensorsFile, writeSafetensors, type SafetensorsDtype, type TensorToWrite } from './io/safetensors.js';
+export { openSafetensorsDir, type WeightSource } from './io/weight-source.js';
+export { decodeF16, encodeF16, decodeBF16, encodeBF16 } from './io/float16.js';
+export { parseModelConfig, countParameters, type ModelConfig, type ModelType, type RopeScaling } from './lm/config.js';
+export { loadCausalLM, type LoadOptions } from './lm/load.js';
+export { CausalLM, leftPad, type StepOutput } from './lm/causal-lm.js';
+export { KVCache, type LayerKV } from './lm/kv-cache.js';
+export { Transformer, type ForwardInput, type ForwardOutput, type LogitsSelection } from './lm/transformer.js';
+export { PargsTokenizer, type EncodeOptions, type DecodeOptions } from './lm/tokenizer.js';
+export type { GenerationDefaults } from './lm/generation-config.js';
+export type { TransformerParams, LayerParams, NormParams } from './lm/params.js';
+export { generate, chooseToken, type GenerateOptions, type Generation, type DecodeStrategy } from './decode/generate.js';
+export { argmax, logSoftmax, softmax, topKIndices, topPIndices, sampleIndex, applyRepetitionPenalty } from './decode/policy.js';
+export { createRng, type Rng } from './random.js';
+export { trainByteLevelBpe, writeTokenizerFiles, type BpeTrainOptions, type TrainedTokenizer } from './pretrain/bpe-trainer.js';
