@@ -1,0 +1,129 @@
+/**
+ * The one backbone pass: with causal attention the hidden state at position t depends only on tokens
+ * ≤ t, so one forward of `prompt ⊕ response` gives the features of every prefix of the response at
+ * once. The paper runs each prefix as its own example (cost × L); this is the same objective for the
+ * cost of one pass per sequence.
+ *
+ * Sequences are sorted by length and packed into batches of at most `tokensPerBatch` padded tokens,
+ * so left padding wastes little; only the needed rows are gathered and copied to the host.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { OptionError, throwIfAborted } from '../errors.js';
+import { leftPad, type CausalLM } from '../lm/causal-lm.js';
+import { FeatureStore } from './feature-store.js';
+import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
+
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export interface FeaturePassOptions {
+  backbone: CausalLM;
+  pairs: readonly TokenPair[];
+  prefixes: Omit<PrefixPlanOptions, 'eosId'>;
+  /** Padded tokens per backbone forward (default 4096): bounds activation memory. */
+  tokensPerBatch?: number;
+  /** Float32 bytes of features kept in memory before spilling to a float16 file (default 1 GiB). */
+  memoryBudgetBytes?: number;
+  /** Process only pairs with index ≡ shard.index (mod shard.count). */
+  shard?: Shard;
+  signal?: AbortSignal;
+  onProgress?: (event: { kind: 'features'; sequencesDone: number; sequences: number; tokens: number }) => void;
+}
+
+export interface PrefixFeatures {
+  store: FeatureStore;
+  /** One plan per input pair; null where the pair has no comparable prefix or lies outside the shard. */
+  plans: (PairPlan | null)[];
+  /** Indices of the pairs that have features. */
+  pairIndices: number[];
+  dim: number;
+  stats: { sequences: number; tokens: number; paddedTokens: number; seconds: number };
+}
+
+interface Job {
+  pair: number;
+  side: 0 | 1;
+  ids: number[];
+  positions: number[];
+}
+
+export function validateShard(shard: Shard | undefined): void {
+  if (!shard) return;
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new OptionError(`shard must be {index, count} with 0 ≤ index < count, got ${JSON.stringify(shard)}`);
+  }
+}
+
+export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
+  const { backbone } = o;
+  const tokensPerBatch = o.tokensPerBatch ?? 4096;
+  if (!Number.isInteger(tokensPerBatch) || tokensPerBatch < 1) throw new OptionError(`tokensPerBatch must be a positive integer, got ${tokensPerBatch}`);
+  validateShard(o.shard);
+  const started = performance.now();
+  const eosId = backbone.generation.eosTokenIds[0] ?? backbone.tokenizer.eosTokenId;
+  const context = backbone.config.maxPositions;
+  const plans = o.pairs.map((pair, i) => {
+    if (o.shard && i % o.shard.count !== o.shard.index) return null;
+    return planPair(pair, { ...o.prefixes, eosId });
+  });
+  const jobs: Job[] = [];
+  plans.forEach((plan, pair) => {
+    if (!plan) return;
+    for (const [side, ids, positions] of [[0, plan.chosenSequence, plan.chosenPositions], [1, plan.rejectedSequence, plan.rejectedPositions]] as const) {
+      if (backbone.config.positional === 'learned' && ids.length > context) {
+        throw new OptionError(`pair ${pair} is ${ids.length} tokens long, beyond the backbone's context of ${context}; lower maxLength when encoding`);
+      }
+      jobs.push({ pair, side, ids, positions });
+    }
+  });
+  // Longest first: the first batch is the most memory-hungry, so a budget problem shows immediately.
+  jobs.sort((a, b) => b.ids.length - a.ids.length || a.pair - b.pair || a.side - b.side);
+
+  const d = backbone.config.hiddenSize;
+  const store = new FeatureStore(d, o.memoryBudgetBytes);
+  let done = 0;
+  let tokens = 0;
+  let paddedTokens = 0;
+  try {
+    for (let start = 0; start < jobs.length; ) {
+      throwIfAborted(o.signal, 'the feature pass');
+      const T = jobs[start].ids.length;
+      const count = Math.max(1, Math.min(jobs.length - start, Math.floor(tokensPerBatch / T)));
+      const batch = jobs.slice(start, start + count);
+      start += count;
+      const { ids, mask } = leftPad(batch.map((j) => j.ids), backbone.padId);
+      const rowIndex: number[] = [];
+      batch.forEach((job, b) => {
+        const pad = T - job.ids.length;
+        for (const p of job.positions) rowIndex.push(b * T + pad + p);
+      });
+      const out = backbone.forward({ ids, mask, logits: 'none' });
+      const picked = tf.tidy(() => tf.gather(tf.reshape(out.hidden, [-1, d]), tf.tensor1d(Int32Array.from(rowIndex), 'int32'))); // [rows, d]
+      out.hidden.dispose();
+      const host = (await picked.data()) as Float32Array;
+      picked.dispose();
+      let offset = 0;
+      for (const job of batch) {
+        const n = job.positions.length * d;
+        store.put(job.pair, job.side, host.slice(offset, offset + n));
+        offset += n;
+        tokens += job.ids.length;
+      }
+      paddedTokens += T * batch.length;
+      done += batch.length;
+      o.onProgress?.({ kind: 'features', sequencesDone: done, sequences: jobs.length, tokens });
+    }
+  } catch (err) {
+    store.dispose();
+    throw err;
+  }
+  return {
+    store,
+    plans,
+    pairIndices: plans.flatMap((p, i) => (p ? [i] : [])),
+    dim: d,
+    stats: { sequences: jobs.length, tokens, paddedTokens, seconds: (performance.now() - started) / 1000 },
+  };
+}

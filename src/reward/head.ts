@@ -1,0 +1,107 @@
+/**
+ * The trainable reward head on top of a frozen backbone: r = head(h), h the backbone's final hidden
+ * state (after its final norm) at the last token of `prompt ⊕ response[:t]`.
+ * Linear by default (r = h·w + b); a small MLP (r = w₂·act(W₁h + b₁) + b₂) optionally.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { OptionError } from '../errors.js';
+import type { Rng } from '../random.js';
+
+export type HeadSpec = { kind: 'linear' } | { kind: 'mlp'; hidden: number };
+
+export interface HostParam {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+function normal(rng: Rng): number {
+  const u = Math.max(rng(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+}
+
+/** A trainable variable holding `data`; the temporary tensor is freed (tf.variable keeps its own reference). */
+function variableFrom(data: Float32Array, shape: number[]): tf.Variable {
+  const initial = tf.tensor(data, shape);
+  const variable = tf.variable(initial, true);
+  initial.dispose();
+  return variable;
+}
+
+export function validateHeadSpec(spec: unknown): HeadSpec {
+  const s = spec as HeadSpec;
+  if (s && s.kind === 'linear') return { kind: 'linear' };
+  if (s && s.kind === 'mlp') {
+    if (!Number.isInteger(s.hidden) || s.hidden < 1) throw new OptionError(`head.hidden must be a positive integer, got ${JSON.stringify(s.hidden)}`);
+    return { kind: 'mlp', hidden: s.hidden };
+  }
+  throw new OptionError(`head must be { kind: 'linear' } or { kind: 'mlp', hidden: N }, got ${JSON.stringify(spec)}`);
+}
+
+export class RewardHead {
+  private constructor(
+    readonly spec: HeadSpec,
+    readonly inputDim: number,
+    /** Trainable variables by name, in a fixed order. */
+    readonly variables: ReadonlyMap<string, tf.Variable>,
+  ) {}
+
+  /**
+   * A fresh head. Weights ~ N(0, 1/d) so initial rewards are O(1) whatever the hidden size; biases 0.
+   * Drawn on the host from `rng`, so initialisation is identical on every backend.
+   */
+  static init(spec: HeadSpec, inputDim: number, rng: Rng): RewardHead {
+    const shapes = RewardHead.shapes(spec, inputDim);
+    const vars = new Map<string, tf.Variable>();
+    for (const [name, shape] of shapes) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(size);
+      if (!name.endsWith('bias')) {
+        const std = 1 / Math.sqrt(shape[0]);
+        for (let i = 0; i < size; i++) data[i] = std * normal(rng);
+      }
+      vars.set(name, variableFrom(data, shape));
+    }
+    return new RewardHead(spec, inputDim, vars);
+  }
+
+  /** A head from saved host parameters; shapes are checked against the spec. */
+  static fromHost(spec: HeadSpec, inputDim: number, params: readonly HostParam[]): RewardHead {
+    const byName = new Map(params.map((p) => [p.name, p]));
+    const vars = new Map<string, tf.Variable>();
+    for (const [name, shape] of RewardHead.shapes(spec, inputDim)) {
+      const p = byName.get(name);
+      if (!p) throw new OptionError(`reward head parameter "${name}" is missing`);
+      if (p.shape.join(',') !== shape.join(',')) throw new OptionError(`reward head parameter "${name}" has shape [${p.shape}], expected [${shape}]`);
+      vars.set(name, variableFrom(p.data, shape));
+    }
+    return new RewardHead(spec, inputDim, vars);
+  }
+
+  private static shapes(spec: HeadSpec, d: number): [string, number[]][] {
+    if (spec.kind === 'linear') return [['weight', [d, 1]], ['bias', [1]]];
+    return [['hidden.weight', [d, spec.hidden]], ['hidden.bias', [spec.hidden]], ['out.weight', [spec.hidden, 1]], ['out.bias', [1]]];
+  }
+
+  /** Rewards for features [N, d] → [N]. */
+  apply(features: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => {
+      const v = (n: string) => this.variables.get(n) as tf.Variable;
+      if (this.spec.kind === 'linear') {
+        return tf.reshape(tf.add(tf.matMul(features, v('weight') as tf.Tensor2D), v('bias')), [-1]) as tf.Tensor1D; // [N]
+      }
+      const hidden = tf.relu(tf.add(tf.matMul(features, v('hidden.weight') as tf.Tensor2D), v('hidden.bias'))); // [N, hidden]
+      return tf.reshape(tf.add(tf.matMul(hidden as tf.Tensor2D, v('out.weight') as tf.Tensor2D), v('out.bias')), [-1]) as tf.Tensor1D; // [N]
+    });
+  }
+
+  async toHost(): Promise<HostParam[]> {
+    const out: HostParam[] = [];
+    for (const [name, v] of this.variables) out.push({ name, shape: v.shape, data: (await v.data()) as Float32Array });
+    return out;
+  }
+
+  dispose(): void {
+    for (const v of this.variables.values()) v.dispose();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * The Bradley–Terry prefix loss: mean over prefix pairs of −log σ(r_chosen − r_rejected − margin),
+ * with log σ(z) written as −softplus(−z) (stable at ±1000, and safe inside a gradient tape on wasm).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { logSigmoid } from '../engine/ops.js';
+
+export interface BradleyTerryOptions {
+  /** Required reward gap: the loss is −log σ(Δ − margin). Default 0. */
+  margin?: number;
+  /**
+   * Per-pair weights [N] (e.g. a mask, or 1/L for per-pair weighting); the loss is Σ wᵢ·ℓᵢ / Σ wᵢ.
+   * Default: every prefix pair weighs the same.
+   */
+  weights?: tf.Tensor1D;
+}
+
+/** rChosen, rRejected: [N] rewards of aligned prefixes → scalar loss. */
+export function bradleyTerryPrefixLoss(rChosen: tf.Tensor1D, rRejected: tf.Tensor1D, options: BradleyTerryOptions = {}): tf.Scalar {
+  return tf.tidy(() => {
+    let gap = tf.sub(rChosen, rRejected); // [N]
+    if (options.margin) gap = tf.sub(gap, options.margin);
+    const perPair = tf.neg(logSigmoid(gap)); // [N]
+    if (!options.weights) return tf.mean(perPair) as tf.Scalar;
+    return tf.div(tf.sum(tf.mul(perPair, options.weights)), tf.sum(options.weights)) as tf.Scalar;
+  });
+}

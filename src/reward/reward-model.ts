@@ -1,0 +1,160 @@
+/**
+ * A partial-sequence reward model: a frozen backbone plus a trained head. `scorePrefixes` gives the
+ * reward after every response token from one backbone pass; `rewardsFromHidden` is what guided decoding
+ * calls on the hidden states of its candidate tokens.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { CheckpointError, OptionError } from '../errors.js';
+import { writeDirAtomic } from '../io/atomic-dir.js';
+import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
+import type { CausalLM } from '../lm/causal-lm.js';
+import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
+import type { RewardMode } from './prefixes.js';
+
+export const REWARD_MODEL_FILE = 'reward_model.json';
+export const HEAD_FILE = 'head.safetensors';
+
+export interface RewardModelManifest {
+  format: 'pargs-reward-model';
+  version: 1;
+  mode: RewardMode;
+  head: HeadSpec;
+  inputDim: number;
+  /** SHA-256 of head.safetensors: a corrupted head file is refused. */
+  headSha256: string;
+  backbone: { fingerprint: string; tokenizerFingerprint: string; modelType: string; hiddenSize: number; source: string };
+  /** Free-form training summary (options, final metrics). */
+  training?: Record<string, unknown>;
+}
+
+export class PartialRewardModel {
+  constructor(
+    readonly backbone: CausalLM,
+    readonly head: RewardHead,
+    /** 'partial': trained on prefixes (PARGS); 'full': an ordinary full-sequence reward model (ARGS). */
+    readonly mode: RewardMode,
+    readonly training: Record<string, unknown> = {},
+  ) {
+    if (head.inputDim !== backbone.config.hiddenSize) {
+      throw new OptionError(`reward head expects features of size ${head.inputDim}, the backbone produces ${backbone.config.hiddenSize}`);
+    }
+  }
+
+  /** Rewards of final hidden states [N, d] → [N] (the caller disposes the result). */
+  rewardsFromHidden(hidden: tf.Tensor2D): tf.Tensor1D {
+    return this.head.apply(hidden);
+  }
+
+  /** Token ids of `prompt ⊕ response`: each encoded separately, prompt with the tokenizer's BOS rule. */
+  encode(prompt: string, response: string): { promptIds: number[]; responseIds: number[] } {
+    const tok = this.backbone.tokenizer;
+    return { promptIds: tok.encode(prompt), responseIds: tok.encode(response, { addSpecialTokens: false }) };
+  }
+
+  /** The reward after every response token (index i = prefix of i + 1 tokens), from one backbone pass. */
+  async scorePrefixIds(promptIds: readonly number[], responseIds: readonly number[]): Promise<number[]> {
+    if (promptIds.length === 0) throw new OptionError('scorePrefixes: the prompt encodes to no tokens');
+    if (responseIds.length === 0) return [];
+    const ids = [...promptIds, ...responseIds];
+    const out = this.backbone.forward({ ids: [ids], logits: 'none' });
+    const rewards = tf.tidy(() => {
+      const d = this.backbone.config.hiddenSize;
+      // The prefix of i response tokens ends at sequence index P + i − 1: rows P … P + L − 1.
+      const responseHidden = tf.slice(tf.reshape(out.hidden, [-1, d]), [promptIds.length, 0], [responseIds.length, d]) as tf.Tensor2D; // [L, d]
+      return this.head.apply(responseHidden); // [L]
+    });
+    out.hidden.dispose();
+    const values = Array.from(await rewards.data());
+    rewards.dispose();
+    return values;
+  }
+
+  async scorePrefixes(prompt: string, response: string): Promise<number[]> {
+    const { promptIds, responseIds } = this.encode(prompt, response);
+    return this.scorePrefixIds(promptIds, responseIds);
+  }
+
+  /** The reward of the complete response (its last token). */
+  async score(prompt: string, response: string): Promise<number> {
+    const rewards = await this.scorePrefixes(prompt, response);
+    if (rewards.length === 0) throw new OptionError('score: the response encodes to no tokens');
+    return rewards[rewards.length - 1];
+  }
+
+  async manifest(headSha256: string): Promise<RewardModelManifest> {
+    const c = this.backbone.config;
+    return {
+      format: 'pargs-reward-model',
+      version: 1,
+      mode: this.mode,
+      head: this.head.spec,
+      inputDim: this.head.inputDim,
+      headSha256,
+      backbone: { fingerprint: this.backbone.fingerprint, tokenizerFingerprint: this.backbone.tokenizer.fingerprint, modelType: c.modelType, hiddenSize: c.hiddenSize, source: this.backbone.source },
+      training: this.training,
+    };
+  }
+
+  /** Writes reward_model.json + head.safetensors into `dir`, atomically. */
+  async save(dir: string): Promise<void> {
+    await writeDirAtomic(dir, (tmp) => writeRewardModelFiles(this, tmp));
+  }
+
+  dispose(): void {
+    this.head.dispose();
+  }
+}
+
+/** Writes the head and manifest into an existing folder (used by save and by training checkpoints). */
+export async function writeRewardModelFiles(rm: PartialRewardModel, dir: string): Promise<void> {
+  const params = await rm.head.toHost();
+  const headPath = join(dir, HEAD_FILE);
+  await writeSafetensors(headPath, params.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: p.data })));
+  const sha = createHash('sha256').update(await readFile(headPath)).digest('hex');
+  await writeFile(join(dir, REWARD_MODEL_FILE), `${JSON.stringify(await rm.manifest(sha), null, 2)}\n`);
+}
+
+/** Loads a reward model saved by `save` (or a training checkpoint) onto `backbone`. */
+export async function loadRewardModel(dir: string, backbone: CausalLM): Promise<PartialRewardModel> {
+  const manifestPath = join(dir, REWARD_MODEL_FILE);
+  let manifest: RewardModelManifest;
+  try {
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as RewardModelManifest;
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new CheckpointError(missing ? `${manifestPath} not found: "${dir}" is not a saved pargs reward model` : `${manifestPath} is corrupted: ${(err as Error).message}`);
+  }
+  if (manifest?.format !== 'pargs-reward-model' || manifest.version !== 1) {
+    throw new CheckpointError(`${manifestPath} is not a pargs reward model manifest (format ${JSON.stringify(manifest?.format)}, version ${JSON.stringify(manifest?.version)})`);
+  }
+  if (manifest.backbone?.fingerprint !== backbone.fingerprint) {
+    throw new CheckpointError(
+      `the reward model in "${dir}" was trained on backbone "${manifest.backbone?.source}" (fingerprint ${String(manifest.backbone?.fingerprint).slice(0, 12)}…), ` +
+        `but the given backbone "${backbone.source}" has fingerprint ${backbone.fingerprint.slice(0, 12)}…; load the backbone it was trained on`,
+    );
+  }
+  const headPath = join(dir, HEAD_FILE);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(headPath);
+  } catch {
+    throw new CheckpointError(`${headPath} is missing`);
+  }
+  if (createHash('sha256').update(bytes).digest('hex') !== manifest.headSha256) {
+    throw new CheckpointError(`${headPath} does not match the checksum in ${REWARD_MODEL_FILE}: the file is corrupted or was replaced`);
+  }
+  const spec = validateHeadSpec(manifest.head);
+  const file = await SafetensorsFile.open(headPath);
+  try {
+    const params = [];
+    for (const name of file.names()) params.push({ name, shape: file.info(name).shape, data: await file.readF32(name) });
+    const head = RewardHead.fromHost(spec, manifest.inputDim, params);
+    if (manifest.mode !== 'partial' && manifest.mode !== 'full') throw new CheckpointError(`${manifestPath} has an unknown mode ${JSON.stringify(manifest.mode)}`);
+    return new PartialRewardModel(backbone, head, manifest.mode, manifest.training ?? {});
+  } finally {
+    await file.close();
+  }
+}
