@@ -73,6 +73,44 @@ export class KVCache {
     return this.selectRows(rows);
   }
 
+  /**
+   * A new cache: this one plus, for each row b, candidate `chosen[b]` of a candidates forward
+   * (`candidateKV`: keys [B, Hkv, hd, k], values [B, Hkv, k, hd] per layer). This cache stays valid.
+   */
+  appendCandidate(candidateKV: readonly LayerKV[], chosen: readonly number[]): KVCache {
+    this.assertLive('appendCandidate');
+    if (chosen.length !== this.batchSize) throw new OptionError(`KVCache.appendCandidate: ${chosen.length} choices for ${this.batchSize} rows`);
+    if (candidateKV.length !== this.layers.length) throw new OptionError(`KVCache.appendCandidate: ${candidateKV.length} layers of candidates for a ${this.layers.length}-layer cache`);
+    const k = candidateKV[0].values.shape[2];
+    chosen.forEach((j, b) => {
+      if (!Number.isInteger(j) || j < 0 || j >= k) throw new OptionError(`KVCache.appendCandidate: choice ${j} of row ${b} is not one of ${k} candidates`);
+    });
+    const layers = tf.tidy(() => {
+      const B = this.batchSize;
+      const flat = tf.tensor1d(Int32Array.from(chosen, (j, b) => b * k + j), 'int32'); // [B]
+      return this.layers.map((past, li) => {
+        const { keysT, values } = candidateKV[li];
+        const [, Hkv, hd] = keysT.shape;
+        // Rows of [B·k, …] are (row, candidate) pairs; gather picks each row's chosen candidate.
+        const keyRows = tf.reshape(tf.transpose(keysT, [0, 3, 1, 2]), [B * k, Hkv, hd]); // [B·k, Hkv, hd]
+        const valueRows = tf.reshape(tf.transpose(values, [0, 2, 1, 3]), [B * k, Hkv, hd]); // [B·k, Hkv, hd]
+        const newKey = tf.reshape(tf.gather(keyRows, flat), [B, Hkv, hd, 1]); // [B, Hkv, hd, 1]
+        const newValue = tf.reshape(tf.gather(valueRows, flat), [B, Hkv, 1, hd]); // [B, Hkv, 1, hd]
+        return {
+          keysT: tf.concat([past.keysT, newKey], 3) as tf.Tensor4D, // [B, Hkv, hd, T + 1]
+          values: tf.concat([past.values, newValue], 2) as tf.Tensor4D, // [B, Hkv, T + 1, hd]
+        };
+      });
+    });
+    const keyMask = this.keyMask.map((m) => {
+      const extended = new Uint8Array(m.length + 1);
+      extended.set(m);
+      extended[m.length] = 1;
+      return extended;
+    });
+    return new KVCache(layers, keyMask, this.nextPosition.map((p) => p + 1));
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;

@@ -27,6 +27,12 @@ export interface ForwardInput {
   logits?: LogitsSelection;
   /** Return the cache extended by these tokens (the caller then owns and disposes it). */
   returnCache?: boolean;
+  /**
+   * Treat the T new tokens of each row as alternatives for the same next position (guided decoding's
+   * top-k candidates): each sees the cached prefix and itself, not its siblings. Requires `cache`;
+   * returns `candidateKV` instead of a cache, for `KVCache.appendCandidate`.
+   */
+  candidates?: boolean;
 }
 
 export interface ForwardOutput {
@@ -35,6 +41,8 @@ export interface ForwardOutput {
   /** [B, V] for 'last', [B, T, V] for 'all'. */
   logits?: tf.Tensor;
   cache?: KVCache;
+  /** With `candidates`: the new tokens' own keys [B, Hkv, hd, T] and values [B, Hkv, T, hd] per layer. */
+  candidateKV?: LayerKV[];
 }
 
 interface HostInputs {
@@ -79,6 +87,7 @@ export class Transformer {
       const rope = this.ropeFor(host.positions); // cos, sin: [B·T, 1, hd]
       const bias = tf.tensor4d(host.bias, [B, 1, T, Tk]);
       const kv: LayerKV[] = [];
+      const newKV: LayerKV[] = [];
 
       params.layers.forEach((layer, li) => {
         const h = this.norm(x, layer.attnNorm); // [B·T, d]
@@ -95,6 +104,7 @@ export class Transformer {
         const q4 = tf.transpose(tf.reshape(q, [B, T, H, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
         let keysT = tf.transpose(tf.reshape(k, [B, T, Hkv, hd]), [0, 2, 3, 1]) as tf.Tensor4D; // [B, Hkv, hd, T]
         let values = tf.transpose(tf.reshape(vFlat, [B, T, Hkv, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, Hkv, T, hd]
+        if (input.candidates) newKV.push({ keysT, values });
         if (past) {
           keysT = tf.concat([past[li].keysT, keysT], 3); // [B, Hkv, hd, Tk]
           values = tf.concat([past[li].values, values], 2); // [B, Hkv, Tk, hd]
@@ -134,17 +144,17 @@ export class Transformer {
       } else if (input.logits === 'all') {
         logits = tf.reshape(tf.matMul(final, params.lmHead), [B, T, c.vocabSize]); // [B, T, V]
       }
-      const keep = input.returnCache ? kv.flatMap((l) => [l.keysT, l.values]) : [];
+      const kept = input.candidates ? newKV : input.returnCache ? kv : [];
+      const keep = kept.flatMap((l) => [l.keysT, l.values]);
       return logits ? { hidden, logits, keep } : { hidden, keep };
     }) as { hidden: tf.Tensor3D; logits?: tf.Tensor; keep: tf.Tensor4D[] };
 
     const out: ForwardOutput = { hidden: result.hidden };
     if (result.logits) out.logits = result.logits;
-    if (input.returnCache) {
-      const layers: LayerKV[] = [];
-      for (let i = 0; i < result.keep.length; i += 2) layers.push({ keysT: result.keep[i], values: result.keep[i + 1] });
-      out.cache = new KVCache(layers, host.keyMask, host.nextPosition);
-    }
+    const layers: LayerKV[] = [];
+    for (let i = 0; i < result.keep.length; i += 2) layers.push({ keysT: result.keep[i], values: result.keep[i + 1] });
+    if (input.candidates) out.candidateKV = layers;
+    else if (input.returnCache) out.cache = new KVCache(layers, host.keyMask, host.nextPosition);
     return out;
   }
 
@@ -202,6 +212,8 @@ export class Transformer {
     const T = input.ids[0].length;
     if (T === 0) throw new OptionError('forward: ids rows are empty; pass at least one token per row');
     const cache = input.cache;
+    if (input.candidates && !cache) throw new OptionError('forward: candidates need a cache holding the prefix they continue');
+    if (input.candidates && input.returnCache) throw new OptionError('forward: candidates return candidateKV, not a cache; use KVCache.appendCandidate');
     if (cache) {
       cache.assertLive('forward');
       if (cache.batchSize !== B) throw new OptionError(`forward: cache has ${cache.batchSize} rows but ids has ${B}`);
@@ -229,8 +241,10 @@ export class Transformer {
         const real = maskRow ? maskRow[t] !== 0 : true;
         km[past + t] = real ? 1 : 0;
         // transformers' generate gives padding position 1 (its output is never attended to).
-        positions[b * T + t] = real ? pos++ : 1;
+        // Candidates are alternatives for one slot, so they all take the row's next position.
+        positions[b * T + t] = !real ? 1 : input.candidates ? pos : pos++;
       }
+      if (input.candidates) pos++;
       if (c.positional === 'learned' && pos > c.maxPositions) {
         throw new OptionError(`forward: row ${b} reaches position ${pos - 1}, beyond this model's context of ${c.maxPositions} tokens`);
       }
@@ -245,7 +259,11 @@ export class Transformer {
         const i = past + t; // the query's cache slot
         const base = (b * T + t) * Tk;
         for (let j = 0; j < Tk; j++) {
-          const visible = j <= i && km[j] === 1 && (window === null || j > i - window);
+          // A candidate sits in the slot right after the prefix and sees no sibling: its window and
+          // causality are those of slot `past`, and among the new keys only its own is visible.
+          const query = input.candidates ? past : i;
+          const key = input.candidates && j >= past ? (j === i ? past : Number.POSITIVE_INFINITY) : j;
+          const visible = key <= query && km[j] === 1 && (window === null || key > query - window);
           if (!visible) bias[base + j] = MASKED;
         }
       }

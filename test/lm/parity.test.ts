@@ -135,6 +135,33 @@ describe('KV cache rows', () => {
     pre.hidden.dispose();
   });
 
+  it('a candidates forward scores k alternatives against one prefix exactly as k separate steps', async () => {
+    for (const options of [{ modelType: 'gpt2', seed: 14 }, { modelType: 'mistral', seed: 15, kvHeads: 2, config: { sliding_window: 4 } }] as TinyOptions[]) {
+      const { lm } = await setup(options);
+      const pre = lm.prefill([PROMPT, PROMPT.slice(3)]);
+      const candidates = [[7, 8, 9], [10, 7, 11]];
+      const out = lm.forward({ ids: candidates, cache: pre.cache, candidates: true, logits: 'all' });
+      const hidden = (await out.hidden.data()) as Float32Array; // [2, 3, d]
+      const d = lm.config.hiddenSize;
+      const chosen = [2, 0];
+      for (let b = 0; b < 2; b++) {
+        for (let j = 0; j < 3; j++) {
+          const alone = lm.step(pre.cache.selectRows([b]), [candidates[b][j]]);
+          expect(maxAbsDiff(hidden.subarray((b * 3 + j) * d, (b * 3 + j + 1) * d), (await alone.hidden.data()) as Float32Array)).toBeLessThan(1e-4);
+          for (const t of [alone.logits, alone.hidden, alone.cache]) t.dispose();
+        }
+      }
+      // Committing the chosen candidates continues exactly like stepping with those tokens.
+      const committed = pre.cache.appendCandidate(out.candidateKV!, chosen);
+      const stepped = lm.step(pre.cache, chosen.map((j, b) => candidates[b][j]));
+      const a = lm.step(committed, [3, 4]);
+      const b = lm.step(stepped.cache, [3, 4]);
+      expect(maxAbsDiff((await a.logits.data()) as Float32Array, (await b.logits.data()) as Float32Array)).toBeLessThan(1e-4);
+      for (const t of [a.logits, a.hidden, a.cache, b.logits, b.hidden, b.cache, stepped.logits, stepped.hidden, stepped.cache, committed, out.hidden, out.logits!, pre.logits, pre.hidden, pre.cache]) t.dispose();
+      out.candidateKV!.forEach((l) => [l.keysT, l.values].forEach((t) => t.dispose()));
+    }
+  });
+
   it('repeated generation does not grow the tensor count', async () => {
     const { lm } = await setup({ modelType: 'qwen2', seed: 12, kvHeads: 2 });
     await generate({ lm, promptIds: [PROMPT, [1, 2]], maxNewTokens: 4, strategy: { kind: 'sample', temperature: 0.9, topK: 20, topP: 0.9 } });
