@@ -74,14 +74,29 @@ export function chooseToken(logits: Float32Array, strategy: DecodeStrategy, rng:
   return ids ? ids[pick] : pick;
 }
 
-function resolvePrompts(o: GenerateOptions): number[][] {
-  if ((o.prompts === undefined) === (o.promptIds === undefined)) throw new OptionError('generate: give exactly one of prompts or promptIds');
+/** Prompt rows from text (tokenizer BOS rule) or ids (verbatim); shared by every decoding method. */
+export function resolvePrompts(o: { lm: CausalLM; prompts?: readonly string[]; promptIds?: readonly (readonly number[])[] }): number[][] {
+  if ((o.prompts === undefined) === (o.promptIds === undefined)) throw new OptionError('give exactly one of prompts or promptIds');
   const rows = o.prompts ? o.prompts.map((p) => o.lm.tokenizer.encode(p)) : (o.promptIds as number[][]).map((r) => [...r]);
-  if (rows.length === 0) throw new OptionError('generate: the prompt list is empty');
+  if (rows.length === 0) throw new OptionError('the prompt list is empty; give at least one prompt');
   rows.forEach((r, i) => {
-    if (r.length === 0) throw new OptionError(`generate: prompt ${i} encodes to no tokens; give non-empty text or ids`);
+    if (r.length === 0) throw new OptionError(`prompt ${i} encodes to no tokens; give non-empty text or ids`);
   });
   return rows;
+}
+
+/**
+ * Refuses prompts the model cannot continue: longer than its context, or (learned positions, a hard
+ * limit) too long to add `maxNewTokens`.
+ */
+export function checkContext(lm: CausalLM, prompts: readonly (readonly number[])[], maxNewTokens: number): void {
+  const limit = lm.config.maxPositions;
+  prompts.forEach((p, i) => {
+    if (p.length > limit) throw new OptionError(`prompt ${i} has ${p.length} tokens, more than this model's context of ${limit}; shorten it`);
+    if (lm.config.positional === 'learned' && p.length + maxNewTokens > limit) {
+      throw new OptionError(`prompt ${i} (${p.length} tokens) plus maxNewTokens ${maxNewTokens} exceeds this model's context of ${limit} tokens`);
+    }
+  });
 }
 
 export async function generate(options: GenerateOptions): Promise<Generation[]> {
@@ -90,7 +105,7 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
   const strategy = options.strategy ?? { kind: 'greedy' };
   validateStrategy(strategy, lm.config.vocabSize);
-  const rng = createRng(validateSeed(options.seed ?? 0, 'generate'), 'decode');
+  const seed = validateSeed(options.seed ?? 0, 'generate');
   const applyConfig = (options.generationConfig ?? 'apply') === 'apply';
   if (applyConfig && lm.generation.unsupportedProcessors.length > 0) {
     throw new ConfigError(
@@ -100,12 +115,9 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
   const penalty = applyConfig ? lm.generation.repetitionPenalty : 1;
   const eos = new Set(options.stopAtEos === false ? [] : lm.generation.eosTokenIds);
   const prompts = resolvePrompts(options);
-  const longest = Math.max(...prompts.map((p) => p.length));
-  if (lm.config.positional === 'learned' && longest + maxNewTokens > lm.config.maxPositions) {
-    throw new OptionError(
-      `generate: a prompt of ${longest} tokens plus maxNewTokens ${maxNewTokens} exceeds this model's context of ${lm.config.maxPositions} tokens`,
-    );
-  }
+  // One stream per row: a row samples the same tokens whether it runs alone or in a batch.
+  const rngs = prompts.map((_, row) => createRng(seed, `decode:${row}`));
+  checkContext(lm, prompts, maxNewTokens);
   const generated: number[][] = prompts.map(() => []);
   const finished: (Generation['finishReason'] | null)[] = prompts.map(() => null);
   throwIfAborted(signal, 'generate');
@@ -119,7 +131,7 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
         if (finished[row]) return lm.padId;
         const rowLogits = host.slice(row * V, (row + 1) * V);
         applyRepetitionPenalty(rowLogits, [...prompt, ...generated[row]], penalty);
-        const token = chooseToken(rowLogits, strategy, rng);
+        const token = chooseToken(rowLogits, strategy, rngs[row]);
         generated[row].push(token);
         onToken?.({ row, step, tokenId: token });
         if (eos.has(token)) finished[row] = 'eos';

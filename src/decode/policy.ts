@@ -111,3 +111,21 @@ export function applyRepetitionPenalty(logits: Float32Array | Float64Array, seen
     logits[id] = logits[id] < 0 ? logits[id] * penalty : logits[id] / penalty;
   }
 }
+
+/** The tokenwise guided score of each candidate: log π_ref(v) + β·r(prefix ⊕ v). */
+export function guidedScores(logProbs: ArrayLike<number>, rewards: ArrayLike<number>, beta: number): Float64Array {
+  const out = new Float64Array(logProbs.length);
+  for (let i = 0; i < out.length; i++) out[i] = logProbs[i] + beta * rewards[i];
+  return out;
+}
+
+export type GuidedMode = { kind: 'sample'; temperature?: number } | { kind: 'greedy' };
+
+/**
+ * The candidate index to take: argmax of the scores (PARGS-G; ties to the lower index, i.e. the more
+ * probable token under π_ref), or a draw from softmax(scores / temperature) (PARGS).
+ */
+export function chooseCandidate(scores: ArrayLike<number>, mode: GuidedMode, u: number): number {
+  if (mode.kind === 'greedy') return argmax(scores);
+  return sampleIndex(softmax(scores, mode.temperature ?? 1), u);
+}

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, OptionError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic-dir.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
-import type { CausalLM } from '../lm/causal-lm.js';
+import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
 
@@ -70,6 +70,32 @@ export class PartialRewardModel {
     const values = Array.from(await rewards.data());
     rewards.dispose();
     return values;
+  }
+
+  /**
+   * Complete-response rewards of many (prompt, response) id pairs, batched: one left-padded forward per
+   * `rowsPerBatch` sequences, reading the hidden state at each sequence's last token.
+   */
+  async scoreIdsBatch(items: readonly { promptIds: readonly number[]; responseIds: readonly number[] }[], rowsPerBatch = 16): Promise<number[]> {
+    const out: number[] = [];
+    const d = this.backbone.config.hiddenSize;
+    for (let start = 0; start < items.length; start += rowsPerBatch) {
+      const batch = items.slice(start, start + rowsPerBatch).map((it, i) => {
+        if (it.promptIds.length + it.responseIds.length === 0) throw new OptionError(`scoreIdsBatch: item ${start + i} has no tokens`);
+        return [...it.promptIds, ...it.responseIds];
+      });
+      const { ids, mask } = leftPad(batch, this.backbone.padId);
+      const T = ids[0].length;
+      const forward = this.backbone.forward({ ids, mask, logits: 'none' });
+      const rewards = tf.tidy(() => {
+        const last = tf.tensor1d(Int32Array.from(batch, (_, b) => b * T + T - 1), 'int32'); // left padding: every row ends at T − 1
+        return this.head.apply(tf.gather(tf.reshape(forward.hidden, [-1, d]), last) as tf.Tensor2D); // [b]
+      });
+      forward.hidden.dispose();
+      out.push(...(await rewards.data()));
+      rewards.dispose();
+    }
+    return out;
   }
 
   async scorePrefixes(prompt: string, response: string): Promise<number[]> {

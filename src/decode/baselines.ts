@@ -1,0 +1,75 @@
+/**
+ * The baselines of the paper, in the same style as guidedSample:
+ * - `sample`: plain decoding from π_ref (greedy, temperature, top-k, top-p) — `generate` under its
+ *   baseline name;
+ * - `argsSample`: ARGS (Khanov et al., ICLR 2024), score = logit + w·r with a full-sequence reward model;
+ * - `bestOfN`: N genuine samples from π_ref, each scored by a reward model, the best marked.
+ */
+import { OptionError } from '../errors.js';
+import type { PartialRewardModel } from '../reward/reward-model.js';
+import type { CausalLM } from '../lm/causal-lm.js';
+import { generate, resolvePrompts, type DecodeStrategy, type Generation } from './generate.js';
+import { guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
+
+/** Plain decoding from the base model: the `generate` function under its baseline name. */
+export const sample = generate;
+
+export interface ArgsSampleOptions extends Omit<GuidedSampleOptions, 'beta'> {
+  /** Reward weight w (default 1; the ARGS paper: 1 on TL;DR, 1.5 on HH). */
+  weight?: number;
+}
+
+/**
+ * ARGS. Its score, logit(v) + w·r, differs from log π_ref(v) + w·r only by the row's log-partition,
+ * a constant over the candidates, so argmax and softmax are the same: ARGS is the guided loop with
+ * β = w — run with a full-sequence reward model (`trainPartialRM({ mode: 'full' })`).
+ */
+export function argsSample(options: ArgsSampleOptions): Promise<GuidedGeneration[]> {
+  const { weight, ...rest } = options;
+  return guidedSample({ ...rest, beta: weight ?? 1 });
+}
+
+export interface BestOfNOptions {
+  lm: CausalLM;
+  rewardModel: PartialRewardModel;
+  prompts?: readonly string[];
+  promptIds?: readonly (readonly number[])[];
+  /** Samples per prompt (default 4). */
+  n?: number;
+  /** How each sample is drawn (default { kind: 'sample', temperature: 1 }: genuine samples). */
+  strategy?: DecodeStrategy;
+  maxNewTokens?: number;
+  seed?: number;
+  stopAtEos?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface BestOfNResult {
+  promptIds: number[];
+  samples: (Generation & { reward: number })[];
+  /** Index into `samples` of the highest reward (the first among ties). */
+  best: number;
+}
+
+export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]> {
+  const n = options.n ?? 4;
+  if (!Number.isInteger(n) || n < 1) throw new OptionError(`bestOfN: n must be a positive integer, got ${n}`);
+  if ((options.maxNewTokens ?? 32) < 1) throw new OptionError('bestOfN: maxNewTokens must be at least 1: an empty response has no reward');
+  if (options.rewardModel.backbone.tokenizer.fingerprint !== options.lm.tokenizer.fingerprint) {
+    throw new OptionError('bestOfN: the reward model was built on a backbone with another tokenizer; it cannot score these token ids');
+  }
+  const strategy = options.strategy ?? { kind: 'sample' };
+  const prompts = resolvePrompts(options);
+  // All prompts × n samples in one batch; each batch row has its own random stream.
+  const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
+  const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal });
+  const rewards = await options.rewardModel.scoreIdsBatch(generations.map((g) => ({ promptIds: g.promptIds, responseIds: g.generatedIds })));
+  return prompts.map((promptIds, p) => {
+    const samples = generations.slice(p * n, (p + 1) * n).map((g, i) => ({ ...g, reward: rewards[p * n + i] }));
+    let best = 0;
+    samples.forEach((s, i) => {
+      if (s.reward > samples[best].reward) best = i;
+    });
+    return { promptIds, samples, best };
+  });
+}

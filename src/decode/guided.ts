@@ -1,0 +1,253 @@
+/**
+ * guidedSample: tokenwise reward-guided decoding (PARGS, and PARGS-G in greedy mode).
+ *
+ * Each step takes the top-k tokens of π_ref, scores each candidate v by r(prefix ⊕ v) in ONE batched
+ * single-token step against the reward backbone's cache (all k candidates attend to the shared prefix),
+ * and picks from softmax((log π_ref(v) + β·r) / T). When the reward model's backbone is the LM itself,
+ * the chosen candidate's hidden state from that same step gives the next logits (one LM-head row), and
+ * its keys/values extend the cache: no second pass.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { OptionError, throwIfAborted } from '../errors.js';
+import type { CausalLM } from '../lm/causal-lm.js';
+import type { KVCache } from '../lm/kv-cache.js';
+import { createRng, validateSeed } from '../random.js';
+import type { PartialRewardModel } from '../reward/reward-model.js';
+import { checkContext, resolvePrompts } from './generate.js';
+import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
+import { streamOf } from './stream.js';
+
+export type { GuidedMode } from './policy.js';
+
+export interface StopOptions {
+  /** Stop at the model's EOS ids (default true). EOS is always a legal candidate. */
+  eos?: boolean;
+  /** Further token ids that end a row (kept in the output, like EOS). */
+  tokenIds?: readonly number[];
+  /** Strings that end a row; the text is cut before the stop string. */
+  strings?: readonly string[];
+}
+
+export interface GuidedSampleOptions {
+  lm: CausalLM;
+  rewardModel: PartialRewardModel;
+  prompts?: readonly string[];
+  promptIds?: readonly (readonly number[])[];
+  /** Reward weight β (default 1; the paper: 2 for PARGS, 1 for PARGS-G). */
+  beta?: number;
+  /** Candidates per step from π_ref (default 10); the vocabulary size gives the exact, untruncated policy. */
+  topK?: number;
+  /** Default { kind: 'sample', temperature: 1 }. */
+  mode?: GuidedMode;
+  /** Default 64. */
+  maxNewTokens?: number;
+  stop?: StopOptions;
+  seed?: number;
+  signal?: AbortSignal;
+  onToken?: (token: GuidedToken) => void;
+  /** Use the shared-backbone path when possible (default true); false forces separate passes (tests, benchmarks). */
+  fuse?: boolean;
+}
+
+export interface CandidateTrace {
+  tokenId: number;
+  logProb: number;
+  reward: number;
+  score: number;
+}
+
+export interface GuidedToken {
+  row: number;
+  step: number;
+  tokenId: number;
+  text: string;
+  /** log π_ref of the chosen token (over the full vocabulary). */
+  logProb: number;
+  reward: number;
+  score: number;
+  /** The k candidates, most probable under π_ref first. */
+  candidates: CandidateTrace[];
+}
+
+export interface GuidedGeneration {
+  promptIds: number[];
+  generatedIds: number[];
+  text: string;
+  finishReason: 'eos' | 'stop' | 'length';
+  trace: GuidedToken[];
+  /** Backbone forward calls this row took part in (prefill + one or two per token). */
+  modelCalls: number;
+}
+
+function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: GuidedMode; maxNewTokens: number; seed: number } {
+  if (!o.lm) throw new OptionError('guidedSample: lm is required');
+  if (!o.rewardModel) throw new OptionError('guidedSample: rewardModel is required (see trainPartialRM / loadRewardModel)');
+  const beta = o.beta ?? 1;
+  if (typeof beta !== 'number' || !Number.isFinite(beta)) throw new OptionError(`guidedSample: beta must be a finite number, got ${beta}`);
+  const vocab = o.lm.config.vocabSize;
+  const topK = o.topK ?? 10;
+  if (!Number.isInteger(topK) || topK < 1 || topK > vocab) throw new OptionError(`guidedSample: topK must be an integer in [1, ${vocab}] (the vocabulary size), got ${topK}`);
+  const mode = o.mode ?? { kind: 'sample' };
+  if (mode.kind === 'sample') {
+    const t = mode.temperature ?? 1;
+    if (!(t > 0) || !Number.isFinite(t)) throw new OptionError(`guidedSample: mode.temperature must be a positive finite number, got ${t}`);
+  } else if (mode.kind !== 'greedy') {
+    throw new OptionError(`guidedSample: mode must be { kind: 'sample', temperature? } or { kind: 'greedy' }, got ${JSON.stringify(mode)}`);
+  }
+  const maxNewTokens = o.maxNewTokens ?? 64;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`guidedSample: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
+  const rmTokenizer = o.rewardModel.backbone.tokenizer.fingerprint;
+  if (rmTokenizer !== o.lm.tokenizer.fingerprint) {
+    throw new OptionError('guidedSample: the reward model was built on a backbone with another tokenizer; guided decoding scores token ids, so both must share one tokenizer');
+  }
+  return { beta, topK, mode, maxNewTokens, seed: validateSeed(o.seed ?? 0, 'guidedSample') };
+}
+
+/** Rows still generating, the caches they run on, and the next-token logits of π_ref. */
+interface State {
+  active: number[]; // original row index of each batch row
+  logits: tf.Tensor2D; // [n, V]
+  lmCache: KVCache;
+  /** The reward backbone's cache; the LM's own when fused. */
+  rmCache: KVCache;
+}
+
+export async function guidedSample(options: GuidedSampleOptions): Promise<GuidedGeneration[]> {
+  const { beta, topK, mode, maxNewTokens, seed } = validate(options);
+  const { lm, rewardModel, signal } = options;
+  const scorer = rewardModel.backbone;
+  const fused = scorer === lm && options.fuse !== false;
+  const prompts = resolvePrompts(options);
+  checkContext(lm, prompts, maxNewTokens);
+  const eos = new Set(options.stop?.eos === false ? [] : lm.generation.eosTokenIds);
+  const stopIds = new Set(options.stop?.tokenIds ?? []);
+  const stopStrings = options.stop?.strings ?? [];
+  const rngs = prompts.map((_, row) => createRng(seed, `decode:${row}`));
+  const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: fused ? 1 : 2 }));
+  const V = lm.config.vocabSize;
+  const d = scorer.config.hiddenSize;
+
+  throwIfAborted(signal, 'guidedSample');
+  const pre = lm.prefill(prompts);
+  pre.hidden.dispose();
+  let state: State = { active: prompts.map((_, i) => i), logits: pre.logits, lmCache: pre.cache, rmCache: pre.cache };
+  if (!fused) {
+    const rmPre = scorer.prefill(prompts);
+    rmPre.hidden.dispose();
+    rmPre.logits.dispose();
+    state.rmCache = rmPre.cache;
+  }
+  const disposeState = (s: State): void => {
+    s.logits.dispose();
+    s.lmCache.dispose();
+    if (!fused) s.rmCache.dispose();
+  };
+  try {
+    for (let step = 0; step < maxNewTokens; step++) {
+      throwIfAborted(signal, 'guidedSample');
+      const n = state.active.length;
+      const host = (await state.logits.data()) as Float32Array; // [n·V]
+      const logProbs = state.active.map((_, b) => logSoftmax(host.subarray(b * V, (b + 1) * V)));
+      const candidates = logProbs.map((lp) => topKIndices(lp, topK)); // [n][k], most probable first
+
+      // One batched single-token step: every row's k candidates against that row's prefix cache.
+      const scored = scorer.forward({ ids: candidates, cache: state.rmCache, candidates: true, logits: 'none' });
+      const flatHidden = tf.reshape(scored.hidden, [n * topK, d]) as tf.Tensor2D; // [n·k, d]
+      const rewardTensor = rewardModel.rewardsFromHidden(flatHidden); // [n·k]
+      const rewards = (await rewardTensor.data()) as Float32Array;
+      rewardTensor.dispose();
+
+      const chosen = state.active.map((row, b) => {
+        const lp = candidates[b].map((v) => logProbs[b][v]);
+        const r = rewards.subarray(b * topK, (b + 1) * topK);
+        const scores = guidedScores(lp, r, beta);
+        const j = chooseCandidate(scores, mode, rngs[row]());
+        const tokenId = candidates[b][j];
+        const token: GuidedToken = {
+          row,
+          step,
+          tokenId,
+          text: lm.tokenizer.decode([tokenId], { skipSpecialTokens: false }),
+          logProb: lp[j],
+          reward: r[j],
+          score: scores[j],
+          candidates: candidates[b].map((v, i) => ({ tokenId: v, logProb: lp[i], reward: r[i], score: scores[i] })),
+        };
+        const result = results[row];
+        result.generatedIds.push(tokenId);
+        result.trace.push(token);
+        result.modelCalls += fused ? 1 : 2;
+        options.onToken?.(token);
+        return j;
+      });
+
+      // After the last token nothing needs the next logits or the extended caches.
+      const next = step < maxNewTokens - 1 ? advance(state, scored.candidateKV ?? [], chosen, candidates, flatHidden) : undefined;
+      scored.hidden.dispose();
+      flatHidden.dispose();
+      for (const l of scored.candidateKV ?? []) {
+        l.keysT.dispose();
+        l.values.dispose();
+      }
+      if (!next) {
+        state.active.forEach((row) => finished(results[row]));
+        break;
+      }
+      disposeState(state);
+      state = next;
+
+      const keep = state.active.flatMap((row, b) => (finished(results[row]) ? [] : [b]));
+      if (keep.length === 0) break;
+      if (keep.length < state.active.length) state = compact(state, keep);
+    }
+  } finally {
+    disposeState(state);
+  }
+  for (const r of results) r.text = r.finishReason === 'stop' && stopStrings.length ? cutAtStop(lm.tokenizer.decode(r.generatedIds), stopStrings) : lm.tokenizer.decode(r.generatedIds);
+  return results;
+
+  function finished(r: GuidedGeneration): boolean {
+    const last = r.generatedIds[r.generatedIds.length - 1];
+    if (eos.has(last)) r.finishReason = 'eos';
+    else if (stopIds.has(last)) r.finishReason = 'stop';
+    else if (stopStrings.length && stopStrings.some((s) => lm.tokenizer.decode(r.generatedIds).includes(s))) r.finishReason = 'stop';
+    else return false;
+    return true;
+  }
+
+  /** Extends the caches by the chosen candidates and computes the next logits. */
+  function advance(s: State, candidateKV: Parameters<KVCache['appendCandidate']>[0], chosen: number[], candidates: number[][], flatHidden: tf.Tensor2D): State {
+    const rmCache = s.rmCache.appendCandidate(candidateKV, chosen);
+    if (fused) {
+      const rows = tf.tensor1d(Int32Array.from(chosen, (j, b) => b * topK + j), 'int32');
+      const chosenHidden = tf.gather(flatHidden, rows) as tf.Tensor2D; // [n, d]
+      const logits = lm.logitsFromHidden(chosenHidden) as tf.Tensor2D; // [n, V]: the one LM-head row per row
+      rows.dispose();
+      chosenHidden.dispose();
+      return { active: s.active, logits, lmCache: rmCache, rmCache };
+    }
+    const out = lm.step(s.lmCache, chosen.map((j, b) => candidates[b][j]));
+    out.hidden.dispose();
+    return { active: s.active, logits: out.logits, lmCache: out.cache, rmCache };
+  }
+
+  /** Drops finished rows from the batch (`keep` is non-empty). */
+  function compact(s: State, keep: number[]): State {
+    const lmCache = s.lmCache.selectRows(keep);
+    const logits = tf.tidy(() => tf.gather(s.logits, tf.tensor1d(Int32Array.from(keep), 'int32')) as tf.Tensor2D);
+    const rmCache = fused ? lmCache : s.rmCache.selectRows(keep);
+    const active = keep.map((b) => s.active[b]);
+    disposeState(s);
+    return { active, logits, lmCache, rmCache };
+  }
+}
+
+function cutAtStop(text: string, stops: readonly string[]): string {
+  const at = Math.min(...stops.map((s) => text.indexOf(s)).filter((i) => i >= 0));
+  return Number.isFinite(at) ? text.slice(0, at) : text;
+}
+
+/** The same decoding as an async iterator of tokens; the iterator's return value is the results. */
+export function guidedSampleStream(options: Omit<GuidedSampleOptions, 'onToken'>): AsyncGenerator<GuidedToken, GuidedGeneration[], undefined> {
+  return streamOf<GuidedToken, GuidedGeneration[]>((emit) => guidedSample({ ...options, onToken: emit }));
+}

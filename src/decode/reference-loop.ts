@@ -1,0 +1,66 @@
+/**
+ * The official code's way of doing tokenwise guided decoding, kept as a reference and a benchmark
+ * baseline: no KV cache anywhere; each step re-runs the LM on the whole sequence and the reward
+ * backbone on the whole sequence once per candidate. Same policy and random stream as `guidedSample`,
+ * so both must pick identical tokens.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { throwIfAborted } from '../errors.js';
+import { createRng, validateSeed } from '../random.js';
+import { resolvePrompts } from './generate.js';
+import type { GuidedGeneration, GuidedSampleOptions } from './guided.js';
+import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from './policy.js';
+
+/** Reward of the last token of `ids` under the reward model, from a full forward. */
+async function lastReward(options: GuidedSampleOptions, ids: number[]): Promise<number> {
+  const backbone = options.rewardModel.backbone;
+  const out = backbone.forward({ ids: [ids], logits: 'none' });
+  const r = tf.tidy(() => {
+    const d = backbone.config.hiddenSize;
+    const last = tf.slice(tf.reshape(out.hidden, [-1, d]), [ids.length - 1, 0], [1, d]) as tf.Tensor2D; // [1, d]
+    return options.rewardModel.rewardsFromHidden(last); // [1]
+  });
+  out.hidden.dispose();
+  const value = (await r.data())[0];
+  r.dispose();
+  return value;
+}
+
+/** Rows run one at a time; returns ids and finish reasons (no trace). */
+export async function guidedSampleNoCache(options: GuidedSampleOptions): Promise<Pick<GuidedGeneration, 'promptIds' | 'generatedIds' | 'finishReason' | 'modelCalls'>[]> {
+  const { lm, signal } = options;
+  const beta = options.beta ?? 1;
+  const topK = options.topK ?? 10;
+  const mode = options.mode ?? { kind: 'sample' };
+  const maxNewTokens = options.maxNewTokens ?? 64;
+  const seed = validateSeed(options.seed ?? 0, 'guidedSampleNoCache');
+  const eos = new Set(options.stop?.eos === false ? [] : lm.generation.eosTokenIds);
+  const results = [];
+  for (const [row, promptIds] of resolvePrompts(options).entries()) {
+    const rng = createRng(seed, `decode:${row}`);
+    const generated: number[] = [];
+    let modelCalls = 0;
+    let finishReason: GuidedGeneration['finishReason'] = 'length';
+    for (let step = 0; step < maxNewTokens; step++) {
+      throwIfAborted(signal, 'guidedSampleNoCache');
+      const sequence = [...promptIds, ...generated];
+      const out = lm.forward({ ids: [sequence], logits: 'last' });
+      out.hidden.dispose();
+      const logProbs = logSoftmax((await out.logits!.data()) as Float32Array);
+      out.logits!.dispose();
+      const candidates = topKIndices(logProbs, topK);
+      const rewards: number[] = [];
+      for (const v of candidates) rewards.push(await lastReward(options, [...sequence, v]));
+      modelCalls += 1 + candidates.length;
+      const scores = guidedScores(candidates.map((v) => logProbs[v]), rewards, beta);
+      const token = candidates[chooseCandidate(scores, mode, rng())];
+      generated.push(token);
+      if (eos.has(token)) {
+        finishReason = 'eos';
+        break;
+      }
+    }
+    results.push({ promptIds, generatedIds: generated, finishReason, modelCalls });
+  }
+  return results;
+}
