@@ -1,0 +1,132 @@
+/** `pargs sample`: reward-guided (or baseline) decoding, streaming text to stdout. */
+import { readFile } from 'node:fs/promises';
+import { argsSample, bestOfN } from '../decode/baselines.js';
+import { generate } from '../decode/generate.js';
+import { guidedSample, type GuidedToken } from '../decode/guided.js';
+import { OptionError } from '../errors.js';
+import type { CausalLM } from '../lm/causal-lm.js';
+import { loadCausalLM } from '../lm/load.js';
+import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
+import { defineCommand, type CommandIO } from './args.js';
+
+const METHODS = ['pargs', 'pargs-greedy', 'args', 'best-of-n', 'plain'] as const;
+type Method = (typeof METHODS)[number];
+
+/** Prompts from a file: JSON lines with a "prompt" field, or one prompt per line of plain text. */
+export async function readPrompts(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new OptionError(`--prompts file "${file}" cannot be read`);
+  }
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const prompts = lines.map((line, i) => {
+    if (!file.endsWith('.jsonl')) return line.replace(/\\n/g, '\n');
+    try {
+      const row = JSON.parse(line) as { prompt?: unknown };
+      if (typeof row.prompt !== 'string') throw new Error('no "prompt" string');
+      return row.prompt;
+    } catch (err) {
+      throw new OptionError(`${file} line ${i + 1}: ${(err as Error).message}; expected {"prompt": "..."}`);
+    }
+  });
+  if (prompts.length === 0) throw new OptionError(`--prompts file "${file}" has no prompts`);
+  return prompts;
+}
+
+export const sampleCommand = defineCommand({
+  name: 'sample',
+  summary: 'generate with PARGS, PARGS-G, ARGS, Best-of-N or plain sampling',
+  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE) [--method pargs|pargs-greedy|args|best-of-n|plain] [--beta B] [--top-k K] [--n N] [--max-new-tokens N] [--seed S] [--json]',
+  flags: {
+    model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
+    rm: { type: 'string', help: 'reward model saved by pargs train on this backbone', placeholder: 'DIR' },
+    prompt: { type: 'string', help: 'one prompt', placeholder: 'TEXT' },
+    prompts: { type: 'string', help: 'a file of prompts (.jsonl with "prompt", or one per line)', placeholder: 'FILE' },
+    method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
+    beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs, 1 otherwise', placeholder: 'B' },
+    topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods; plain: top-k filter)' },
+    temperature: { type: 'number', min: 0, default: 1, help: 'sampling temperature' },
+    n: { type: 'number', integer: true, min: 1, default: 4, help: 'samples per prompt for best-of-n' },
+    maxNewTokens: { type: 'number', integer: true, min: 1, default: 64, help: 'tokens to generate at most' },
+    seed: { type: 'number', integer: true, default: 0, help: 'random seed' },
+    json: { type: 'boolean', help: 'JSON lines: one per token, then one result per prompt' },
+    backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
+  },
+  async run(flags, _positionals, io) {
+    if (!flags.model) throw new OptionError('pargs sample: --model DIR is required');
+    if ((flags.prompt === undefined) === (flags.prompts === undefined)) throw new OptionError('pargs sample: give exactly one of --prompt TEXT or --prompts FILE');
+    const method = flags.method as Method;
+    if (!METHODS.includes(method)) throw new OptionError(`pargs sample: --method must be one of ${METHODS.join(', ')}, got "${flags.method}"`);
+    if (method !== 'plain' && !flags.rm) throw new OptionError(`pargs sample: --rm DIR is required for --method ${method}`);
+    if (!(flags.temperature! > 0)) throw new OptionError(`pargs sample: --temperature must be positive, got ${flags.temperature}`);
+    const prompts = flags.prompt !== undefined ? [flags.prompt] : await readPrompts(flags.prompts as string);
+    const lm = await loadCausalLM(flags.model, { backend: flags.backend as 'auto' | undefined });
+    let rm: PartialRewardModel | undefined;
+    try {
+      if (flags.rm && method !== 'plain') {
+        rm = await loadRewardModel(flags.rm, lm);
+        if (method === 'args' && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
+      }
+      for (const prompt of prompts) await sampleOne(lm, rm, prompt, method, flags, io);
+      return 0;
+    } finally {
+      rm?.dispose();
+      lm.dispose();
+    }
+  },
+});
+
+interface SampleFlags {
+  beta?: number;
+  topK?: number;
+  temperature?: number;
+  n?: number;
+  maxNewTokens?: number;
+  seed?: number;
+  json: boolean;
+}
+
+async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, prompt: string, method: Method, f: SampleFlags, io: CommandIO): Promise<void> {
+  const started = performance.now();
+  const common = { lm, prompts: [prompt], maxNewTokens: f.maxNewTokens, seed: f.seed, signal: io.signal };
+  const streamed: number[] = [];
+  let printed = '';
+  const show = (tokenId: number, event?: GuidedToken): void => {
+    if (f.json) {
+      io.out(JSON.stringify(event ? { tokenId, text: event.text, logProb: event.logProb, reward: event.reward } : { tokenId, text: lm.tokenizer.decode([tokenId], { skipSpecialTokens: false }) }));
+      return;
+    }
+    streamed.push(tokenId);
+    const text = lm.tokenizer.decode(streamed);
+    if (text.startsWith(printed) && !text.endsWith('\uFFFD')) {
+      process.stdout.write(text.slice(printed.length));
+      printed = text;
+    }
+  };
+  let result: Record<string, unknown>;
+  if (method === 'plain') {
+    const [g] = await generate({ ...common, strategy: { kind: 'sample', temperature: f.temperature, topK: f.topK }, onToken: (e) => show(e.tokenId) });
+    result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason };
+  } else if (method === 'best-of-n') {
+    const [r] = await bestOfN({ ...common, rewardModel: rm as PartialRewardModel, n: f.n, strategy: { kind: 'sample', temperature: f.temperature } });
+    const best = r.samples[r.best];
+    if (!f.json) process.stdout.write(best.text);
+    result = { text: best.text, generatedIds: best.generatedIds, reward: best.reward, samples: r.samples.map((s) => ({ text: s.text, reward: s.reward })) };
+  } else {
+    const beta = f.beta ?? (method === 'pargs' ? 2 : 1);
+    const mode = method === 'pargs-greedy' ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: f.temperature } as const);
+    const guided = { ...common, rewardModel: rm as PartialRewardModel, topK: f.topK, mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
+    const [g] = method === 'args' ? await argsSample({ ...guided, weight: beta }) : await guidedSample({ ...guided, beta });
+    const rewards = g.trace.map((t) => t.reward);
+    result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason, meanTokenReward: rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length) };
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (f.json) io.out(JSON.stringify({ prompt, method, ...result, seconds }));
+  else {
+    if (method !== 'best-of-n' && typeof result.text === 'string' && result.text.startsWith(printed)) process.stdout.write(result.text.slice(printed.length));
+    io.out('');
+    io.err(`[${method}: ${(result.generatedIds as number[]).length} tokens in ${seconds.toFixed(2)} s]`);
+  }
+}

@@ -1,0 +1,66 @@
+/** `pargs train` then `pargs sample` through main(), on a tiny model and a TRL-format file. */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { writeTinyModel } from '../helpers/tiny-model.js';
+
+let model = '';
+let work = '';
+beforeAll(async () => {
+  model = (await writeTinyModel({ modelType: 'llama', kvHeads: 2, seed: 71 })).dir;
+  work = await mkdtemp(join(tmpdir(), 'pargs-cli-'));
+  const rows = Array.from({ length: 24 }, (_, i) => ({ prompt: `Q${i}: how are you?`, chosen: ' good, thanks', rejected: i % 5 === 0 ? '' : ' bad.' }));
+  await writeFile(join(work, 'pairs.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n'));
+  await writeFile(join(work, 'prompts.txt'), 'Hello there\nthe theme\n');
+});
+
+async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    return { code: await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
+  } finally {
+    write.mockRestore();
+  }
+}
+
+describe('pargs train / pargs sample', () => {
+  it('train reports dropped rows, progress and diagnostics, and saves a loadable reward model', async () => {
+    const { code, out, err } = await run(['train', '--model', model, '--data', join(work, 'pairs.jsonl'), '--out', join(work, 'rm'), '--epochs', '2', '--batch-size', '16', '--json']);
+    expect(code).toBe(0);
+    const log = err.join('\n');
+    expect(log).toMatch(/kept 19 of 24 rows; dropped 5: 5 empty response/);
+    expect(log).toMatch(/held out 2 of the pairs/);
+    expect(log).toMatch(/step \d+\/\d+/);
+    const summary = JSON.parse(out.at(-1) as string);
+    expect(summary).toMatchObject({ mode: 'partial', trainPairs: 17, evalPairs: 2 });
+    expect(summary.eval.prefixAccuracyByDecile).toHaveLength(10);
+  });
+
+  it.each(['pargs', 'pargs-greedy', 'args', 'best-of-n', 'plain'])('sample --method %s prints one JSON result per prompt', async (method) => {
+    const { code, out } = await run(['sample', '--model', model, '--rm', join(work, 'rm'), '--prompts', join(work, 'prompts.txt'), '--method', method, '--max-new-tokens', '5', '--n', '2', '--json']);
+    expect(code).toBe(0);
+    const results = out.map((l) => JSON.parse(l)).filter((r) => r.prompt !== undefined);
+    expect(results.map((r) => r.prompt)).toEqual(['Hello there', 'the theme']);
+    for (const r of results) {
+      expect(r.method).toBe(method);
+      expect(r.generatedIds.length).toBeGreaterThan(0);
+      expect(typeof r.text).toBe('string');
+    }
+  });
+
+  it.each([
+    [['train', '--model', 'M', '--data', 'D'], /--out is required/],
+    [['train', '--model', 'M', '--data', 'D', '--out', 'O', '--mode', 'half'], /--mode must be partial or full/],
+    [['train', '--model', 'M', '--data', 'D', '--out', 'O', '--head', 'mlp'], /--head must be linear or mlp:H/],
+    [['sample', '--model', 'M', '--prompt', 'x'], /--rm DIR is required/],
+    [['sample', '--model', 'M', '--rm', 'R', '--prompt', 'x', '--method', 'beam'], /--method must be one of/],
+  ])('bad usage %j exits 2', async (argv, message) => {
+    const { code, err } = await run(argv as string[]);
+    expect(code).toBe(2);
+    expect(err.join('\n')).toMatch(message);
+  });
+});
