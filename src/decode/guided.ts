@@ -63,6 +63,8 @@ export interface GuidedToken {
   text: string;
   /** log π_ref of the chosen token (over the full vocabulary). */
   logProb: number;
+  /** log-probability of the chosen token under the guided policy itself (0 in greedy mode). */
+  policyLogProb: number;
   reward: number;
   score: number;
   /** The k candidates, most probable under π_ref first. */
@@ -162,6 +164,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
         const r = rewards.subarray(b * topK, (b + 1) * topK);
         const scores = guidedScores(lp, r, beta);
         const j = chooseCandidate(scores, mode, rngs[row]());
+        const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
         const tokenId = candidates[b][j];
         const token: GuidedToken = {
           row,
@@ -169,6 +172,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
           tokenId,
           text: lm.tokenizer.decode([tokenId], { skipSpecialTokens: false }),
           logProb: lp[j],
+          policyLogProb,
           reward: r[j],
           score: scores[j],
           candidates: candidates[b].map((v, i) => ({ tokenId: v, logProb: lp[i], reward: r[i], score: scores[i] })),

@@ -1,0 +1,72 @@
+/**
+ * The paper's evaluation metrics, as pure functions of responses and scores: mean judge reward with its
+ * standard error, win/tie/lose rates against a baseline, diversity (the product over n = 2..4 of
+ * unique / total word n-grams) and distinct-n.
+ */
+import { OptionError } from '../errors.js';
+
+export interface MeanWithError {
+  mean: number;
+  /** Standard error of the mean: sample standard deviation / √n (0 for n < 2). */
+  stderr: number;
+  n: number;
+}
+
+export function meanWithStderr(values: readonly number[]): MeanWithError {
+  const n = values.length;
+  if (n === 0) return { mean: Number.NaN, stderr: Number.NaN, n: 0 };
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  if (n < 2) return { mean, stderr: 0, n };
+  const variance = values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1);
+  return { mean, stderr: Math.sqrt(variance / n), n };
+}
+
+export interface WinRate {
+  win: number;
+  tie: number;
+  lose: number;
+}
+
+/** Pairwise comparison of per-prompt scores (same prompt order); |a − b| ≤ tolerance is a tie. */
+export function winRate(scores: readonly number[], baseline: readonly number[], tolerance = 0): WinRate {
+  if (scores.length !== baseline.length) throw new OptionError(`winRate: ${scores.length} scores against ${baseline.length} baseline scores; compare the same prompts`);
+  if (scores.length === 0) return { win: Number.NaN, tie: Number.NaN, lose: Number.NaN };
+  let win = 0;
+  let tie = 0;
+  scores.forEach((s, i) => {
+    if (Math.abs(s - baseline[i]) <= tolerance) tie++;
+    else if (s > baseline[i]) win++;
+  });
+  const n = scores.length;
+  return { win: win / n, tie: tie / n, lose: (n - win - tie) / n };
+}
+
+/** Lower-cased word tokens (letters, digits and apostrophes), the unit of the n-gram metrics. */
+export function words(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
+}
+
+function ngramCounts(responses: readonly string[], n: number): { unique: number; total: number } {
+  const seen = new Set<string>();
+  let total = 0;
+  for (const r of responses) {
+    const w = words(r);
+    for (let i = 0; i + n <= w.length; i++) {
+      seen.add(w.slice(i, i + n).join(' '));
+      total++;
+    }
+  }
+  return { unique: seen.size, total };
+}
+
+/** distinct-n: unique / total word n-grams over all responses (0 when there are none). */
+export function distinctN(responses: readonly string[], n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new OptionError(`distinctN: n must be a positive integer, got ${n}`);
+  const { unique, total } = ngramCounts(responses, n);
+  return total === 0 ? 0 : unique / total;
+}
+
+/** Diversity as in the paper: Π_{n=2..4} distinct-n. */
+export function diversity(responses: readonly string[]): number {
+  return [2, 3, 4].reduce((p, n) => p * distinctN(responses, n), 1);
+}
