@@ -1,0 +1,84 @@
+/** `pargs demo`: the whole PARGS path on the bundled model, with tables on stdout and an HTML report. */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEMO_CONFIGS } from '../demo/config.js';
+import { runDemo } from '../demo/pipeline.js';
+import { renderReport } from '../demo/report.js';
+import { betaSweepTable, prefixAccuracyTable, resultsTable } from '../demo/tables.js';
+import { OptionError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadCausalLM } from '../lm/load.js';
+import { defineCommand } from './args.js';
+
+/** models/sotu-lm inside the installed package (this file is src/cli/ or dist/cli/). */
+export const BUNDLED_MODEL = fileURLToPath(new URL('../../models/sotu-lm', import.meta.url));
+
+async function readDemoPrompts(file: string): Promise<{ train: string[]; test: string[] }> {
+  let parsed: { train?: unknown; test?: unknown };
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new OptionError(`cannot read demo prompts from ${file}: ${(err as Error).message}`);
+  }
+  const ok = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string' && s.trim() !== '');
+  if (!ok(parsed.train) || !ok(parsed.test)) throw new OptionError(`${file} must hold {"train": [prompts…], "test": [prompts…]} with non-empty strings`);
+  return { train: parsed.train, test: parsed.test };
+}
+
+export const demoCommand = defineCommand({
+  name: 'demo',
+  summary: 'run the whole PARGS path on the bundled model and write an HTML report',
+  usage: 'pargs demo [--quick] [--out DIR] [--model DIR] [--prompts FILE] [--seed S] [--json]',
+  flags: {
+    quick: { type: 'boolean', help: 'a small configuration (about a minute)' },
+    out: { type: 'string', default: 'pargs-report', help: 'folder for index.html and results.json', placeholder: 'DIR' },
+    model: { type: 'string', help: 'model folder (default: the bundled models/sotu-lm)', placeholder: 'DIR' },
+    prompts: { type: 'string', help: 'JSON {train, test} prompt lists (default: prompts.json in the model folder)', placeholder: 'FILE' },
+    seed: { type: 'number', integer: true, default: 1, help: 'seed for every random choice' },
+    json: { type: 'boolean', help: 'print the results as one JSON object instead of tables' },
+    backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
+  },
+  async run(flags, _positionals, io) {
+    const model = resolve(flags.model ?? BUNDLED_MODEL);
+    const promptsFile = flags.prompts ?? join(model, 'prompts.json');
+    if (!existsSync(promptsFile)) throw new OptionError(`no demo prompts: ${promptsFile} does not exist; pass --prompts FILE with {"train": […], "test": […]}`);
+    const prompts = await readDemoPrompts(promptsFile);
+    const config = DEMO_CONFIGS[flags.quick ? 'quick' : 'default'];
+    const lm = await loadCausalLM(model, { backend: flags.backend as 'auto' | undefined });
+    try {
+      io.err(`pargs demo${flags.quick ? ' --quick' : ''}: ${model} (${lm.config.modelType}, ${lm.config.numLayers} layers, d ${lm.config.hiddenSize}) on ${lm.backend.description}`);
+      const t0 = performance.now();
+      const result = await runDemo({
+        lm,
+        model: flags.model ?? 'models/sotu-lm',
+        trainPrompts: prompts.train,
+        testPrompts: prompts.test,
+        config,
+        seed: flags.seed ?? 1,
+        signal: io.signal,
+        onEvent: (e) => {
+          const t = ((performance.now() - t0) / 1000).toFixed(0).padStart(4);
+          if (e.kind === 'stage') io.err(`[${t} s] ${e.stage}`);
+          else io.err(`[${t} s]   ${e.stage}: ${e.done}/${e.total}`);
+        },
+      });
+      const out = flags.out as string;
+      await mkdir(out, { recursive: true });
+      await writeFileAtomic(join(out, 'index.html'), renderReport(result));
+      await writeFile(join(out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
+      if (flags.json) io.out(JSON.stringify(result));
+      else {
+        io.out(`Preference pairs: ${result.preferences.pairs} (${result.preferences.ties} ties dropped), ${result.preferences.train} train / ${result.preferences.eval} eval\n`);
+        io.out(`Prefix accuracy by position (held-out pairs):\n${prefixAccuracyTable(result)}\n`);
+        io.out(`Decoding on ${config.testPrompts} unseen prompts (β = ${config.beta}, top-${config.topK}, ${config.responseTokens} tokens):\n${resultsTable(result)}\n`);
+        io.out(`β sweep:\n${betaSweepTable(result)}\n`);
+        io.out(`Report: ${join(out, 'index.html')} (${result.seconds.toFixed(0)} s)`);
+      }
+      return 0;
+    } finally {
+      lm.dispose();
+    }
+  },
+});
