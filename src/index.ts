@@ -20,3 +20,6 @@ export { generate, chooseToken, type GenerateOptions, type Generation, type Deco
 export { argmax, logSoftmax, softmax, topKIndices, topPIndices, sampleIndex, applyRepetitionPenalty } from './decode/policy.js';
 export { createRng, type Rng } from './random.js';
 export { trainByteLevelBpe, writeTokenizerFiles, type BpeTrainOptions, type TrainedTokenizer } from './pretrain/bpe-trainer.js';
+export { pretrainLM, type PretrainResult } from './pretrain/trainer.js';
+export type { PretrainOptions, PretrainEvent } from './pretrain/options.js';
+export { evaluateLM, type EvaluateLMOptions, type LMEvaluation } from './pretrain/eval-lm.js';

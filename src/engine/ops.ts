@@ -20,10 +20,16 @@ const INV_SQRT_2 = Math.SQRT1_2;
 /** The GELU variants found in Hugging Face configs (`hidden_act`). */
 export type GeluKind = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu_fast' | 'quick_gelu';
 
-/** 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): GPT-2's approximation. */
-function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+/**
+ * 0.5·x·(1 + tanh(u)), GPT-2's approximation, evaluated as x·σ(2u) — the same function, since
+ * 0.5·(1 + tanh(u)) = σ(2u). Why: on wasm `tanh` and `pow` are scalar loops (~30 ms each on a
+ * [512, 3072] GPT-2 MLP activation) while `sigmoid` and `mul` are vectorised (~3–4 ms), so this form is
+ * ~3× faster; it is also more accurate for negative x, where 1 + tanh(u) cancels. x³ is x·x²
+ * for the same reason (`pow` is slow).
+ */
+function geluTanh(x: tf.Tensor, c: number = SQRT_2_OVER_PI): tf.Tensor {
+  const twoU = tf.mul(tf.mul(x, 2 * c), tf.add(1, tf.mul(0.044715, tf.square(x)))); // 2u = 2c·x·(1 + 0.044715·x²)
+  return tf.mul(x, tf.sigmoid(twoU));
 }
 
 /** GELU in the given variant; all are elementwise, so the output has x's shape. */
@@ -36,12 +42,10 @@ export function gelu(x: tf.Tensor, kind: GeluKind = 'gelu'): tf.Tensor {
       case 'gelu_new':
       case 'gelu_pytorch_tanh':
         return geluTanh(x);
-      case 'gelu_fast': {
-        // HF's form 0.5·x·(1 + tanh(0.7978845608·x·(1 + 0.044715·x²))): the tanh approximation
-        // factored differently; kept separate so results match HF's float rounding order.
-        const inner = tf.mul(tf.mul(x, 0.7978845608), tf.add(1, tf.mul(0.044715, tf.square(x))));
-        return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
-      }
+      case 'gelu_fast':
+        // HF's 0.5·x·(1 + tanh(0.7978845608·x·(1 + 0.044715·x²))): the tanh approximation with the
+        // constant rounded to 10 digits; the same x·σ(2u) evaluation.
+        return geluTanh(x, 0.7978845608);
       case 'quick_gelu':
         return tf.mul(x, tf.sigmoid(tf.mul(1.702, x)));
       default:

@@ -35,6 +35,14 @@ export interface AdamWState {
   moments: Map<string, { m: Float32Array; v: Float32Array }>;
 }
 
+/** A non-trainable zero variable shaped like `like`; the temporary zeros tensor is freed. */
+function zeroVariable(like: tf.Tensor): tf.Variable {
+  const zeros = tf.zerosLike(like);
+  const variable = tf.variable(zeros, false);
+  zeros.dispose();
+  return variable;
+}
+
 export class AdamW {
   readonly beta1: number;
   readonly beta2: number;
@@ -61,7 +69,7 @@ export class AdamW {
       if (names.has(p.name)) throw new OptionError(`AdamW: parameter name "${p.name}" appears twice`);
       names.add(p.name);
       // Unnamed: tfjs variable names are process-global, and two trainers may coexist.
-      return { ...p, m: tf.variable(tf.zerosLike(p.variable), false), v: tf.variable(tf.zerosLike(p.variable), false) };
+      return { ...p, m: zeroVariable(p.variable), v: zeroVariable(p.variable) };
     });
   }
 
@@ -77,9 +85,9 @@ export class AdamW {
         const g = grads[s.name];
         if (!g) throw new OptionError(`AdamW: no gradient for parameter "${s.name}"`);
         const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1)); // same shape as p
-        const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
+        const v = tf.add(tf.mul(s.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)); // same shape as p
         const decayed = s.decay && this.weightDecay > 0 ? tf.mul(s.variable, 1 - lr * this.weightDecay) : s.variable;
-        const denom = tf.add(tf.mul(tf.sqrt(v), invSqrtBc2), this.eps);
+        const denom = tf.add(tf.mul(tf.sqrt(v), invSqrtBc2), this.eps); // same shape as p
         s.variable.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize)));
         s.m.assign(m);
         s.v.assign(v);

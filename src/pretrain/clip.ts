@@ -13,7 +13,7 @@ export function clipByGlobalNorm(
   return tf.tidy(() => {
     const names = Object.keys(grads);
     const squares = names.map((n) => tf.sum(tf.square(grads[n]))); // scalars
-    const norm = tf.sqrt(tf.addN(squares)) as tf.Scalar;
+    const norm = tf.sqrt(tf.addN(squares)) as tf.Scalar; // scalar
     if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) {
       return { grads: Object.fromEntries(names.map((n) => [n, tf.clone(grads[n])])), norm };
     }

@@ -22,6 +22,11 @@ export interface TrainableModel {
    * so call this inside the gradient tape for the head's gradient to flow into the embedding.
    */
   view(): TransformerParams;
+  /**
+   * The variables without any computed tensor: a tied head is left as the [V, d] embedding itself.
+   * For exporting (a tied head is never written) and as a Transformer's unused default params.
+   */
+  stored(): TransformerParams;
   dispose(): void;
 }
 
@@ -66,7 +71,10 @@ export function initLlamaModel(config: ModelConfig, seed: number): TrainableMode
   const params: OptimizedParam[] = layout(config).map(({ name, shape, init }) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = init === 'ones' ? new Float32Array(n).fill(1) : normals(n, init, seed, `init:${name}`);
-    return { name, variable: tf.variable(tf.tensor(data, shape), true), decay: shape.length === 2 };
+    const initial = tf.tensor(data, shape); // [V, d], [d, out], [in, d] or [d]
+    const variable = tf.variable(initial, true);
+    initial.dispose(); // the variable holds its own reference to the data
+    return { name, variable, decay: shape.length === 2 };
   });
   return trainableFrom(config, params);
 }
@@ -97,6 +105,7 @@ export function trainableFrom(config: ModelConfig, params: OptimizedParam[]): Tr
       finalNorm,
       lmHead: config.tieWordEmbeddings ? (tf.transpose(embed) as tf.Tensor2D) : get<tf.Tensor2D>('lmHead'), // [d, V]
     }),
+    stored: () => ({ embed, layers, finalNorm, lmHead: config.tieWordEmbeddings ? embed : get<tf.Tensor2D>('lmHead') }),
     dispose: () => params.forEach((p) => p.variable.dispose()),
   };
 }
