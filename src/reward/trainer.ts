@@ -8,6 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
+import { encodePreferences } from '../data/encode.js';
+import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
 import { OptionError, TrainingError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { AdamW } from '../pretrain/adamw.js';
@@ -24,6 +26,7 @@ import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel } from './reward-model.js';
 
 export type TrainEvent =
+  | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport }
   | { kind: 'features'; split: 'train' | 'eval'; sequencesDone: number; sequences: number; tokens: number }
   | { kind: 'step'; step: number; totalSteps: number; epoch: number; loss: number; accuracy: number; margin: number; lr: number; gradNorm: number }
   | { kind: 'eval'; step: number; diagnostics: RewardDiagnostics }
@@ -33,10 +36,14 @@ export type TrainEvent =
 export interface TrainPartialRMOptions {
   /** The frozen backbone (usually the policy LM itself). */
   backbone: CausalLM;
-  /** Token-id pairs (see `encodePreferences`). */
-  pairs: readonly TokenPair[];
-  /** Held-out pairs for diagnostics (optional). */
-  evalPairs?: readonly TokenPair[];
+  /**
+   * Preference pairs: text (a `PreferenceSet` from `loadPreferences`, or `{prompt, chosen, rejected}`
+   * rows), encoded here with the backbone's tokenizer (longer than 512 tokens: dropped and reported);
+   * or token-id pairs from `encodePreferences`.
+   */
+  pairs: PairsInput;
+  /** Held-out pairs for diagnostics (optional), in any form `pairs` takes. */
+  evalPairs?: PairsInput;
   /** 'partial' (default): prefixes, PARGS; 'full': complete responses only, an ordinary reward model. */
   mode?: RewardMode;
   /** Which prefixes of each pair per epoch: all of them (exact expectation, default) or m sampled. */
@@ -73,6 +80,19 @@ export interface TrainPartialRMOptions {
   memoryBudgetBytes?: number;
   signal?: AbortSignal;
   onProgress?: (event: TrainEvent) => void;
+}
+
+export type PairsInput = PreferenceSet | readonly PreferencePair[] | readonly TokenPair[];
+
+/** Token-id pairs from any accepted form; text is encoded with the backbone's tokenizer. */
+function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'eval', onProgress?: (e: TrainEvent) => void): readonly TokenPair[] {
+  const isSet = !Array.isArray(input) && Array.isArray((input as PreferenceSet).pairs);
+  const rows = isSet ? (input as PreferenceSet).pairs : (input as readonly (PreferencePair | TokenPair)[]);
+  if (!Array.isArray(rows)) throw new OptionError(`trainPartialRM: ${split === 'train' ? 'pairs' : 'evalPairs'} must be a PreferenceSet or an array of pairs`);
+  if (rows.length > 0 && typeof (rows[0] as PreferencePair).prompt !== 'string') return rows as readonly TokenPair[];
+  const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer);
+  onProgress?.({ kind: 'encoded', split, report: encoded.report });
+  return encoded.pairs;
 }
 
 export interface TrainingHistory {
@@ -112,7 +132,8 @@ function nonNegative(value: number, name: string): number {
 function resolve(o: TrainPartialRMOptions): Resolved {
   for (const key of Object.keys(o)) if (!KNOWN_KEYS.has(key)) throw new OptionError(`trainPartialRM: unknown option "${key}"`);
   if (!o.backbone) throw new OptionError('trainPartialRM: backbone is required (a CausalLM from loadCausalLM)');
-  if (!Array.isArray(o.pairs) || o.pairs.length === 0) throw new OptionError('trainPartialRM: pairs must be a non-empty array of encoded pairs (see encodePreferences)');
+  const pairCount = Array.isArray(o.pairs) ? o.pairs.length : (o.pairs as PreferenceSet | undefined)?.pairs?.length;
+  if (!pairCount) throw new OptionError('trainPartialRM: pairs must be a non-empty PreferenceSet or array of pairs (see loadPreferences / encodePreferences)');
   const mode = o.mode ?? 'partial';
   if (mode !== 'partial' && mode !== 'full') throw new OptionError(`trainPartialRM: mode must be 'partial' or 'full', got ${JSON.stringify(mode)}`);
   const prefix = o.prefix ?? { kind: 'all' };
@@ -154,10 +175,13 @@ function runKey(r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[]): s
 export async function trainPartialRM(options: TrainPartialRMOptions): Promise<PartialRewardModel> {
   const r = resolve(options);
   const { backbone, signal, onProgress } = options;
+  const pairs = toTokenPairs(options.pairs, backbone, 'train', onProgress);
+  const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
+  if (pairs.length === 0) throw new OptionError('trainPartialRM: no pair is left after encoding (see the encoded event’s drop report)');
   const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, signal };
   const train = await extractPrefixFeatures({
     ...passOptions,
-    pairs: options.pairs,
+    pairs,
     prefixes: { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix },
     onProgress: (e) => onProgress?.({ ...e, split: 'train' }),
   });
@@ -166,10 +190,10 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
   let optimizer: AdamW | undefined;
   try {
     if (train.pairIndices.length === 0) throw new OptionError(`trainPartialRM: no pair has a prefix of at least minPrefix = ${r.minPrefix} tokens`);
-    if (options.evalPairs?.length) {
+    if (evalPairs?.length) {
       evalFeatures = await extractPrefixFeatures({
         ...passOptions,
-        pairs: options.evalPairs,
+        pairs: evalPairs,
         prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1 },
         onProgress: (e) => onProgress?.({ ...e, split: 'eval' }),
       });
@@ -179,7 +203,7 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     const totalSteps = stepsPerEpoch * r.epochs;
     const schedule = { peak: r.lr, warmupSteps: Math.floor(r.warmupRatio * totalSteps), totalSteps };
     validateSchedule(schedule);
-    const key = runKey(r, backbone, options.pairs);
+    const key = runKey(r, backbone, pairs);
     const history: TrainingHistory = { steps: [], evals: [] };
 
     let startStep = 0;
@@ -204,8 +228,8 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     if (checkpoint) optimizer.restore(checkpoint.optimizerState);
 
     const evaluate = async (step: number): Promise<void> => {
-      if (!evalFeatures || !options.evalPairs) return;
-      const diagnostics = await computeDiagnostics(head, evalFeatures, options.evalPairs);
+      if (!evalFeatures || !evalPairs) return;
+      const diagnostics = await computeDiagnostics(head, evalFeatures, evalPairs);
       history.evals.push({ step, diagnostics });
       onProgress?.({ kind: 'eval', step, diagnostics });
     };

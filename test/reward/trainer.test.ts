@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePreferences, loadPreferences } from '../../src/data/index.js';
 import { AbortError, CheckpointError, OptionError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { paramTensors } from '../../src/lm/params.js';
@@ -115,6 +116,20 @@ describe('trainPartialRM', () => {
     const before = tf.memory().numTensors;
     (await trainPartialRM(base({ epochs: 1, evalPairs: synthetic(4, 9), head: { kind: 'mlp', hidden: 8 } }))).dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('text input', () => {
+  it('a PreferenceSet of text trains exactly like its encodePreferences output, and reports the encoding', async () => {
+    const rows = Array.from({ length: 12 }, (_, i) => ({ prompt: `Q${i}: the`, chosen: ' theme is good', rejected: i === 3 ? ' theme is good' : ' bad' }));
+    const set = await loadPreferences(rows);
+    const events: string[] = [];
+    const fromText = await trainPartialRM(base({ pairs: set, onProgress: (e) => e.kind === 'encoded' && events.push(`${e.split}:${e.report.kept}`) }));
+    const fromIds = await trainPartialRM(base({ pairs: encodePreferences(set, lm.tokenizer).pairs }));
+    expect(events).toEqual(['train:11']);
+    expect(await headValues(fromText)).toEqual(await headValues(fromIds));
+    fromText.dispose();
+    fromIds.dispose();
   });
 });
 
