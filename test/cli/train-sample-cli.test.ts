@@ -64,3 +64,25 @@ describe('pargs train / pargs sample', () => {
     expect(err.join('\n')).toMatch(message);
   });
 });
+
+describe('pargs eval', () => {
+  it('scores generations per method with win rates against the baseline', async () => {
+    const file = join(work, 'gens.jsonl');
+    const rows = [
+      { prompt: 'a', response: 'good great day', method: 'pargs' },
+      { prompt: 'b', response: 'bad awful day', method: 'pargs' },
+      { prompt: 'a', response: 'a day', method: 'plain' },
+      { prompt: 'b', response: 'terrible', method: 'plain' },
+    ];
+    await writeFile(file, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const { code, out } = await run(['eval', '--generations', file, '--judge', 'afinn-sum', '--model', model, '--json']);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(out.at(-1) as string);
+    const pargs = results.find((r: { method: string }) => r.method === 'pargs');
+    // AFINN-165 sums: "good great day" = 3 + 3, "bad awful day" = −3 − 3; plain: 0 and "terrible" = −3.
+    expect(pargs.reward.mean).toBe(0);
+    expect(pargs.winVsBaseline).toEqual({ win: 0.5, tie: 0, lose: 0.5 });
+    expect(pargs.perplexity).toBeGreaterThan(1);
+    expect(results.find((r: { method: string }) => r.method === 'plain').reward.mean).toBe(-1.5);
+  });
+});

@@ -1,0 +1,99 @@
+/** `pargs eval`: score saved generations with a judge; per-method reward ± s.e., win rate, diversity. */
+import { readFile } from 'node:fs/promises';
+import { OptionError } from '../errors.js';
+import { builtinJudge, BUILTIN_JUDGES } from '../eval/judges.js';
+import { responseLogProbs, perplexity } from '../eval/lm-scores.js';
+import { distinctN, diversity, meanWithStderr, winRate } from '../eval/metrics.js';
+import { loadCausalLM } from '../lm/load.js';
+import { defineCommand } from './args.js';
+
+export interface GenerationRow {
+  prompt: string;
+  response: string;
+  method: string;
+}
+
+/** JSON lines with `prompt` and `response` (or `text`), optionally `method` — what `pargs sample --json` prints. */
+export async function readGenerations(file: string): Promise<GenerationRow[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new OptionError(`--generations file "${file}" cannot be read`);
+  }
+  const rows: GenerationRow[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '') return;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      throw new OptionError(`${file} line ${i + 1} is not valid JSON`);
+    }
+    // `pargs sample --json` also prints per-token lines; only result lines carry a prompt.
+    if (row.prompt === undefined && row.tokenId !== undefined) return;
+    const response = row.response ?? row.text;
+    if (typeof row.prompt !== 'string' || typeof response !== 'string') throw new OptionError(`${file} line ${i + 1}: expected {"prompt": string, "response" (or "text"): string, "method"?: string}`);
+    rows.push({ prompt: row.prompt, response, method: typeof row.method === 'string' ? row.method : 'all' });
+  });
+  if (rows.length === 0) throw new OptionError(`${file} holds no generations`);
+  return rows;
+}
+
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary: 'score generations with a judge: reward ± s.e., win rate, diversity (and perplexity with --model)',
+  usage: 'pargs eval --generations FILE --judge NAME [--baseline METHOD] [--model DIR] [--json]',
+  flags: {
+    generations: { type: 'string', help: 'JSON lines {prompt, response|text, method?}', placeholder: 'FILE' },
+    judge: { type: 'string', default: 'afinn', help: `built-in judge: ${BUILTIN_JUDGES.join(', ')}`, placeholder: 'NAME' },
+    baseline: { type: 'string', default: 'plain', help: 'method the win rates compare against (same prompts, same order)', placeholder: 'METHOD' },
+    model: { type: 'string', help: 'base model folder: adds the perplexity of the responses under it', placeholder: 'DIR' },
+    json: { type: 'boolean', help: 'print one JSON object' },
+  },
+  async run(flags, _positionals, io) {
+    if (!flags.generations) throw new OptionError('pargs eval: --generations FILE is required');
+    const judge = builtinJudge(flags.judge as string);
+    const rows = await readGenerations(flags.generations);
+    const methods = [...new Set(rows.map((r) => r.method))];
+    const scores = new Map<string, number[]>();
+    for (const m of methods) {
+      const list: number[] = [];
+      for (const r of rows.filter((x) => x.method === m)) list.push(await judge(r.prompt, r.response));
+      scores.set(m, list);
+    }
+    const lm = flags.model ? await loadCausalLM(flags.model) : undefined;
+    try {
+      const results = [];
+      for (const m of methods) {
+        const mine = rows.filter((r) => r.method === m);
+        const base = scores.get(flags.baseline as string);
+        const comparable = base && m !== flags.baseline && base.length === mine.length && rows.filter((r) => r.method === flags.baseline).every((r, i) => r.prompt === mine[i].prompt);
+        const ppl = lm
+          ? perplexity(await responseLogProbs(lm, mine.map((r) => ({ promptIds: lm.tokenizer.encode(r.prompt), responseIds: lm.tokenizer.encode(r.response, { addSpecialTokens: false }) })).filter((x) => x.responseIds.length > 0)))
+          : undefined;
+        results.push({
+          method: m,
+          n: mine.length,
+          reward: meanWithStderr(scores.get(m) as number[]),
+          winVsBaseline: comparable ? winRate(scores.get(m) as number[], base) : undefined,
+          diversity: diversity(mine.map((r) => r.response)),
+          distinct2: distinctN(mine.map((r) => r.response), 2),
+          perplexity: ppl,
+        });
+      }
+      if (flags.json) io.out(JSON.stringify({ judge: flags.judge, baseline: flags.baseline, results }));
+      else {
+        io.out(`judge: ${flags.judge}`);
+        for (const r of results) {
+          const win = r.winVsBaseline ? `  win/tie/lose vs ${flags.baseline} ${r.winVsBaseline.win.toFixed(2)}/${r.winVsBaseline.tie.toFixed(2)}/${r.winVsBaseline.lose.toFixed(2)}` : '';
+          const ppl = r.perplexity === undefined ? '' : `  perplexity ${r.perplexity.toFixed(2)}`;
+          io.out(`${r.method.padEnd(14)} n ${r.n}  reward ${r.reward.mean.toFixed(4)} ± ${r.reward.stderr.toFixed(4)}  diversity ${r.diversity.toFixed(3)}  distinct-2 ${r.distinct2.toFixed(3)}${ppl}${win}`);
+        }
+      }
+      return 0;
+    } finally {
+      lm?.dispose();
+    }
+  },
+});
