@@ -11,7 +11,7 @@ export const evalLmCommand = defineCommand({
   usage: 'pargs eval-lm --model DIR --text FILE [--context N] [--stride N] [--json]',
   flags: {
     model: { type: 'string', help: 'local Hugging Face model folder', placeholder: 'DIR' },
-    text: { type: 'string', help: 'UTF-8 text file to score', placeholder: 'FILE' },
+    text: { type: 'string', help: 'UTF-8 text file to score (several: comma-separated, each scored as its own text)', placeholder: 'FILE' },
     context: { type: 'number', integer: true, min: 1, help: 'window length (default: the model context, at most 1024)' },
     stride: { type: 'number', integer: true, min: 1, help: 'tokens scored per window (default = context, non-overlapping)' },
     json: { type: 'boolean', help: 'print one JSON object' },
@@ -20,12 +20,17 @@ export const evalLmCommand = defineCommand({
   async run(flags, _positionals, io) {
     if (!flags.model) throw new OptionError('pargs eval-lm: --model DIR is required');
     if (!flags.text) throw new OptionError('pargs eval-lm: --text FILE is required');
-    const text = await readFile(flags.text, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new OptionError(`pargs eval-lm: cannot read ${flags.text} (${err.code ?? err.message})`);
-    });
+    // Several files (comma-separated) are scored as separate texts, as the pretraining validation is.
+    const texts = await Promise.all(
+      flags.text.split(',').map((file) =>
+        readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new OptionError(`pargs eval-lm: cannot read ${file} (${err.code ?? err.message})`);
+        }),
+      ),
+    );
     const lm = await loadCausalLM(flags.model, { backend: flags.backend as 'auto' | undefined });
     try {
-      const r = await evaluateLM({ lm, text, context: flags.context, stride: flags.stride, signal: io.signal });
+      const r = await evaluateLM({ lm, texts, context: flags.context, stride: flags.stride, signal: io.signal });
       if (flags.json) {
         io.out(JSON.stringify({ model: flags.model, text: flags.text, ...r }));
       } else {
