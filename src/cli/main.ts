@@ -4,13 +4,14 @@ import { helpText, parseFlags, type Command, type CommandIO } from './args.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { evalLmCommand } from './eval-lm.js';
+import { featuresCommand } from './features.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { sampleCommand } from './sample.js';
 import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
 
-const COMMANDS: Command[] = [demoCommand, infoCommand, generateCommand, trainCommand, sampleCommand, evalCommand, pretrainCommand, evalLmCommand] as unknown as Command[];
+const COMMANDS: Command[] = [demoCommand, infoCommand, generateCommand, trainCommand, featuresCommand, sampleCommand, evalCommand, pretrainCommand, evalLmCommand] as unknown as Command[];
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

@@ -4,6 +4,7 @@ import { OptionError } from '../errors.js';
 import { loadCausalLM } from '../lm/load.js';
 import { createRng } from '../random.js';
 import type { RewardDiagnostics } from '../reward/diagnostics.js';
+import { loadFeatureShards } from '../reward/feature-shards.js';
 import { trainPartialRM, type TrainEvent } from '../reward/trainer.js';
 import { defineCommand } from './args.js';
 
@@ -38,6 +39,7 @@ export const trainCommand = defineCommand({
     maxLength: { type: 'number', integer: true, min: 2, default: 512, help: 'drop pairs whose prompt + longer response exceed N tokens' },
     seed: { type: 'number', integer: true, default: 0, help: 'seed for every random choice' },
     resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },
+    features: { type: 'string', help: 'train from feature shards of pargs features (comma-separated folders) over all of --data', placeholder: 'DIRS' },
     json: { type: 'boolean', help: 'print the final summary as one JSON object' },
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
   },
@@ -59,11 +61,14 @@ export const trainCommand = defineCommand({
       };
       let train = await encodeFile(flags.data as string);
       let evalPairs = flags.eval ? await encodeFile(flags.eval) : [];
-      if (!flags.eval && (flags.evalFraction ?? 0) > 0 && train.length > 1) {
+      // Shards cover every pair of --data, so nothing is held out of it when training from them.
+      if (!flags.eval && !flags.features && (flags.evalFraction ?? 0) > 0 && train.length > 1) {
         const split = splitPairs(train, { evalFraction: flags.evalFraction as number, seed: flags.seed ?? 0 });
         ({ train, eval: evalPairs } = split);
         io.err(`held out ${evalPairs.length} of the pairs for diagnostics (--eval-fraction ${flags.evalFraction})`);
       }
+      const features = flags.features ? await loadFeatureShards(flags.features.split(',')) : undefined;
+      if (features && flags.maxPairs !== undefined) throw new OptionError('pargs train: --max-pairs cannot be combined with --features (the shards cover all of --data)');
       if (flags.maxPairs !== undefined && train.length > flags.maxPairs) {
         const rng = createRng(flags.seed ?? 0, 'max-pairs');
         train = train.map((p) => ({ p, key: rng() })).sort((a, b) => a.key - b.key).slice(0, flags.maxPairs).map((x) => x.p);
@@ -100,6 +105,7 @@ export const trainCommand = defineCommand({
         batchSize: flags.batchSize,
         lr: flags.lr,
         seed: flags.seed,
+        features,
         checkpointDir: flags.out,
         resume: flags.resume,
         signal: io.signal,
@@ -114,6 +120,7 @@ export const trainCommand = defineCommand({
         if (final) io.out(formatDiagnostics(final));
       }
       rm.dispose();
+      features?.store.dispose();
       return 0;
     } finally {
       lm.dispose();

@@ -7,6 +7,7 @@
  * Sequences are sorted by length and packed into batches of at most `tokensPerBatch` padded tokens,
  * so left padding wastes little; only the needed rows are gathered and copied to the host.
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { OptionError, throwIfAborted } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
@@ -34,6 +35,12 @@ export interface FeaturePassOptions {
 
 export interface PrefixFeatures {
   store: FeatureStore;
+  /** The prefix plan the features were computed with. */
+  prefixes: Omit<PrefixPlanOptions, 'eosId'>;
+  /** SHA-256 over every pair's ids: features belong to exactly one pair list. */
+  pairsHash: string;
+  /** The backbone the features came from. */
+  backboneFingerprint: string;
   /** One plan per input pair; null where the pair has no comparable prefix or lies outside the shard. */
   plans: (PairPlan | null)[];
   /** Indices of the pairs that have features. */
@@ -47,6 +54,13 @@ interface Job {
   side: 0 | 1;
   ids: number[];
   positions: number[];
+}
+
+/** Identifies a pair list by its ids (order included). */
+export function hashPairs(pairs: readonly TokenPair[]): string {
+  const h = createHash('sha256');
+  for (const p of pairs) h.update(JSON.stringify([p.promptIds, p.chosenIds, p.rejectedIds]));
+  return h.digest('hex');
 }
 
 export function validateShard(shard: Shard | undefined): void {
@@ -121,6 +135,9 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
   }
   return {
     store,
+    prefixes: o.prefixes,
+    pairsHash: hashPairs(o.pairs),
+    backboneFingerprint: backbone.fingerprint,
     plans,
     pairIndices: plans.flatMap((p, i) => (p ? [i] : [])),
     dim: d,

@@ -19,7 +19,7 @@ import { createRng, validateSeed } from '../random.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, gatherBatch, type PrefixSelection, type Weighting } from './examples.js';
-import { extractPrefixFeatures, type PrefixFeatures } from './features.js';
+import { extractPrefixFeatures, hashPairs, type PrefixFeatures } from './features.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
@@ -74,6 +74,11 @@ export interface TrainPartialRMOptions {
   /** Checkpoint every N steps (default: each epoch's end). */
   checkpointEvery?: number;
   resume?: boolean;
+  /**
+   * Precomputed training features over exactly `pairs` (e.g. merged shards from `loadFeatureShards`);
+   * the feature pass is skipped. Their prefix options must match mode, alignment and minPrefix.
+   */
+  features?: PrefixFeatures;
   /** Padded tokens per backbone forward in the feature pass (default 4096). */
   tokensPerBatch?: number;
   /** Float32 feature bytes kept in memory before spilling to disk (default 1 GiB). */
@@ -93,6 +98,15 @@ function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'e
   const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer);
   onProgress?.({ kind: 'encoded', split, report: encoded.report });
   return encoded.pairs;
+}
+
+/** Precomputed features must describe exactly these pairs, this backbone and these prefix options. */
+function checkFeatures(f: PrefixFeatures, prefixes: PrefixFeatures['prefixes'], pairs: readonly TokenPair[], backbone: CausalLM): void {
+  if (f.backboneFingerprint !== backbone.fingerprint) throw new OptionError('trainPartialRM: the given features were computed on another backbone');
+  if (f.pairsHash !== hashPairs(pairs)) throw new OptionError('trainPartialRM: the given features were computed on another pair list; pass the pairs they were made from');
+  if (f.prefixes.mode !== prefixes.mode || f.prefixes.alignment !== prefixes.alignment || f.prefixes.minPrefix !== prefixes.minPrefix) {
+    throw new OptionError(`trainPartialRM: the features were made with ${JSON.stringify(f.prefixes)}, the options ask for ${JSON.stringify(prefixes)}`);
+  }
 }
 
 export interface TrainingHistory {
@@ -117,7 +131,7 @@ interface Resolved {
   seed: number;
 }
 
-const KNOWN_KEYS = new Set(['backbone', 'pairs', 'evalPairs', 'mode', 'prefix', 'alignment', 'minPrefix', 'weighting', 'head', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupRatio', 'clip', 'margin', 'seed', 'evalEvery', 'checkpointDir', 'checkpointEvery', 'resume', 'tokensPerBatch', 'memoryBudgetBytes', 'signal', 'onProgress']);
+const KNOWN_KEYS = new Set(['backbone', 'pairs', 'evalPairs', 'mode', 'prefix', 'alignment', 'minPrefix', 'weighting', 'head', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupRatio', 'clip', 'margin', 'seed', 'evalEvery', 'checkpointDir', 'checkpointEvery', 'resume', 'features', 'tokensPerBatch', 'memoryBudgetBytes', 'signal', 'onProgress']);
 
 function positiveInt(value: unknown, name: string): number {
   if (!Number.isInteger(value) || (value as number) < 1) throw new OptionError(`trainPartialRM: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
@@ -179,12 +193,11 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
   const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
   if (pairs.length === 0) throw new OptionError('trainPartialRM: no pair is left after encoding (see the encoded event’s drop report)');
   const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, signal };
-  const train = await extractPrefixFeatures({
-    ...passOptions,
-    pairs,
-    prefixes: { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix },
-    onProgress: (e) => onProgress?.({ ...e, split: 'train' }),
-  });
+  const prefixes = { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix };
+  if (options.features) checkFeatures(options.features, prefixes, pairs, backbone);
+  const train =
+    options.features ??
+    (await extractPrefixFeatures({ ...passOptions, pairs, prefixes, onProgress: (e) => onProgress?.({ ...e, split: 'train' }) }));
   let evalFeatures: PrefixFeatures | undefined;
   let rm: PartialRewardModel | undefined;
   let optimizer: AdamW | undefined;
@@ -297,7 +310,7 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     throw err;
   } finally {
     optimizer?.dispose();
-    train.store.dispose();
+    if (train !== options.features) train.store.dispose();
     evalFeatures?.store.dispose();
   }
 }

@@ -86,3 +86,19 @@ describe('pargs eval', () => {
     expect(results.find((r: { method: string }) => r.method === 'plain').reward.mean).toBe(-1.5);
   });
 });
+
+describe('pargs features + pargs train --features', () => {
+  it('trains from two shards of the feature pass', async () => {
+    const data = join(work, 'pairs.jsonl');
+    for (const shard of ['0/2', '1/2']) {
+      const { code, out } = await run(['features', '--model', model, '--data', data, '--out', join(work, `shard-${shard[0]}`), '--shard', shard]);
+      expect(code).toBe(0);
+      expect(out.at(-1)).toMatch(new RegExp(`wrote shard ${shard[0]}/2`));
+    }
+    const { code, out } = await run(['train', '--model', model, '--data', data, '--out', join(work, 'rm-sharded'), '--features', `${join(work, 'shard-0')},${join(work, 'shard-1')}`, '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(out.at(-1) as string)).toMatchObject({ trainPairs: 19, evalPairs: 0 });
+    const bad = await run(['features', '--model', model, '--data', data, '--out', join(work, 'x'), '--shard', '2/2']);
+    expect(bad.code).toBe(2);
+  });
+});

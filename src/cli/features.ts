@@ -1,0 +1,55 @@
+/** `pargs features`: one shard of the backbone feature pass, to be merged by `pargs train --features`. */
+import { encodePreferences, formatDropReport, loadPreferences } from '../data/index.js';
+import { OptionError } from '../errors.js';
+import { loadCausalLM } from '../lm/load.js';
+import { saveFeatureShard } from '../reward/feature-shards.js';
+import { extractPrefixFeatures } from '../reward/features.js';
+import { defineCommand } from './args.js';
+
+/** "i/n" → {index, count}. */
+export function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const shard = m ? { index: Number(m[1]), count: Number(m[2]) } : undefined;
+  if (!shard || shard.count < 1 || shard.index >= shard.count) throw new OptionError(`--shard must be INDEX/COUNT with 0 ≤ INDEX < COUNT, e.g. 0/4; got "${text}"`);
+  return shard;
+}
+
+export const featuresCommand = defineCommand({
+  name: 'features',
+  summary: 'compute one shard of the frozen-backbone prefix features (for sharded training)',
+  usage: 'pargs features --model DIR --data FILE --out DIR [--shard I/N] [--mode partial|full] [--alignment eos|shortest] [--max-length N]',
+  flags: {
+    model: { type: 'string', help: 'frozen backbone folder', placeholder: 'DIR' },
+    data: { type: 'string', help: 'preference pairs (every shard must read the same file)', placeholder: 'FILE' },
+    out: { type: 'string', help: 'shard folder to write', placeholder: 'DIR' },
+    shard: { type: 'string', default: '0/1', help: 'this job’s shard: pairs with index ≡ I (mod N)', placeholder: 'I/N' },
+    mode: { type: 'string', default: 'partial', help: 'partial or full (as pargs train --mode)', placeholder: 'MODE' },
+    alignment: { type: 'string', default: 'eos', help: 'eos or shortest', placeholder: 'A' },
+    minPrefix: { type: 'number', integer: true, min: 1, default: 1, help: 'shortest prefix compared' },
+    maxLength: { type: 'number', integer: true, min: 2, default: 512, help: 'drop pairs longer than N tokens' },
+    backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
+  },
+  async run(flags, _positionals, io) {
+    for (const key of ['model', 'data', 'out'] as const) if (!flags[key]) throw new OptionError(`pargs features: --${key} is required`);
+    if (flags.mode !== 'partial' && flags.mode !== 'full') throw new OptionError(`pargs features: --mode must be partial or full, got "${flags.mode}"`);
+    if (flags.alignment !== 'eos' && flags.alignment !== 'shortest') throw new OptionError(`pargs features: --alignment must be eos or shortest, got "${flags.alignment}"`);
+    const shard = parseShard(flags.shard as string);
+    const lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
+    try {
+      const set = await loadPreferences(flags.data as string, { signal: io.signal });
+      const { pairs, report } = encodePreferences(set, lm.tokenizer, { maxLength: flags.maxLength });
+      io.err(`${flags.data}: ${formatDropReport(report)}`);
+      const features = await extractPrefixFeatures({
+        backbone: lm, pairs, shard, signal: io.signal,
+        prefixes: { mode: flags.mode, alignment: flags.alignment, minPrefix: flags.minPrefix as number },
+        onProgress: (e) => e.sequencesDone === e.sequences && io.err(`shard ${shard.index}/${shard.count}: ${e.sequences} sequences, ${e.tokens} tokens`),
+      });
+      await saveFeatureShard(features, flags.out as string, shard);
+      io.out(`wrote shard ${shard.index}/${shard.count} (${features.pairIndices.length} of ${pairs.length} pairs) to ${flags.out}`);
+      features.store.dispose();
+      return 0;
+    } finally {
+      lm.dispose();
+    }
+  },
+});
