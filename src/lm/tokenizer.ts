@@ -14,7 +14,8 @@ const FLAG_DRIVEN_CLASSES = new Set(['LlamaTokenizer', 'LlamaTokenizerFast', 'Ge
 
 type Json = Record<string, unknown>;
 
-async function readJson(path: string, required: boolean): Promise<Json | undefined> {
+/** Reads a JSON object file; undefined when absent and not `required`. Errors name the file. */
+export async function readJsonObject(path: string, required: boolean): Promise<{ value: Json; text: string } | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -25,7 +26,7 @@ async function readJson(path: string, required: boolean): Promise<Json | undefin
   try {
     const value = JSON.parse(text) as unknown;
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
-    return value as Json;
+    return { value: value as Json, text };
   } catch (err) {
     throw new TokenizerError(`${path} is not valid JSON: ${(err as Error).message}`);
   }
@@ -88,8 +89,8 @@ export class PargsTokenizer {
     } catch (err) {
       throw new TokenizerError(`${jsonPath} is not valid JSON: ${(err as Error).message}`);
     }
-    const config = (await readJson(join(dir, 'tokenizer_config.json'), false)) ?? {};
-    const specialMap = (await readJson(join(dir, 'special_tokens_map.json'), false)) ?? {};
+    const config = (await readJsonObject(join(dir, 'tokenizer_config.json'), false))?.value ?? {};
+    const specialMap = (await readJsonObject(join(dir, 'special_tokens_map.json'), false))?.value ?? {};
     const fingerprint = createHash('sha256').update(text).digest('hex');
     return PargsTokenizer.fromJson(json, { ...specialMap, ...config }, fingerprint, jsonPath);
   }

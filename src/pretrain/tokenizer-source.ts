@@ -5,11 +5,11 @@
  * vocabulary size, so a rerun (or a resume without its checkpoint) never trains twice.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OptionError, TokenizerError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { PargsTokenizer } from '../lm/tokenizer.js';
+import { PargsTokenizer, readJsonObject } from '../lm/tokenizer.js';
 import { trainByteLevelBpe } from './bpe-trainer.js';
 import { END_OF_TEXT, type Document } from './corpus.js';
 
@@ -43,22 +43,6 @@ export function bundleFrom(tokenizerJson: Record<string, unknown>, tokenizerConf
   return { tokenizerJson, tokenizerConfig, jsonText: text, hash, tokenizer, eotId: eot[0], origin };
 }
 
-async function readJsonObject(path: string, required: boolean): Promise<{ value: Record<string, unknown>; text: string } | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TokenizerError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
-    return { value: value as Record<string, unknown>, text };
-  } catch (err) {
-    throw new TokenizerError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-}
 
 /** Loads tokenizer.json (+ tokenizer_config.json when present) from a folder. */
 export async function loadTokenizerBundle(dir: string, origin: TokenizerOrigin): Promise<TokenizerBundle> {
