@@ -29,6 +29,7 @@ export { RewardHead, type HeadSpec } from './reward/head.js';
 export { planPair, type TokenPair, type PairPlan, type RewardMode, type Alignment } from './reward/prefixes.js';
 export { extractPrefixFeatures, type FeaturePassOptions, type PrefixFeatures, type Shard } from './reward/features.js';
 export { FeatureStore } from './reward/feature-store.js';
+export { saveFeatureShard, loadFeatureShards } from './reward/feature-shards.js';
 export { trainPartialRM, type TrainPartialRMOptions, type TrainEvent, type TrainingHistory } from './reward/trainer.js';
 export type { PrefixSelection, Weighting } from './reward/examples.js';
 export { computeDiagnostics, type RewardDiagnostics } from './reward/diagnostics.js';
