@@ -73,9 +73,9 @@ ${Number(training.trainLoss).toFixed(3)}; training-time validation loss (first $
 
 All ten held-out addresses, each scored as its own text in non-overlapping windows of ${evaluation.context} tokens:
 
-| loss / token (nats) | perplexity / token | loss / byte (nats) | bits / byte | tokens | bytes |
-|---|---|---|---|---|---|
-| ${evaluation.lossPerToken.toFixed(4)} | ${evaluation.perplexity.toFixed(2)} | ${evaluation.lossPerByte.toFixed(4)} | ${evaluation.bitsPerByte.toFixed(4)} | ${evaluation.tokens} | ${evaluation.bytes} |
+| loss / token (nats) | perplexity / token | loss / byte (nats) | perplexity / byte | bits / byte | tokens | bytes |
+|---|---|---|---|---|---|---|
+| ${evaluation.lossPerToken.toFixed(4)} | ${evaluation.perplexity.toFixed(2)} | ${evaluation.lossPerByte.toFixed(4)} | ${Math.exp(evaluation.lossPerByte).toFixed(3)} | ${evaluation.bitsPerByte.toFixed(4)} | ${evaluation.tokens} | ${evaluation.bytes} |
 
 Reproduce (from the repository root, after \`npm ci\`):
 
