@@ -130,7 +130,7 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
       const next = prompts.map((prompt, row) => {
         if (finished[row]) return lm.padId;
         const rowLogits = host.slice(row * V, (row + 1) * V);
-        applyRepetitionPenalty(rowLogits, [...prompt, ...generated[row]], penalty);
+        if (penalty !== 1) applyRepetitionPenalty(rowLogits, [...prompt, ...generated[row]], penalty);
         const token = chooseToken(rowLogits, strategy, rngs[row]);
         generated[row].push(token);
         onToken?.({ row, step, tokenId: token });
