@@ -3,10 +3,9 @@
  * that counts topic words; it ranks 4 samples per prompt (Best-of-4 under the judge itself) and the
  * result is compared with plain sampling by mean score, win rate and diversity.
  *   npx tsx examples/custom-judge.ts [MODEL_DIR]
- * In your own project, import from 'pargs' instead of '../src/index.js'.
  */
 import { pathToFileURL } from 'node:url';
-import { afinnJudge, diversity, loadCausalLM, meanWithStderr, sample, winRate, type Judge } from '../src/index.js';
+import { afinnJudge, bundledModelPath, diversity, loadCausalLM, meanWithStderr, sample, winRate, type Judge } from 'pargs';
 
 /** 1 point per topic word the response mentions. */
 export const topicJudge = (topics: readonly string[]): Judge => (_prompt, response) => topics.filter((t) => response.toLowerCase().includes(t)).length;
@@ -30,7 +29,7 @@ export async function compareWithJudge(modelDir: string, judge: Judge, maxNewTok
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const modelDir = process.argv[2] ?? 'models/sotu-lm';
+  const modelDir = process.argv[2] ?? bundledModelPath();
   console.log('topic judge:', await compareWithJudge(modelDir, topicJudge(['america', 'people', 'work', 'freedom'])));
   console.log('AFINN judge:', await compareWithJudge(modelDir, afinnJudge()));
 }

@@ -2,10 +2,9 @@
  * Train a partial-sequence reward model on an HH-RLHF file (whole dialogues {chosen, rejected}), print
  * its diagnostics, and score a prefix-by-prefix reward curve.
  *   npx tsx examples/hh-rlhf.ts FILE.jsonl[.gz] [MODEL_DIR] [MAX_PAIRS]
- * In your own project, import from 'pargs' instead of '../src/index.js'.
  */
 import { pathToFileURL } from 'node:url';
-import { encodePreferences, formatDropReport, loadCausalLM, loadPreferences, splitPairs, trainPartialRM, type RewardDiagnostics } from '../src/index.js';
+import { bundledModelPath, encodePreferences, formatDropReport, loadCausalLM, loadPreferences, splitPairs, trainPartialRM, type RewardDiagnostics } from 'pargs';
 
 export async function trainOnHh(file: string, modelDir: string, maxPairs: number, log: (line: string) => void = console.log): Promise<RewardDiagnostics | undefined> {
   const lm = await loadCausalLM(modelDir);
@@ -32,7 +31,7 @@ export async function trainOnHh(file: string, modelDir: string, maxPairs: number
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [file, modelDir = 'models/sotu-lm', maxPairs = '400'] = process.argv.slice(2);
+  const [file, modelDir = bundledModelPath(), maxPairs = '400'] = process.argv.slice(2);
   if (!file) {
     console.error('usage: npx tsx examples/hh-rlhf.ts FILE.jsonl[.gz] [MODEL_DIR] [MAX_PAIRS]');
     process.exit(2);

@@ -1,27 +1,35 @@
 /**
- * Quick start: load a model, train a partial-sequence reward model on a few preference pairs, and
- * decode with PARGS.   npx tsx examples/quickstart.ts [MODEL_DIR]
- * In your own project, import from 'pargs' instead of '../src/index.js'.
+ * Quick start: the bundled model and the bundled preference file, a partial-sequence reward model trained
+ * on 80 % of the pairs and checked on the other 20 %, then decoding with PARGS.
+ *   npx tsx examples/quickstart.ts [MODEL_DIR] [PAIRS_FILE]
  */
 import { pathToFileURL } from 'node:url';
-import { guidedSample, loadCausalLM, loadPreferences, trainPartialRM } from '../src/index.js';
+import { bundledDataPath, bundledModelPath, guidedSample, loadCausalLM, loadPreferences, progressReporter, splitPairs, trainPartialRM } from 'pargs';
 
-export async function quickstart(modelDir: string, options: { epochs?: number; maxNewTokens?: number } = {}): Promise<string[]> {
+export interface QuickstartResult {
+  texts: string[];
+  steps: number;
+  /** Held-out accuracy of the reward model over all prefixes. */
+  prefixAccuracy: number;
+}
+
+export async function quickstart(modelDir: string, dataFile: string, options: { epochs?: number; maxNewTokens?: number; quiet?: boolean } = {}): Promise<QuickstartResult> {
   const lm = await loadCausalLM(modelDir);
-  // Preference pairs in TRL's {prompt, chosen, rejected} format; a file path works the same way.
-  const pairs = await loadPreferences([
-    { prompt: 'The economy', chosen: ' is growing and jobs are coming back.', rejected: ' is failing and families are suffering.' },
-    { prompt: 'Our schools', chosen: ' are improving and our students are thriving.', rejected: ' are broken and our students are failing.' },
-    { prompt: 'This year', chosen: ' brought hope, progress and new opportunity.', rejected: ' brought fear, crisis and terrible losses.' },
-    { prompt: 'The nation', chosen: ' is strong, united and confident.', rejected: ' is weak, divided and afraid.' },
-  ]);
-  const rm = await trainPartialRM({ backbone: lm, pairs, epochs: options.epochs ?? 20, batchSize: 64, lr: 1e-2, seed: 1 });
+  const data = await loadPreferences(dataFile);
+  const { train, eval: held } = splitPairs(data.pairs, { evalFraction: 0.2, seed: 1 });
+  const rm = await trainPartialRM({
+    backbone: lm, pairs: train, evalPairs: held, epochs: options.epochs ?? 4, batchSize: 128, lr: 3e-3, seed: 1,
+    onProgress: options.quiet ? undefined : progressReporter(),
+  });
+  const history = rm.training.history as { steps: unknown[]; evals: { diagnostics: { prefixAccuracy: number } }[] };
   const results = await guidedSample({ lm, rewardModel: rm, prompts: ['The state of our union', 'Next year'], beta: 2, topK: 10, maxNewTokens: options.maxNewTokens ?? 24, seed: 1 });
   rm.dispose();
   lm.dispose();
-  return results.map((r) => r.text);
+  return { texts: results.map((r) => r.text), steps: history.steps.length, prefixAccuracy: history.evals.at(-1)?.diagnostics.prefixAccuracy ?? NaN };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  for (const text of await quickstart(process.argv[2] ?? 'models/sotu-lm')) console.log(text);
+  const result = await quickstart(process.argv[2] ?? bundledModelPath(), process.argv[3] ?? bundledDataPath());
+  console.log(`${result.steps} steps, held-out prefix accuracy ${result.prefixAccuracy.toFixed(3)}`);
+  for (const text of result.texts) console.log(text);
 }

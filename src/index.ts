@@ -43,3 +43,6 @@ export { meanWithStderr, winRate, diversity, distinctN, words, type MeanWithErro
 export { responseLogProbs, perplexity, klFromTrace } from './eval/lm-scores.js';
 export { runDemo, type DemoResult, type MethodResult } from './demo/pipeline.js';
 export { DEMO_CONFIGS, type DemoConfig } from './demo/config.js';
+export { bundledModelPath, bundledDataPath, type BundledModel, type BundledData } from './bundled.js';
+export { progressReporter, type ProgressReporterOptions, type ProgressSink } from './progress/reporter.js';
+export { formatProgress, formatDuration, type ProgressState } from './progress/format.js';

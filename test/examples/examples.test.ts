@@ -16,9 +16,14 @@ beforeAll(async () => {
 
 describe('examples', () => {
   it('quickstart trains a reward model and decodes two prompts', async () => {
-    const texts = await quickstart(model, { epochs: 2, maxNewTokens: 6 });
-    expect(texts).toHaveLength(2);
-    texts.forEach((t) => expect(typeof t).toBe('string'));
+    const file = join(await mkdtemp(join(tmpdir(), 'pargs-qs-')), 'pairs.jsonl');
+    const rows = Array.from({ length: 20 }, (_, i) => ({ prompt: `Q${i}:`, chosen: ' good and kind', rejected: ' bad and rude' }));
+    await writeFile(file, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const result = await quickstart(model, file, { epochs: 2, maxNewTokens: 6, quiet: true });
+    expect(result.texts).toHaveLength(2);
+    result.texts.forEach((t) => expect(typeof t).toBe('string'));
+    expect(result.steps).toBeGreaterThan(0);
+    expect(result.prefixAccuracy).toBeGreaterThanOrEqual(0);
   });
 
   it('hh-rlhf trains on an HH-format file and reports diagnostics', async () => {
