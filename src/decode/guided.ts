@@ -259,7 +259,5 @@ function cutAtStop(text: string, stops: readonly string[]): string {
 
 /** The same decoding as an async iterator of tokens; the iterator's return value is the results. */
 export function guidedSampleStream(options: Omit<GuidedSampleOptions, 'onToken'>): AsyncGenerator<GuidedToken, GuidedGeneration[], undefined> {
-  return streamOf<GuidedToken, GuidedGeneration[]>((emit, stop) =>
-    guidedSample({ ...options, onToken: emit, signal: options.signal ? AbortSignal.any([options.signal, stop]) : stop }),
-  );
+  return streamOf<GuidedToken, GuidedGeneration[]>((emit, signal) => guidedSample({ ...options, onToken: emit, signal }), options.signal);
 }

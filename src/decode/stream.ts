@@ -5,13 +5,17 @@
  * the generation through the signal handed to `run`, and the iterator's cleanup waits for it to free
  * its tensors, so leaving the loop leaves no work running.
  */
-export function streamOf<E, R>(run: (emit: (event: E) => void, stop: AbortSignal) => Promise<R>): AsyncGenerator<E, R, undefined> {
+export function streamOf<E, R>(run: (emit: (event: E) => void, signal: AbortSignal) => Promise<R>, userSignal?: AbortSignal): AsyncGenerator<E, R, undefined> {
   const queue: E[] = [];
   let wake: (() => void) | null = null;
   let finished = false;
   let failure: { error: unknown } | null = null;
   let result: R | undefined;
+  // `run` gets one signal that fires for the user's abort and for an early exit of the consumer.
   const stopper = new AbortController();
+  const forward = (): void => stopper.abort();
+  if (userSignal?.aborted) stopper.abort();
+  else userSignal?.addEventListener('abort', forward, { once: true });
   const notify = (): void => {
     wake?.();
     wake = null;
@@ -19,18 +23,20 @@ export function streamOf<E, R>(run: (emit: (event: E) => void, stop: AbortSignal
   const task = run((event) => {
     queue.push(event);
     notify();
-  }, stopper.signal).then(
-    (r) => {
-      result = r;
+  }, stopper.signal)
+    .then(
+      (r) => {
+        result = r;
+      },
+      (error: unknown) => {
+        failure = { error };
+      },
+    )
+    .finally(() => {
       finished = true;
+      userSignal?.removeEventListener('abort', forward);
       notify();
-    },
-    (error: unknown) => {
-      failure = { error };
-      finished = true;
-      notify();
-    },
-  );
+    });
   return (async function* drain(): AsyncGenerator<E, R, undefined> {
     try {
       for (;;) {
