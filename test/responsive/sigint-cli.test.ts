@@ -96,4 +96,25 @@ describe('SIGINT to pargs', () => {
       lm.dispose();
     }
   }, 120_000);
+
+  it('generate: stops streaming and exits 130', async () => {
+    const run = spawnCli(['generate', '--model', model, '--prompt', 'the theme', '--max-new-tokens', '5000', '--ignore-eos', '--temperature', '1']);
+    await run.waitFor(/\S/); // the first streamed token on stdout
+    const { code, stderr, ms } = await interrupt(run);
+    expect(code).toBe(130);
+    expect(ms).toBeLessThan(5000);
+    expect(stderr).toMatch(/pargs generate: stopped \(generate was aborted\)/);
+  }, 60_000);
+
+  it('pretrain: writes its checkpoint and exits 130', async () => {
+    const corpus = join(work, 'corpus.txt');
+    await writeFile(corpus, 'The cat sat on the mat. The dog sat on the log. '.repeat(200));
+    const out = join(work, 'lm');
+    const run = spawnCli(['pretrain', '--corpus', corpus, '--out', out, '--layers', '1', '--dim', '16', '--heads', '2', '--context', '16', '--vocab-size', '300', '--steps', '100000', '--batch-size', '2', '--progress-every', '1', '--eval-every', '100000', '--checkpoint-every', '100000', '--validation-fraction', '0.5']);
+    await run.waitFor(/step 3\//);
+    const { code, stderr, ms } = await interrupt(run);
+    expect(code).toBe(130);
+    expect(ms).toBeLessThan(5000);
+    expect(stderr).toMatch(/pargs pretrain: stopped \(pretraining was aborted after step \d+; the checkpoint in .* resumes it/);
+  }, 60_000);
 });
