@@ -1,5 +1,6 @@
 /** `pargs eval`: score saved generations with a judge; per-method reward ± s.e., win rate, diversity. */
 import { readFile } from 'node:fs/promises';
+import { yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import { builtinJudge, BUILTIN_JUDGES } from '../eval/judges.js';
 import { responseLogProbs, perplexity } from '../eval/lm-scores.js';
@@ -57,9 +58,13 @@ export const evalCommand = defineCommand({
     const rows = await readGenerations(flags.generations);
     const methods = [...new Set(rows.map((r) => r.method))];
     const scores = new Map<string, number[]>();
+    const judgingTurn = yieldEvery(20, io.signal, 'pargs eval');
     for (const m of methods) {
       const list: number[] = [];
-      for (const r of rows.filter((x) => x.method === m)) list.push(await judge(r.prompt, r.response));
+      for (const r of rows.filter((x) => x.method === m)) {
+        await judgingTurn();
+        list.push(await judge(r.prompt, r.response));
+      }
       scores.set(m, list);
     }
     const lm = flags.model ? await loadCausalLM(flags.model) : undefined;
@@ -70,7 +75,7 @@ export const evalCommand = defineCommand({
         const base = scores.get(flags.baseline as string);
         const comparable = base && m !== flags.baseline && base.length === mine.length && rows.filter((r) => r.method === flags.baseline).every((r, i) => r.prompt === mine[i].prompt);
         const ppl = lm
-          ? perplexity(await responseLogProbs(lm, mine.map((r) => ({ promptIds: lm.tokenizer.encode(r.prompt), responseIds: lm.tokenizer.encode(r.response, { addSpecialTokens: false }) })).filter((x) => x.responseIds.length > 0)))
+          ? perplexity(await responseLogProbs(lm, mine.map((r) => ({ promptIds: lm.tokenizer.encode(r.prompt), responseIds: lm.tokenizer.encode(r.response, { addSpecialTokens: false }) })).filter((x) => x.responseIds.length > 0), { signal: io.signal }))
           : undefined;
         results.push({
           method: m,

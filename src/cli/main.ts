@@ -1,5 +1,9 @@
-/** The `pargs` command line: dispatch, help, Ctrl-C → AbortSignal, typed errors → exit code 2. */
-import { PargsError } from '../errors.js';
+/**
+ * The `pargs` command line: dispatch, help, Ctrl-C → AbortSignal. Exit codes: 0 success, 1 no command
+ * given, 2 a typed error (bad input, refused option), 130 stopped by Ctrl-C (the shell's 128 + SIGINT):
+ * the first Ctrl-C aborts the command cleanly, a second exits at once.
+ */
+import { AbortError, PargsError } from '../errors.js';
 import { helpText, parseFlags, type Command, type CommandIO } from './args.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
@@ -12,6 +16,9 @@ import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
 
 const COMMANDS: Command[] = [demoCommand, infoCommand, generateCommand, trainCommand, featuresCommand, sampleCommand, evalCommand, pretrainCommand, evalLmCommand] as unknown as Command[];
+
+/** 128 + SIGINT, what shells report for a command stopped by Ctrl-C. */
+const EXIT_INTERRUPTED = 130;
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
@@ -37,7 +44,7 @@ export async function main(argv: readonly string[], io?: Partial<CommandIO>): Pr
   }
   const controller = new AbortController();
   const onSigint = (): void => {
-    if (controller.signal.aborted) process.exit(130);
+    if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
     err('pargs: stopping (Ctrl-C again to force)…');
     controller.abort();
   };
@@ -49,6 +56,10 @@ export async function main(argv: readonly string[], io?: Partial<CommandIO>): Pr
     }
     return await command.run(flags, positionals, { out, err, signal: io?.signal ?? controller.signal });
   } catch (e) {
+    if (e instanceof AbortError) {
+      err(`pargs ${command.name}: stopped (${e.message})`);
+      return EXIT_INTERRUPTED;
+    }
     if (e instanceof PargsError) {
       err(`${e.name}: ${e.message}`);
       return 2;

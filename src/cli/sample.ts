@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { argsSample, bestOfN } from '../decode/baselines.js';
 import { generate } from '../decode/generate.js';
 import { guidedSample, type GuidedToken } from '../decode/guided.js';
-import { OptionError } from '../errors.js';
+import { yieldAndCheck } from '../engine/yield.js';
+import { AbortError, OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { loadCausalLM } from '../lm/load.js';
 import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
@@ -69,7 +70,21 @@ export const sampleCommand = defineCommand({
         rm = await loadRewardModel(flags.rm, lm);
         if (method === 'args' && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
       }
-      for (const prompt of prompts) await sampleOne(lm, rm, prompt, method, flags, io);
+      let finished = 0;
+      try {
+        for (const prompt of prompts) {
+          await yieldAndCheck(io.signal, 'pargs sample');
+          await sampleOne(lm, rm, prompt, method, flags, io);
+          finished++;
+        }
+      } catch (err) {
+        // Ctrl-C: what finished is already printed; end the half-streamed line and say how far it got.
+        if (err instanceof AbortError) {
+          if (!flags.json) process.stdout.write('\n');
+          io.err(`pargs sample: stopped after ${finished} of ${prompts.length} prompt${prompts.length === 1 ? '' : 's'}`);
+        }
+        throw err;
+      }
       return 0;
     } finally {
       rm?.dispose();

@@ -5,6 +5,7 @@
  * - `argsSample`: ARGS (Khanov et al., ICLR 2024), score = logit + w·r with a full-sequence reward model;
  * - `bestOfN`: N genuine samples from π_ref, each scored by a reward model, the best marked.
  */
+import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { CausalLM } from '../lm/causal-lm.js';
@@ -51,6 +52,9 @@ export interface BestOfNResult {
   best: number;
 }
 
+/** Responses per reward-model forward when scoring the samples. */
+const SCORE_ROWS_PER_BATCH = 16;
+
 export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]> {
   const n = options.n ?? 4;
   if (!Number.isInteger(n) || n < 1) throw new OptionError(`bestOfN: n must be a positive integer, got ${n}`);
@@ -63,7 +67,13 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   // All prompts × n samples in one batch; each batch row has its own random stream.
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
   const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal });
-  const rewards = await options.rewardModel.scoreIdsBatch(generations.map((g) => ({ promptIds: g.promptIds, responseIds: g.generatedIds })));
+  const items = generations.map((g) => ({ promptIds: g.promptIds, responseIds: g.generatedIds }));
+  const rewards: number[] = [];
+  // Scored a batch at a time, so the event loop (timers, Ctrl-C) gets a turn and an abort stops here too.
+  for (let start = 0; start < items.length; start += SCORE_ROWS_PER_BATCH) {
+    await yieldAndCheck(options.signal, 'bestOfN');
+    rewards.push(...(await options.rewardModel.scoreIdsBatch(items.slice(start, start + SCORE_ROWS_PER_BATCH), SCORE_ROWS_PER_BATCH)));
+  }
   return prompts.map((promptIds, p) => {
     const samples = generations.slice(p * n, (p + 1) * n).map((g, i) => ({ ...g, reward: rewards[p * n + i] }));
     let best = 0;

@@ -4,6 +4,7 @@
  * (tfjs `multinomial` differs by backend and treats seed 0 as unseeded).
  */
 import type * as tf from '@tensorflow/tfjs';
+import { yieldAndCheck } from '../engine/yield.js';
 import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
@@ -138,7 +139,7 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
         return token;
       });
       if (finished.every((f) => f) || step === maxNewTokens - 1) break;
-      throwIfAborted(signal, 'generate');
+      await yieldAndCheck(signal, 'generate');
       const out = lm.step(cache, next);
       logits.dispose();
       cache.dispose();

@@ -8,6 +8,7 @@
  * its keys/values extend the cache: no second pass.
  */
 import * as tf from '@tensorflow/tfjs';
+import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
@@ -146,7 +147,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   };
   try {
     for (let step = 0; step < maxNewTokens; step++) {
-      throwIfAborted(signal, 'guidedSample');
+      await yieldAndCheck(signal, 'guidedSample');
       const n = state.active.length;
       const host = (await state.logits.data()) as Float32Array; // [n·V]
       const logProbs = state.active.map((_, b) => logSoftmax(host.subarray(b * V, (b + 1) * V)));
@@ -155,43 +156,48 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
       // One batched single-token step: every row's k candidates against that row's prefix cache.
       const scored = scorer.forward({ ids: candidates, cache: state.rmCache, candidates: true, logits: 'none' });
       const flatHidden = tf.reshape(scored.hidden, [n * topK, d]) as tf.Tensor2D; // [n·k, d]
-      const rewardTensor = rewardModel.rewardsFromHidden(flatHidden); // [n·k]
-      const rewards = (await rewardTensor.data()) as Float32Array;
-      rewardTensor.dispose();
+      // The step's tensors are freed however it ends, also when onToken throws.
+      let next: State | undefined;
+      try {
+        const rewardTensor = rewardModel.rewardsFromHidden(flatHidden); // [n·k]
+        const rewards = (await rewardTensor.data()) as Float32Array;
+        rewardTensor.dispose();
 
-      const chosen = state.active.map((row, b) => {
-        const lp = candidates[b].map((v) => logProbs[b][v]);
-        const r = rewards.subarray(b * topK, (b + 1) * topK);
-        const scores = guidedScores(lp, r, beta);
-        const j = chooseCandidate(scores, mode, rngs[row]());
-        const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
-        const tokenId = candidates[b][j];
-        const token: GuidedToken = {
-          row,
-          step,
-          tokenId,
-          text: lm.tokenizer.decode([tokenId], { skipSpecialTokens: false }),
-          logProb: lp[j],
-          policyLogProb,
-          reward: r[j],
-          score: scores[j],
-          candidates: candidates[b].map((v, i) => ({ tokenId: v, logProb: lp[i], reward: r[i], score: scores[i] })),
-        };
-        const result = results[row];
-        result.generatedIds.push(tokenId);
-        result.trace.push(token);
-        result.modelCalls += fused ? 1 : 2;
-        options.onToken?.(token);
-        return j;
-      });
+        const chosen = state.active.map((row, b) => {
+          const lp = candidates[b].map((v) => logProbs[b][v]);
+          const r = rewards.subarray(b * topK, (b + 1) * topK);
+          const scores = guidedScores(lp, r, beta);
+          const j = chooseCandidate(scores, mode, rngs[row]());
+          const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
+          const tokenId = candidates[b][j];
+          const token: GuidedToken = {
+            row,
+            step,
+            tokenId,
+            text: lm.tokenizer.decode([tokenId], { skipSpecialTokens: false }),
+            logProb: lp[j],
+            policyLogProb,
+            reward: r[j],
+            score: scores[j],
+            candidates: candidates[b].map((v, i) => ({ tokenId: v, logProb: lp[i], reward: r[i], score: scores[i] })),
+          };
+          const result = results[row];
+          result.generatedIds.push(tokenId);
+          result.trace.push(token);
+          result.modelCalls += fused ? 1 : 2;
+          options.onToken?.(token);
+          return j;
+        });
 
-      // After the last token nothing needs the next logits or the extended caches.
-      const next = step < maxNewTokens - 1 ? advance(state, scored.candidateKV ?? [], chosen, candidates, flatHidden) : undefined;
-      scored.hidden.dispose();
-      flatHidden.dispose();
-      for (const l of scored.candidateKV ?? []) {
-        l.keysT.dispose();
-        l.values.dispose();
+        // After the last token nothing needs the next logits or the extended caches.
+        if (step < maxNewTokens - 1) next = advance(state, scored.candidateKV ?? [], chosen, candidates, flatHidden);
+      } finally {
+        scored.hidden.dispose();
+        flatHidden.dispose();
+        for (const l of scored.candidateKV ?? []) {
+          l.keysT.dispose();
+          l.values.dispose();
+        }
       }
       if (!next) {
         state.active.forEach((row) => finished(results[row]));
@@ -253,5 +259,5 @@ function cutAtStop(text: string, stops: readonly string[]): string {
 
 /** The same decoding as an async iterator of tokens; the iterator's return value is the results. */
 export function guidedSampleStream(options: Omit<GuidedSampleOptions, 'onToken'>): AsyncGenerator<GuidedToken, GuidedGeneration[], undefined> {
-  return streamOf<GuidedToken, GuidedGeneration[]>((emit) => guidedSample({ ...options, onToken: emit }));
+  return streamOf<GuidedToken, GuidedGeneration[]>((emit, signal) => guidedSample({ ...options, onToken: emit, signal }), options.signal);
 }

@@ -5,7 +5,7 @@
  * so both must pick identical tokens.
  */
 import * as tf from '@tensorflow/tfjs';
-import { throwIfAborted } from '../errors.js';
+import { yieldAndCheck } from '../engine/yield.js';
 import { createRng, validateSeed } from '../random.js';
 import { resolvePrompts } from './generate.js';
 import type { GuidedGeneration, GuidedSampleOptions } from './guided.js';
@@ -42,7 +42,7 @@ export async function guidedSampleNoCache(options: GuidedSampleOptions): Promise
     let modelCalls = 0;
     let finishReason: GuidedGeneration['finishReason'] = 'length';
     for (let step = 0; step < maxNewTokens; step++) {
-      throwIfAborted(signal, 'guidedSampleNoCache');
+      await yieldAndCheck(signal, 'guidedSampleNoCache');
       const sequence = [...promptIds, ...generated];
       const out = lm.forward({ ids: [sequence], logits: 'last' });
       out.hidden.dispose();

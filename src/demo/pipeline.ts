@@ -10,7 +10,8 @@ import { bestOfN, argsSample } from '../decode/baselines.js';
 import { generate } from '../decode/generate.js';
 import { guidedSample, type GuidedGeneration } from '../decode/guided.js';
 import { splitPairs } from '../data/split.js';
-import { OptionError, throwIfAborted } from '../errors.js';
+import { yieldAndCheck, yieldEvery } from '../engine/yield.js';
+import { OptionError } from '../errors.js';
 import { afinnJudge, vaderJudge, type Judge } from '../eval/judges.js';
 import { klFromTrace, perplexity, responseLogProbs } from '../eval/lm-scores.js';
 import { diversity, meanWithStderr, winRate, type MeanWithError, type WinRate } from '../eval/metrics.js';
@@ -59,9 +60,13 @@ interface Generated {
   traces?: GuidedGeneration[];
 }
 
-async function scoreAll(judge: Judge, prompts: readonly string[], responses: readonly string[]): Promise<number[]> {
+async function scoreAll(judge: Judge, prompts: readonly string[], responses: readonly string[], signal: AbortSignal | undefined): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < prompts.length; i++) out.push(await judge(prompts[i], responses[i]));
+  const turn = yieldEvery(20, signal, 'pargs demo');
+  for (let i = 0; i < prompts.length; i++) {
+    await turn();
+    out.push(await judge(prompts[i], responses[i]));
+  }
   return out;
 }
 
@@ -90,7 +95,13 @@ export async function runDemo(o: { lm: CausalLM; model: string; trainPrompts: re
     return trainPartialRM({ backbone: lm, pairs: split.train, evalPairs: split.eval, mode, epochs: c.rmEpochs, batchSize: 128, lr: 3e-3, seed, signal });
   };
   const partialRm = await train('partial');
-  const fullRm = await train('full');
+  let fullRm: PartialRewardModel;
+  try {
+    fullRm = await train('full');
+  } catch (err) {
+    partialRm.dispose(); // an abort (or failure) in the second training must not leak the first head
+    throw err;
+  }
   const lastEval = (rm: PartialRewardModel) => (rm.training.history as { evals: { diagnostics: RewardDiagnostics }[] }).evals.at(-1)!.diagnostics;
 
   try {
@@ -98,7 +109,7 @@ export async function runDemo(o: { lm: CausalLM; model: string; trainPrompts: re
     const batches = <T>(fn: (batch: string[], offset: number) => Promise<T[]>) => async (): Promise<T[]> => {
       const out: T[] = [];
       for (let s = 0; s < prompts.length; s += c.batchSize) {
-        throwIfAborted(signal, 'pargs demo');
+        await yieldAndCheck(signal, 'pargs demo');
         out.push(...(await fn(prompts.slice(s, s + c.batchSize), s)));
       }
       return out;
@@ -135,17 +146,17 @@ export async function runDemo(o: { lm: CausalLM; model: string; trainPrompts: re
       generated.set(name, await run());
     }
     emit('scoring: judges, diversity, perplexity under the base model');
-    const plainGold = await scoreAll(gold, prompts, generated.get('plain')!.texts);
+    const plainGold = await scoreAll(gold, prompts, generated.get('plain')!.texts, signal);
     const methods: MethodResult[] = [];
     for (const [name, g] of generated) {
-      const goldScores = name === 'plain' ? plainGold : await scoreAll(gold, prompts, g.texts);
+      const goldScores = name === 'plain' ? plainGold : await scoreAll(gold, prompts, g.texts, signal);
       methods.push({
         method: name,
         afinn: meanWithStderr(goldScores),
-        vader: meanWithStderr(await scoreAll(second, prompts, g.texts)),
+        vader: meanWithStderr(await scoreAll(second, prompts, g.texts, signal)),
         winVsPlain: winRate(goldScores, plainGold),
         diversity: diversity(g.texts),
-        perplexity: perplexity(await responseLogProbs(lm, g.ids)),
+        perplexity: perplexity(await responseLogProbs(lm, g.ids, { signal })),
         kl: g.traces ? g.traces.reduce((s, t) => s + klFromTrace(t.trace), 0) / g.traces.length : null,
         tokensPerSecond: g.tokens / g.seconds,
         modelCallsPerResponse: g.modelCalls,
@@ -156,7 +167,7 @@ export async function runDemo(o: { lm: CausalLM; model: string; trainPrompts: re
     const betaSweep: DemoResult['betaSweep'] = [];
     for (const beta of c.betaSweep) {
       emit(`β sweep: β = ${beta}`);
-      const summarize = async (g: Generated) => ({ afinn: meanWithStderr(await scoreAll(gold, prompts, g.texts)), diversity: diversity(g.texts) });
+      const summarize = async (g: Generated) => ({ afinn: meanWithStderr(await scoreAll(gold, prompts, g.texts, signal)), diversity: diversity(g.texts) });
       betaSweep.push({ beta, pargs: await summarize(await guided(partialRm, beta, false, 'pargs')), args: await summarize(await guided(fullRm, beta, false, 'args')) });
     }
 

@@ -5,6 +5,7 @@
  * seed.
  */
 import { generate } from '../decode/generate.js';
+import { yieldAndCheck } from '../engine/yield.js';
 import type { Judge } from '../eval/judges.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { TokenPair } from '../reward/prefixes.js';
@@ -37,6 +38,7 @@ export async function buildPreferencePairs(o: PreferenceBuildOptions): Promise<B
   let ties = 0;
   let scoreSum = 0;
   for (let start = 0; start < o.prompts.length; start += batchSize) {
+    await yieldAndCheck(o.signal, 'building preference pairs');
     const prompts = o.prompts.slice(start, start + batchSize);
     // Each prompt twice in one batch; every batch row has its own random stream, so the two differ.
     const rows = prompts.flatMap((p) => [p, p]);

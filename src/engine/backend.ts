@@ -85,6 +85,30 @@ async function describeWasm(): Promise<string> {
   return `WebAssembly (${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
 }
 
+/**
+ * The emscripten glue of the wasm module, when instantiated under Node, installs process handlers that
+ * re-throw every uncaught exception and unhandled rejection: any later error in the *user's* code then
+ * prints the glue's ~38 KB of minified source and exits with code 7 instead of 1. pargs removes exactly
+ * the handlers that appeared while it initialised the module, and leaves every other listener alone.
+ */
+const CRASH_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+type Listener = (...args: unknown[]) => void;
+/** `process` as a plain emitter: its typed overloads do not take an event name held in a variable. */
+const emitter = process as unknown as { listeners(event: string): Listener[]; off(event: string, listener: Listener): void };
+
+function crashListeners(): Map<string, Set<Listener>> {
+  return new Map(CRASH_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+}
+
+function removeListenersAddedSince(before: Map<string, Set<Listener>>): void {
+  for (const event of CRASH_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.has(listener)) emitter.off(event, listener);
+    }
+  }
+}
+
 /** Makes `name` the active tfjs backend; returns its info, or throws when it cannot. */
 async function activate(name: BackendName): Promise<BackendInfo> {
   if (name === 'tensorflow') {
@@ -103,10 +127,15 @@ async function activate(name: BackendName): Promise<BackendInfo> {
     };
   }
   if (name === 'wasm') {
-    // Importing registers the 'wasm' backend factory; setBackend instantiates the module.
-    await import('@tensorflow/tfjs-backend-wasm');
-    applyWasmPatches(); // before any kernel runs, so the first gradient already uses them
-    if (!(await tf.setBackend('wasm'))) throw new OptionError('backend "wasm" failed to initialise');
+    const before = crashListeners();
+    try {
+      // Importing registers the 'wasm' backend factory; setBackend instantiates the module.
+      await import('@tensorflow/tfjs-backend-wasm');
+      applyWasmPatches(); // before any kernel runs, so the first gradient already uses them
+      if (!(await tf.setBackend('wasm'))) throw new OptionError('backend "wasm" failed to initialise');
+    } finally {
+      removeListenersAddedSince(before);
+    }
     return { name, native: false, gpu: false, description: await describeWasm() };
   }
   if (!(await tf.setBackend('cpu'))) throw new OptionError('backend "cpu" failed to initialise');

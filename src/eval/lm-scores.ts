@@ -3,6 +3,7 @@
  * response perplexity; and the sequence-level KL estimate of a guided policy from its own traces.
  */
 import * as tf from '@tensorflow/tfjs';
+import { yieldAndCheck } from '../engine/yield.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import type { GuidedToken } from '../decode/guided.js';
 
@@ -11,10 +12,19 @@ export interface ResponseIds {
   responseIds: readonly number[];
 }
 
+export interface ResponseLogProbsOptions {
+  /** Sequences per forward (default 8). */
+  rowsPerBatch?: number;
+  /** Checked between batches; an abort rejects with AbortError. */
+  signal?: AbortSignal;
+}
+
 /** log π_ref of every response token, per item (batched, left-padded forwards). */
-export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds[], rowsPerBatch = 8): Promise<number[][]> {
+export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds[], options: ResponseLogProbsOptions = {}): Promise<number[][]> {
+  const rowsPerBatch = options.rowsPerBatch ?? 8;
   const out: number[][] = [];
   for (let start = 0; start < items.length; start += rowsPerBatch) {
+    await yieldAndCheck(options.signal, 'responseLogProbs');
     const batch = items.slice(start, start + rowsPerBatch);
     const sequences = batch.map((it) => [...it.promptIds, ...it.responseIds]);
     const { ids, mask } = leftPad(sequences, lm.padId);

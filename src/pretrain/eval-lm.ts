@@ -10,7 +10,8 @@
  * with different tokenizers comparable. Deterministic: no sampling anywhere.
  */
 import { tf } from '../engine/tf.js';
-import { OptionError, throwIfAborted } from '../errors.js';
+import { yieldAndCheck, yieldEvery } from '../engine/yield.js';
+import { OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { targetLogProbs } from './loss.js';
 
@@ -94,7 +95,9 @@ export async function evaluateLM(options: EvaluateLMOptions): Promise<LMEvaluati
   let bytes = 0;
   let unscoredTokens = 0;
   const utf8 = new TextEncoder();
+  const tokenizingTurn = yieldEvery(20, options.signal, 'evaluateLM');
   for (const text of texts) {
+    await tokenizingTurn();
     bytes += utf8.encode(text).length;
     const ids = lm.tokenizer.encode(text, { addSpecialTokens: false });
     if (ids.length === 0) continue;
@@ -114,7 +117,7 @@ export async function evaluateLM(options: EvaluateLMOptions): Promise<LMEvaluati
   for (const length of [...byLength.keys()].sort((a, b) => b - a)) {
     const group = byLength.get(length) as Window[];
     for (let i = 0; i < group.length; i += batchSize) {
-      throwIfAborted(options.signal, 'evaluateLM');
+      await yieldAndCheck(options.signal, 'evaluateLM');
       const rows = group.slice(i, i + batchSize);
       const logProbs = tf.tidy(() => {
         const out = lm.forward({ ids: rows.map((r) => r.ids), logits: 'all' });

@@ -12,6 +12,7 @@
  */
 import { join, resolve } from 'node:path';
 import { initBackend } from '../engine/backend.js';
+import { yieldToEventLoop } from '../engine/yield.js';
 import { tf } from '../engine/tf.js';
 import { AbortError, CheckpointError, OptionError, throwIfAborted } from '../errors.js';
 import { countParameters, type ModelConfig } from '../lm/config.js';
@@ -42,8 +43,6 @@ export interface PretrainResult {
 }
 
 const RECENT_LOSSES = 20;
-
-const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 function tokenizerFromCheckpoint(saved: CheckpointContents): TokenizerBundle {
   let json: Record<string, unknown>;
@@ -155,6 +154,7 @@ export async function pretrainLM(options: PretrainOptions): Promise<PretrainResu
 
     const ctx = { model, transformer, optimizer, clip: o.clip };
     while (step < o.steps) {
+      await yieldToEventLoop(); // timers, I/O and Ctrl-C run between steps
       if (o.signal?.aborted) {
         if (step > savedStep) await checkpoint(false);
         throw new AbortError(`pretraining was aborted after step ${step}; the checkpoint in ${checkpointDir} resumes it (resume: true)`);
@@ -176,8 +176,6 @@ export async function pretrainLM(options: PretrainOptions): Promise<PretrainResu
         o.onProgress({ type: 'eval', step, valLoss });
       }
       if (step % o.checkpointEvery === 0 && step < o.steps) await checkpoint(false);
-      // Lets a Ctrl-C handler (or any other callback) run between steps.
-      await yieldToEventLoop();
     }
     if (valStep !== step || valLoss === null) {
       valLoss = heldOutLoss(model, transformer, valBatches);

@@ -5,6 +5,7 @@
  * so a full-sequence and a partial reward model are measured the same way.
  */
 import * as tf from '@tensorflow/tfjs';
+import { yieldToEventLoop } from '../engine/yield.js';
 import type { PrefixFeatures } from './features.js';
 import type { RewardHead } from './head.js';
 import type { TokenPair } from './prefixes.js';
@@ -34,6 +35,7 @@ async function rewardsOf(head: RewardHead, f: PrefixFeatures): Promise<Map<numbe
   let pendingRows = 0;
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
+    await yieldToEventLoop();
     const all = new Float32Array(pendingRows * f.dim);
     let o = 0;
     for (const p of pending) {

@@ -44,7 +44,7 @@ export function epochExamples(features: PrefixFeatures, selection: PrefixSelecti
 }
 
 /** Examples per epoch (the same every epoch: sampling draws a fixed count per pair). */
-export function examplesPerEpoch(features: PrefixFeatures, selection: PrefixSelection): number {
+export function examplesPerEpoch(features: Pick<PrefixFeatures, 'plans' | 'pairIndices'>, selection: PrefixSelection): number {
   let total = 0;
   for (const pair of features.pairIndices) {
     const n = features.plans[pair]?.prefixLengths.length ?? 0;

@@ -9,7 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { OptionError, throwIfAborted } from '../errors.js';
+import { yieldAndCheck } from '../engine/yield.js';
+import { OptionError } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import { FeatureStore } from './feature-store.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
@@ -70,18 +71,23 @@ export function validateShard(shard: Shard | undefined): void {
   }
 }
 
+/** The prefix plan of every pair (null outside the shard or without a comparable prefix), as the pass uses it. */
+export function planPairs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs' | 'prefixes' | 'shard'>): (PairPlan | null)[] {
+  const eosId = o.backbone.generation.eosTokenIds[0] ?? o.backbone.tokenizer.eosTokenId;
+  return o.pairs.map((pair, i) => {
+    if (o.shard && i % o.shard.count !== o.shard.index) return null;
+    return planPair(pair, { ...o.prefixes, eosId });
+  });
+}
+
 export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
   const { backbone } = o;
   const tokensPerBatch = o.tokensPerBatch ?? 4096;
   if (!Number.isInteger(tokensPerBatch) || tokensPerBatch < 1) throw new OptionError(`tokensPerBatch must be a positive integer, got ${tokensPerBatch}`);
   validateShard(o.shard);
   const started = performance.now();
-  const eosId = backbone.generation.eosTokenIds[0] ?? backbone.tokenizer.eosTokenId;
   const context = backbone.config.maxPositions;
-  const plans = o.pairs.map((pair, i) => {
-    if (o.shard && i % o.shard.count !== o.shard.index) return null;
-    return planPair(pair, { ...o.prefixes, eosId });
-  });
+  const plans = planPairs(o);
   const jobs: Job[] = [];
   plans.forEach((plan, pair) => {
     if (!plan) return;
@@ -102,7 +108,7 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
   let paddedTokens = 0;
   try {
     for (let start = 0; start < jobs.length; ) {
-      throwIfAborted(o.signal, 'the feature pass');
+      await yieldAndCheck(o.signal, 'the feature pass');
       const T = jobs[start].ids.length;
       const count = Math.max(1, Math.min(jobs.length - start, Math.floor(tokensPerBatch / T)));
       const batch = jobs.slice(start, start + count);

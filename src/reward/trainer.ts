@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { encodePreferences } from '../data/encode.js';
 import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
-import { OptionError, TrainingError, throwIfAborted } from '../errors.js';
+import { yieldToEventLoop } from '../engine/yield.js';
+import { AbortError, OptionError, TrainingError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { AdamW } from '../pretrain/adamw.js';
 import { clipByGlobalNorm } from '../pretrain/clip.js';
@@ -19,7 +20,7 @@ import { createRng, validateSeed } from '../random.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, gatherBatch, type PrefixSelection, type Weighting } from './examples.js';
-import { extractPrefixFeatures, hashPairs, type PrefixFeatures } from './features.js';
+import { extractPrefixFeatures, hashPairs, planPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
@@ -195,16 +196,25 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
   const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, signal };
   const prefixes = { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix };
   if (options.features) checkFeatures(options.features, prefixes, pairs, backbone);
-  const train =
-    options.features ??
-    (await extractPrefixFeatures({ ...passOptions, pairs, prefixes, onProgress: (e) => onProgress?.({ ...e, split: 'train' }) }));
+  const key = runKey(r, backbone, pairs);
+  /** Runs a feature pass; an abort during it still leaves a resumable checkpoint (see saveStartCheckpoint). */
+  const featurePass = async (o: FeaturePassOptions): Promise<PrefixFeatures> => {
+    try {
+      return await extractPrefixFeatures(o);
+    } catch (err) {
+      if (!(err instanceof AbortError) || !options.checkpointDir) throw err;
+      const saved = await saveStartCheckpoint(options.checkpointDir, r, backbone, pairs, key, options.resume === true);
+      throw new AbortError(`trainPartialRM was aborted during the feature pass; ${saved ? 'a step-0 checkpoint was written to' : 'the existing checkpoint stays in'} "${options.checkpointDir}" (resume: true / --resume continues; the feature pass is redone)`);
+    }
+  };
+  const train = options.features ?? (await featurePass({ ...passOptions, pairs, prefixes, onProgress: (e) => onProgress?.({ ...e, split: 'train' }) }));
   let evalFeatures: PrefixFeatures | undefined;
   let rm: PartialRewardModel | undefined;
   let optimizer: AdamW | undefined;
   try {
     if (train.pairIndices.length === 0) throw new OptionError(`trainPartialRM: no pair has a prefix of at least minPrefix = ${r.minPrefix} tokens`);
     if (evalPairs?.length) {
-      evalFeatures = await extractPrefixFeatures({
+      evalFeatures = await featurePass({
         ...passOptions,
         pairs: evalPairs,
         prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1 },
@@ -216,7 +226,6 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     const totalSteps = stepsPerEpoch * r.epochs;
     const schedule = { peak: r.lr, warmupSteps: Math.floor(r.warmupRatio * totalSteps), totalSteps };
     validateSchedule(schedule);
-    const key = runKey(r, backbone, pairs);
     const history: TrainingHistory = { steps: [], evals: [] };
 
     let startStep = 0;
@@ -234,10 +243,7 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
       rm = new PartialRewardModel(backbone, RewardHead.init(r.head, backbone.config.hiddenSize, createRng(r.seed, 'head-init')), r.mode);
     }
     const head = rm.head;
-    optimizer = new AdamW(
-      [...head.variables].map(([name, variable]) => ({ name, variable, decay: !name.endsWith('bias') })),
-      { weightDecay: r.weightDecay, beta2: 0.999 },
-    );
+    optimizer = headOptimizer(head, r);
     if (checkpoint) optimizer.restore(checkpoint.optimizerState);
 
     const evaluate = async (step: number): Promise<void> => {
@@ -257,9 +263,10 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     const variables = [...head.variables.values()];
     let examples = startStep < totalSteps ? epochExamples(train, r.prefix, r.weighting, r.seed, Math.floor(startStep / stepsPerEpoch)) : [];
     for (let step = startStep; step < totalSteps; step++) {
+      await yieldToEventLoop(); // timers, I/O and Ctrl-C run between steps
       if (signal?.aborted) {
         await saveCheckpoint(step);
-        throwIfAborted(signal, 'trainPartialRM');
+        throw new AbortError(`trainPartialRM was aborted after step ${step} of ${totalSteps}${options.checkpointDir ? `; the checkpoint in "${options.checkpointDir}" resumes it (resume: true / --resume)` : ''}`);
       }
       const epoch = Math.floor(step / stepsPerEpoch);
       const inEpoch = step % stepsPerEpoch;
@@ -312,5 +319,40 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     optimizer?.dispose();
     if (train !== options.features) train.store.dispose();
     evalFeatures?.store.dispose();
+  }
+}
+
+/** AdamW over the head's variables; biases are not decayed. */
+function headOptimizer(head: RewardHead, r: Resolved): AdamW {
+  return new AdamW([...head.variables].map(([name, variable]) => ({ name, variable, decay: !name.endsWith('bias') })), { weightDecay: r.weightDecay, beta2: 0.999 });
+}
+
+/**
+ * The checkpoint of a run stopped before its first step: the seeded initial head with fresh optimizer
+ * moments at step 0, so `resume` recognises the run (same options and data) and continues it exactly.
+ * An existing checkpoint that a resumed run would continue from is kept instead; returns whether one
+ * was written.
+ */
+async function saveStartCheckpoint(dir: string, r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], key: string, resume: boolean): Promise<boolean> {
+  if (resume) {
+    // A checkpoint that does not load is not ours to replace either: keep whatever is there.
+    const existing = await loadTrainingCheckpoint(dir, backbone).catch(() => 'unreadable' as const);
+    if (existing === 'unreadable') return false;
+    if (existing) {
+      existing.rm.dispose();
+      return false;
+    }
+  }
+  const plans = planPairs({ backbone, pairs, prefixes: { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix } });
+  const perEpoch = examplesPerEpoch({ plans, pairIndices: plans.flatMap((p, i) => (p ? [i] : [])) }, r.prefix);
+  const totalSteps = Math.ceil(perEpoch / r.batchSize) * r.epochs;
+  const rm = new PartialRewardModel(backbone, RewardHead.init(r.head, backbone.config.hiddenSize, createRng(r.seed, 'head-init')), r.mode);
+  const optimizer = headOptimizer(rm.head, r);
+  try {
+    await saveTrainingCheckpoint(dir, rm, optimizer, { step: 0, totalSteps, runKey: key, history: { steps: [], evals: [] } });
+    return true;
+  } finally {
+    optimizer.dispose();
+    rm.dispose();
   }
 }
