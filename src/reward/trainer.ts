@@ -12,6 +12,7 @@ import { encodePreferences } from '../data/encode.js';
 import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
 import { OptionError, TrainingError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
+import type { ChatRendering } from '../lm/chat-template.js';
 import { AdamW } from '../pretrain/adamw.js';
 import { clipByGlobalNorm } from '../pretrain/clip.js';
 import { learningRate, validateSchedule } from '../pretrain/schedule.js';
@@ -26,7 +27,7 @@ import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel } from './reward-model.js';
 
 export type TrainEvent =
-  | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport }
+  | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport; conversationRendering?: ChatRendering }
   | { kind: 'features'; split: 'train' | 'eval'; sequencesDone: number; sequences: number; tokens: number }
   | { kind: 'step'; step: number; totalSteps: number; epoch: number; loss: number; accuracy: number; margin: number; lr: number; gradNorm: number }
   | { kind: 'eval'; step: number; diagnostics: RewardDiagnostics }
@@ -96,7 +97,7 @@ function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'e
   if (!Array.isArray(rows)) throw new OptionError(`trainPartialRM: ${split === 'train' ? 'pairs' : 'evalPairs'} must be a PreferenceSet or an array of pairs`);
   if (rows.length > 0 && typeof (rows[0] as PreferencePair).prompt !== 'string') return rows as readonly TokenPair[];
   const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer);
-  onProgress?.({ kind: 'encoded', split, report: encoded.report });
+  onProgress?.({ kind: 'encoded', split, report: encoded.report, ...(encoded.conversationRendering ? { conversationRendering: encoded.conversationRendering } : {}) });
   return encoded.pairs;
 }
 

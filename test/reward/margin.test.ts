@@ -7,7 +7,8 @@ import { gatherBatch, pairMargins } from '../../src/reward/examples.js';
 import { extractPrefixFeatures } from '../../src/reward/features.js';
 import { bradleyTerryPrefixLoss } from '../../src/reward/loss.js';
 import type { TokenPair } from '../../src/reward/prefixes.js';
-import { trainPartialRM } from '../../src/reward/trainer.js';
+import { loadPreferences } from '../../src/data/load.js';
+import { trainPartialRM, type TrainEvent } from '../../src/reward/trainer.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 /** −log σ(z) in float64. */
@@ -79,5 +80,15 @@ describe('margins from pairs to batches', () => {
     const global = await train(pairs, 0.5);
     expect(await train(pairs.map((p) => ({ ...p, margin: 0.5 })), 0)).toEqual(global);
     expect(await train(pairs.map((p, i) => ({ ...p, margin: i % 2 ? 3 : 0.5 })), 0)).not.toEqual(global);
+  });
+
+  it('trainPartialRM: the encoded event says how conversational pairs were rendered', async () => {
+    const user = (content: string) => ({ role: 'user', content });
+    const assistant = (content: string) => ({ role: 'assistant', content });
+    const rows = [0, 1, 2, 3].map((i) => ({ prompt: [user(`q${i}`)], chosen: [assistant('yes good')], rejected: [assistant('no')], margin: i }));
+    const events: TrainEvent[] = [];
+    const rm = await trainPartialRM({ backbone: lm, pairs: await loadPreferences(rows), epochs: 1, seed: 1, onProgress: (e) => events.push(e) });
+    rm.dispose();
+    expect(events.find((e) => e.kind === 'encoded')).toMatchObject({ kind: 'encoded', conversationRendering: 'hh-transcript', report: { kept: 4 } });
   });
 });
