@@ -1,7 +1,7 @@
 /** `pargs sample`: reward-guided (or baseline) decoding, streaming text to stdout. */
 import { readFile } from 'node:fs/promises';
 import { argsSample, bestOfN } from '../decode/baselines.js';
-import { generate } from '../decode/generate.js';
+import { generate, renderPrompt, type Prompt } from '../decode/generate.js';
 import { guidedSample, type GuidedToken } from '../decode/guided.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { AbortError, OptionError } from '../errors.js';
@@ -9,6 +9,7 @@ import type { CausalLM } from '../lm/causal-lm.js';
 import { loadCausalLM } from '../lm/load.js';
 import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
 import { defineCommand, type CommandIO } from './args.js';
+import { noteRendering, readMessagesFile } from './messages.js';
 
 const METHODS = ['pargs', 'pargs-greedy', 'args', 'best-of-n', 'plain'] as const;
 type Method = (typeof METHODS)[number];
@@ -39,12 +40,13 @@ export async function readPrompts(file: string): Promise<string[]> {
 export const sampleCommand = defineCommand({
   name: 'sample',
   summary: 'generate with PARGS, PARGS-G, ARGS, Best-of-N or plain sampling',
-  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE) [--method pargs|pargs-greedy|args|best-of-n|plain] [--beta B] [--top-k K] [--n N] [--max-new-tokens N] [--seed S] [--json]',
+  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|best-of-n|plain] [--beta B] [--top-k K] [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
     rm: { type: 'string', help: 'reward model saved by pargs train on this backbone', placeholder: 'DIR' },
     prompt: { type: 'string', help: 'one prompt', placeholder: 'TEXT' },
     prompts: { type: 'string', help: 'a file of prompts (.jsonl with "prompt", or one per line)', placeholder: 'FILE' },
+    messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
     method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
     beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs, 1 otherwise', placeholder: 'B' },
     topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods; plain: top-k filter)' },
@@ -57,15 +59,19 @@ export const sampleCommand = defineCommand({
   },
   async run(flags, _positionals, io) {
     if (!flags.model) throw new OptionError('pargs sample: --model DIR is required');
-    if ((flags.prompt === undefined) === (flags.prompts === undefined)) throw new OptionError('pargs sample: give exactly one of --prompt TEXT or --prompts FILE');
+    if ([flags.prompt, flags.prompts, flags.messages].filter((f) => f !== undefined).length !== 1) {
+      throw new OptionError('pargs sample: give exactly one of --prompt TEXT, --prompts FILE or --messages FILE');
+    }
     const method = flags.method as Method;
     if (!METHODS.includes(method)) throw new OptionError(`pargs sample: --method must be one of ${METHODS.join(', ')}, got "${flags.method}"`);
     if (method !== 'plain' && !flags.rm) throw new OptionError(`pargs sample: --rm DIR is required for --method ${method}`);
     if (!(flags.temperature! > 0)) throw new OptionError(`pargs sample: --temperature must be positive, got ${flags.temperature}`);
-    const prompts = flags.prompt !== undefined ? [flags.prompt] : await readPrompts(flags.prompts as string);
+    const prompts: Prompt[] =
+      flags.prompt !== undefined ? [flags.prompt] : flags.messages !== undefined ? await readMessagesFile(flags.messages) : await readPrompts(flags.prompts as string);
     const lm = await loadCausalLM(flags.model, { backend: flags.backend as 'auto' | undefined });
     let rm: PartialRewardModel | undefined;
     try {
+      if (flags.messages !== undefined) noteRendering(lm, flags.model, io.err);
       if (flags.rm && method !== 'plain') {
         rm = await loadRewardModel(flags.rm, lm);
         if (method === 'args' && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
@@ -103,7 +109,7 @@ interface SampleFlags {
   json: boolean;
 }
 
-async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, prompt: string, method: Method, f: SampleFlags, io: CommandIO): Promise<void> {
+async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, prompt: Prompt, method: Method, f: SampleFlags, io: CommandIO): Promise<void> {
   const started = performance.now();
   const common = { lm, prompts: [prompt], maxNewTokens: f.maxNewTokens, seed: f.seed, signal: io.signal };
   const streamed: number[] = [];
@@ -138,7 +144,8 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
     result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason, meanTokenReward: rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length) };
   }
   const seconds = (performance.now() - started) / 1000;
-  if (f.json) io.out(JSON.stringify({ prompt, method, ...result, seconds }));
+  // "prompt" is the text decoded from: a conversation's rendering, the same one the decoder encoded.
+  if (f.json) io.out(JSON.stringify({ prompt: renderPrompt(lm, prompt).text, method, ...result, seconds }));
   else {
     if (method !== 'best-of-n' && typeof result.text === 'string' && result.text.startsWith(printed)) process.stdout.write(result.text.slice(printed.length));
     io.out('');

@@ -4,10 +4,11 @@
  * `prompt ⊕ response[1..i]` is only meaningful if the ids the model sees are the ids decoding produces,
  * and re-encoding a joined string can merge tokens across the boundary.
  */
-import { OptionError } from '../errors.js';
+import { OptionError, TokenizerError } from '../errors.js';
+import type { ChatRendering } from '../lm/chat-template.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
 import { makeDropReport, mergeDropReports } from './drop-report.js';
-import type { DropReport, DroppedRow, EncodedPair, PreferencePair, PreferenceSet } from './types.js';
+import type { Conversation, DropReport, DroppedRow, EncodedPair, PreferencePair, PreferenceSet } from './types.js';
 
 export interface EncodePreferencesOptions {
   /** Longest allowed prompt + longer response, in tokens (default 512, as the paper). */
@@ -23,6 +24,33 @@ export interface EncodedPreferences {
   pairs: EncodedPair[];
   /** For a PreferenceSet, the load report with this step's drops added. */
   report: DropReport;
+  /**
+   * How the conversational pairs were rendered: with the tokenizer's chat template, or as the HH
+   * transcript because it has none. Undefined when no pair is conversational.
+   */
+  conversationRendering?: ChatRendering;
+}
+
+/** The text of the common start of strings. */
+function commonPrefix(texts: readonly string[]): string {
+  let k = 0;
+  const first = texts[0];
+  while (k < first.length && texts.every((t) => t.charCodeAt(k) === first.charCodeAt(k))) k++;
+  return first.slice(0, k);
+}
+
+/**
+ * A conversation rendered with the chat template, as TRL does: the prompt with a generation prompt,
+ * each side as the text the whole conversation adds after it (so a reply carries the template's
+ * end-of-turn tokens). The prompt is cut to what all three renderings share, for templates whose
+ * generation prompt differs from the start of the assistant turn.
+ */
+function renderWithTemplate(tokenizer: PargsTokenizer, c: Conversation): { prompt: string; chosen: string; rejected: string } {
+  const promptText = tokenizer.applyChatTemplate(c.prompt, { addGenerationPrompt: true });
+  const chosenText = tokenizer.applyChatTemplate([...c.prompt, ...c.chosen]);
+  const rejectedText = tokenizer.applyChatTemplate([...c.prompt, ...c.rejected]);
+  const prompt = commonPrefix([promptText, chosenText, rejectedText]);
+  return { prompt, chosen: chosenText.slice(prompt.length), rejected: rejectedText.slice(prompt.length) };
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
@@ -43,8 +71,10 @@ function checkOptions(options: EncodePreferencesOptions): { maxLength: number; o
 
 /**
  * Encodes each pair: the prompt with the tokenizer's own special-token rule (BOS for Llama-type
- * tokenizers), each response with `addSpecialTokens: false`. No EOS is appended here; padding with EOS
- * belongs to training. Over-length and tokenization-identical pairs are dropped and reported.
+ * tokenizers; none when a chat template already wrote it), each response with `addSpecialTokens: false`.
+ * Conversational pairs are rendered with the tokenizer's chat template when it has one, else their HH
+ * transcript is used. No EOS is appended here; padding with EOS belongs to training. Over-length,
+ * template-refused and tokenization-identical pairs are dropped and reported.
  */
 export function encodePreferences(
   set: PreferenceSet | readonly PreferencePair[],
@@ -59,10 +89,30 @@ export function encodePreferences(
     dropped.push({ ...source, reason, detail });
   };
 
+  let conversationRendering: ChatRendering | undefined;
   for (const pair of input) {
-    const promptIds = tokenizer.encode(pair.prompt);
-    let chosenIds = tokenizer.encode(pair.chosen, { addSpecialTokens: false });
-    let rejectedIds = tokenizer.encode(pair.rejected, { addSpecialTokens: false });
+    let text: { prompt: string; chosen: string; rejected: string } = pair;
+    let promptIds: number[];
+    if (pair.conversation && tokenizer.chatTemplate) {
+      conversationRendering = 'chat-template';
+      try {
+        text = renderWithTemplate(tokenizer, pair.conversation);
+      } catch (err) {
+        if (!(err instanceof TokenizerError)) throw err;
+        drop(pair.source, 'unsupported-conversation', err.message);
+        continue;
+      }
+      if (text.prompt === '') {
+        drop(pair.source, 'no-shared-prompt', 'the chat template renders the prompt and the two conversations with no common start');
+        continue;
+      }
+      promptIds = tokenizer.encodeChat(text.prompt);
+    } else {
+      if (pair.conversation) conversationRendering = 'hh-transcript';
+      promptIds = tokenizer.encode(text.prompt);
+    }
+    let chosenIds = tokenizer.encode(text.chosen, { addSpecialTokens: false });
+    let rejectedIds = tokenizer.encode(text.rejected, { addSpecialTokens: false });
     const longest = Math.max(chosenIds.length, rejectedIds.length);
     const length = promptIds.length + longest;
     let cut = '';
@@ -85,9 +135,10 @@ export function encodePreferences(
       drop(pair.source, 'identical-after-tokenization', `the chosen and rejected responses are the same ${chosenIds.length} token ids${cut}`);
       continue;
     }
-    pairs.push({ promptIds, chosenIds, rejectedIds, source: pair.source });
+    pairs.push({ promptIds, chosenIds, rejectedIds, source: pair.source, ...(pair.margin !== undefined ? { margin: pair.margin } : {}) });
   }
 
   const own = makeDropReport(input.length, dropped);
-  return { pairs, report: Array.isArray(set) ? own : mergeDropReports((set as PreferenceSet).report, own) };
+  const report = Array.isArray(set) ? own : mergeDropReports((set as PreferenceSet).report, own);
+  return conversationRendering ? { pairs, report, conversationRendering } : { pairs, report };
 }

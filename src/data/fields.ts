@@ -3,7 +3,7 @@
  * which loadPreferences always catches and turns into a `DroppedRow`: a format parser then reads as a
  * straight list of requirements instead of threading a result type through every field.
  */
-import type { DropReason } from './types.js';
+import type { Conversation, DropReason } from './types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -12,6 +12,9 @@ export interface ParsedRow {
   prompt: string;
   chosen: string;
   rejected: string;
+  conversation?: Conversation;
+  margin?: number;
+  scores?: { chosen?: number; rejected?: number };
 }
 
 /** Internal: never escapes src/data (loadPreferences records it as a dropped row). */
@@ -62,6 +65,15 @@ export function optionalString(row: Row, key: string, path: string = key): strin
   const value = row[key];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') reject('wrong-type', `"${path}" must be a string when present, got ${typeName(value)}`);
+  return value;
+}
+
+/** An optional finite number: undefined when absent or null, a drop when present with another type. */
+export function optionalNumber(row: Row, key: string): number | undefined {
+  const value = row[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number') reject('wrong-type', `"${key}" must be a number when present, got ${typeName(value)}`);
+  if (!Number.isFinite(value)) reject('invalid-value', `"${key}" must be a finite number, got ${value}`);
   return value;
 }
 

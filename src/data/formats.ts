@@ -12,15 +12,16 @@ import type { PreferenceFormat } from './types.js';
 export const FORMATS: readonly PreferenceFormat[] = ['trl', 'hh', 'summarize'];
 
 export const FORMAT_KEYS: Record<PreferenceFormat, string> = {
-  trl: '{prompt, chosen, rejected}',
+  trl: '{prompt?, chosen, rejected} strings or message lists',
   hh: '{chosen, rejected} "\\n\\nHuman: … \\n\\nAssistant: …" dialogues',
   summarize: '{info: {post, title, subreddit}, summaries: [{text}, {text}], choice}',
 };
 
 /**
  * The format a value's keys announce, or undefined when they announce none. A TRL row carries `prompt`
- * (or message lists); an HH row carries a dialogue without `prompt`. A row with `chosen`/`rejected` but
- * neither is left undecided, so that it is reported against the file's own format (e.g. as missing "prompt").
+ * or message lists; an HH row carries a dialogue without `prompt`; `{chosen, rejected}` strings without
+ * HH markers are TRL's standard implicit-prompt form. A row with neither string nor list responses is
+ * left undecided, so that it is reported against the file's own format (e.g. as missing "chosen").
  */
 export function shapeOf(value: unknown): PreferenceFormat | undefined {
   if (!isPlainObject(value)) return undefined;
@@ -28,6 +29,7 @@ export function shapeOf(value: unknown): PreferenceFormat | undefined {
   if ('prompt' in value || Array.isArray(value.chosen) || Array.isArray(value.rejected)) return 'trl';
   const dialogue = (v: unknown): boolean => typeof v === 'string' && (v.includes('\n\nHuman:') || v.includes(ASSISTANT_MARKER));
   if (dialogue(value.chosen) || dialogue(value.rejected)) return 'hh';
+  if (typeof value.chosen === 'string' && typeof value.rejected === 'string') return 'trl';
   return undefined;
 }
 

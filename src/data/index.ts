@@ -9,6 +9,7 @@ export {
   type DropReason,
   type DropReport,
   type DroppedRow,
+  type Conversation,
   type EncodedPair,
   type PreferenceFormat,
   type PreferencePair,

@@ -3,6 +3,8 @@
  * space, and the report of every row that was not kept (pargs never drops data silently).
  */
 
+import type { ChatMessage } from '../lm/chat-template.js';
+
 /** The on-disk layouts pargs reads; see `loadPreferences` for each one's fields. */
 export type PreferenceFormat = 'trl' | 'hh' | 'summarize';
 
@@ -12,12 +14,31 @@ export interface RowSource {
   index: number;
 }
 
-/** One comparison: `chosen` was preferred over `rejected` as a continuation of `prompt`. */
+/**
+ * A conversational comparison kept as messages, so that encoding can render it with the model's chat
+ * template: the shared turns, then each side's reply turns (the first and last of them the assistant's).
+ */
+export interface Conversation {
+  prompt: ChatMessage[];
+  chosen: ChatMessage[];
+  rejected: ChatMessage[];
+}
+
+/**
+ * One comparison: `chosen` was preferred over `rejected` as a continuation of `prompt`. For a
+ * conversational row the three texts are its HH transcript, used when the tokenizer has no chat template.
+ */
 export interface PreferencePair {
   prompt: string;
   chosen: string;
   rejected: string;
   source: RowSource;
+  /** Present for conversational rows (TRL conversational, UltraFeedback-binarized). */
+  conversation?: Conversation;
+  /** TRL's `margin` column: the reward gap this pair asks for, −log σ(Δ − margin). */
+  margin?: number;
+  /** UltraFeedback's `score_chosen` / `score_rejected`, kept as metadata (not used by the loss). */
+  scores?: { chosen?: number; rejected?: number };
 }
 
 /** A comparison in token-id space; `promptIds ⊕ chosenIds` is exactly what the reward model reads. */
@@ -26,6 +47,8 @@ export interface EncodedPair {
   chosenIds: number[];
   rejectedIds: number[];
   source: RowSource;
+  /** The row's `margin`, when it has one. */
+  margin?: number;
 }
 
 /** Why a row was not kept. Each reason has a human label in drop-report.ts. */

@@ -9,7 +9,7 @@ import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import { generate, resolvePrompts, type DecodeStrategy, type Generation } from './generate.js';
+import { generate, resolvePrompts, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
 import { guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 
 /** Plain decoding from the base model: the `generate` function under its baseline name. */
@@ -33,7 +33,8 @@ export function argsSample(options: ArgsSampleOptions): Promise<GuidedGeneration
 export interface BestOfNOptions {
   lm: CausalLM;
   rewardModel: PartialRewardModel;
-  prompts?: readonly string[];
+  /** Text prompts or conversations (rendered with the chat template), as in `generate`. */
+  prompts?: readonly Prompt[];
   promptIds?: readonly (readonly number[])[];
   /** Samples per prompt (default 4). */
   n?: number;

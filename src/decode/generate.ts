@@ -7,16 +7,24 @@ import type * as tf from '@tensorflow/tfjs';
 import { yieldAndCheck } from '../engine/yield.js';
 import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
+import { checkMessages, type ChatMessage } from '../lm/chat-template.js';
 import type { KVCache } from '../lm/kv-cache.js';
 import { createRng, validateSeed, type Rng } from '../random.js';
 import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
+
+/** A text prompt, or a conversation to render with the model's chat template. */
+export type Prompt = string | readonly ChatMessage[];
 
 export type DecodeStrategy = { kind: 'greedy' } | { kind: 'sample'; temperature?: number; topK?: number; topP?: number };
 
 export interface GenerateOptions {
   lm: CausalLM;
-  /** Text prompts, encoded with the tokenizer's own BOS rule. Give this or `promptIds`. */
-  prompts?: readonly string[];
+  /**
+   * Prompts: text, encoded with the tokenizer's own BOS rule; or conversations (`{role, content}[]`),
+   * rendered with the model's chat template and a generation prompt (HH transcript when it has none).
+   * Give this or `promptIds`.
+   */
+  prompts?: readonly Prompt[];
   /** Token-id prompts, used verbatim (no BOS added). */
   promptIds?: readonly (readonly number[])[];
   /** Default 32. */
@@ -75,10 +83,25 @@ export function chooseToken(logits: Float32Array, strategy: DecodeStrategy, rng:
   return ids ? ids[pick] : pick;
 }
 
-/** Prompt rows from text (tokenizer BOS rule) or ids (verbatim); shared by every decoding method. */
-export function resolvePrompts(o: { lm: CausalLM; prompts?: readonly string[]; promptIds?: readonly (readonly number[])[] }): number[][] {
+/**
+ * The text a prompt is decoded from: itself, or a conversation rendered for the assistant's next turn
+ * (the chat template, else the HH transcript; `rendering` says which).
+ */
+export function renderPrompt(lm: CausalLM, prompt: Prompt, where = 'prompt'): { text: string; rendering: 'text' | 'chat-template' | 'hh-transcript' } {
+  if (typeof prompt === 'string') return { text: prompt, rendering: 'text' };
+  checkMessages(prompt, where);
+  return lm.tokenizer.renderChat(prompt, { addGenerationPrompt: true });
+}
+
+/** Prompt rows from text (tokenizer BOS rule), conversations (no double BOS) or ids (verbatim); shared by every decoding method. */
+export function resolvePrompts(o: { lm: CausalLM; prompts?: readonly Prompt[]; promptIds?: readonly (readonly number[])[] }): number[][] {
   if ((o.prompts === undefined) === (o.promptIds === undefined)) throw new OptionError('give exactly one of prompts or promptIds');
-  const rows = o.prompts ? o.prompts.map((p) => o.lm.tokenizer.encode(p)) : (o.promptIds as number[][]).map((r) => [...r]);
+  const fromPrompt = (p: Prompt, i: number): number[] => {
+    if (typeof p === 'string') return o.lm.tokenizer.encode(p);
+    if (!Array.isArray(p)) throw new OptionError(`prompt ${i} must be a string or a list of {role, content} messages, got ${p === null ? 'null' : typeof p}`);
+    return o.lm.tokenizer.encodeChat(renderPrompt(o.lm, p, `prompt ${i}`).text);
+  };
+  const rows = o.prompts ? o.prompts.map(fromPrompt) : (o.promptIds as number[][]).map((r) => [...r]);
   if (rows.length === 0) throw new OptionError('the prompt list is empty; give at least one prompt');
   rows.forEach((r, i) => {
     if (r.length === 0) throw new OptionError(`prompt ${i} encodes to no tokens; give non-empty text or ids`);

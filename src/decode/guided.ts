@@ -14,7 +14,7 @@ import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
 import { createRng, validateSeed } from '../random.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
-import { checkContext, resolvePrompts } from './generate.js';
+import { checkContext, resolvePrompts, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { streamOf } from './stream.js';
 
@@ -32,7 +32,8 @@ export interface StopOptions {
 export interface GuidedSampleOptions {
   lm: CausalLM;
   rewardModel: PartialRewardModel;
-  prompts?: readonly string[];
+  /** Text prompts or conversations (rendered with the chat template), as in `generate`. */
+  prompts?: readonly Prompt[];
   promptIds?: readonly (readonly number[])[];
   /** Reward weight β (default 1; the paper: 2 for PARGS, 1 for PARGS-G). */
   beta?: number;

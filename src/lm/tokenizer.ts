@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { TokenizerError } from '../errors.js';
+import { ChatTemplate, hhTranscript, tokenString, type ChatMessage, type ChatRenderOptions, type ChatRendering } from './chat-template.js';
 
 const FLAG_DRIVEN_CLASSES = new Set(['LlamaTokenizer', 'LlamaTokenizerFast', 'GemmaTokenizer', 'GemmaTokenizerFast', 'CodeLlamaTokenizer', 'CodeLlamaTokenizerFast']);
 
@@ -32,11 +33,13 @@ export async function readJsonObject(path: string, required: boolean): Promise<{
   }
 }
 
-/** Special tokens appear as plain strings or as `{content: "..."}` objects in tokenizer configs. */
-function tokenString(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as Json).content === 'string') return (value as Json).content as string;
-  return undefined;
+async function readOptionalText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TokenizerError(`cannot read ${path}: ${(err as Error).message}`);
+  }
 }
 
 export interface EncodeOptions {
@@ -65,6 +68,10 @@ export class PargsTokenizer {
     /** SHA-256 of tokenizer.json: two models share a tokenizer iff their fingerprints match. */
     readonly fingerprint: string,
     readonly tokenizerClass: string | undefined,
+    /** The model's chat template (tokenizer_config.json `chat_template`), if it has one. */
+    readonly chatTemplate: ChatTemplate | undefined,
+    /** The text of the BOS token, to see whether a rendered template already starts with it. */
+    private readonly bosText: string | undefined,
   ) {
     this.bosTokenId = bosTokenId;
     this.eosTokenId = eosTokenId;
@@ -91,8 +98,11 @@ export class PargsTokenizer {
     }
     const config = (await readJsonObject(join(dir, 'tokenizer_config.json'), false))?.value ?? {};
     const specialMap = (await readJsonObject(join(dir, 'special_tokens_map.json'), false))?.value ?? {};
+    // Recent transformers versions save the template next to the config instead of inside it.
+    const templateFile = config.chat_template === undefined ? await readOptionalText(join(dir, 'chat_template.jinja')) : undefined;
     const fingerprint = createHash('sha256').update(text).digest('hex');
-    return PargsTokenizer.fromJson(json, { ...specialMap, ...config }, fingerprint, jsonPath);
+    const merged = { ...specialMap, ...config, ...(templateFile !== undefined ? { chat_template: templateFile } : {}) };
+    return PargsTokenizer.fromJson(json, merged, fingerprint, jsonPath);
   }
 
   /** Builds a tokenizer from already-parsed files (tests and in-memory use). */
@@ -116,7 +126,29 @@ export class PargsTokenizer {
         ? { bos: tokenizerConfig.add_bos_token !== false, eos: tokenizerConfig.add_eos_token === true }
         : null;
     const print = fingerprint ?? createHash('sha256').update(JSON.stringify(tokenizerJson)).digest('hex');
-    return new PargsTokenizer(inner, flagRule, idOf('bos_token'), idOf('eos_token'), print, cls);
+    const chatTemplate = ChatTemplate.fromConfig(tokenizerConfig, where.replace(/tokenizer\.json$/, 'tokenizer_config.json'));
+    return new PargsTokenizer(inner, flagRule, idOf('bos_token'), idOf('eos_token'), print, cls, chatTemplate, tokenString(tokenizerConfig.bos_token));
+  }
+
+  /** The model's chat template applied to `messages`; a TokenizerError when the model has none. */
+  applyChatTemplate(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): string {
+    if (!this.chatTemplate) throw new TokenizerError('this tokenizer has no chat_template; use renderChat for the HH transcript fallback, or give plain text');
+    return this.chatTemplate.render(messages, options);
+  }
+
+  /** A conversation as text: the chat template when the model has one, else the HH transcript. */
+  renderChat(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): { text: string; rendering: ChatRendering } {
+    if (this.chatTemplate) return { text: this.chatTemplate.render(messages, options), rendering: 'chat-template' };
+    return { text: hhTranscript(messages, options), rendering: 'hh-transcript' };
+  }
+
+  /**
+   * Ids of rendered chat text without a double BOS: a template that writes the BOS token itself gets the
+   * bare ids of its text; any other text gets the tokenizer's own rule, like a plain prompt.
+   */
+  encodeChat(text: string): number[] {
+    const writesBos = this.bosText !== undefined && this.bosText !== '' && text.startsWith(this.bosText);
+    return this.encode(text, { addSpecialTokens: !writesBos });
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {

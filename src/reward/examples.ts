@@ -6,6 +6,7 @@
  */
 import { createRng } from '../random.js';
 import type { PrefixFeatures } from './features.js';
+import type { TokenPair } from './prefixes.js';
 
 export type PrefixSelection = { kind: 'all' } | { kind: 'sample'; perPair: number };
 export type Weighting = 'per-prefix' | 'per-pair';
@@ -53,16 +54,31 @@ export function examplesPerEpoch(features: Pick<PrefixFeatures, 'plans' | 'pairI
   return total;
 }
 
-/** Host feature rows of a batch: chosen and rejected [n, d], and weights [n]. */
-export function gatherBatch(features: PrefixFeatures, batch: readonly Example[]): { chosen: Float32Array; rejected: Float32Array; weights: Float32Array } {
+/**
+ * Each pair's Bradley–Terry margin (its own, else `fallback`), or undefined when no pair has its own,
+ * so that the common case keeps the single global margin.
+ */
+export function pairMargins(pairs: readonly TokenPair[], fallback: number): number[] | undefined {
+  if (!pairs.some((p) => p.margin !== undefined)) return undefined;
+  return pairs.map((p) => p.margin ?? fallback);
+}
+
+/** Host feature rows of a batch: chosen and rejected [n, d], weights [n], and margins [n] when given per pair. */
+export function gatherBatch(
+  features: PrefixFeatures,
+  batch: readonly Example[],
+  margins?: readonly number[],
+): { chosen: Float32Array; rejected: Float32Array; weights: Float32Array; margins?: Float32Array } {
   const d = features.dim;
   const chosen = new Float32Array(batch.length * d);
   const rejected = new Float32Array(batch.length * d);
   const weights = new Float32Array(batch.length);
+  const exampleMargins = margins ? new Float32Array(batch.length) : undefined;
   batch.forEach((e, i) => {
     chosen.set(features.store.get(e.pair, 0).subarray(e.row * d, (e.row + 1) * d), i * d);
     rejected.set(features.store.get(e.pair, 1).subarray(e.row * d, (e.row + 1) * d), i * d);
     weights[i] = e.weight;
+    if (exampleMargins && margins) exampleMargins[i] = margins[e.pair];
   });
-  return { chosen, rejected, weights };
+  return exampleMargins ? { chosen, rejected, weights, margins: exampleMargins } : { chosen, rejected, weights };
 }

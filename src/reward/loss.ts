@@ -1,5 +1,6 @@
 /**
- * The Bradley–Terry prefix loss: mean over prefix pairs of −log σ(r_chosen − r_rejected − margin),
+ * The Bradley–Terry prefix loss: mean over prefix pairs of −log σ(r_chosen − r_rejected − margin) (one
+ * margin for all, or one per pair),
  * with log σ(z) written as −softplus(−z) (stable at ±1000, and safe inside a gradient tape on wasm).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -8,6 +9,8 @@ import { logSigmoid } from '../engine/ops.js';
 export interface BradleyTerryOptions {
   /** Required reward gap: the loss is −log σ(Δ − margin). Default 0. */
   margin?: number;
+  /** Per-pair required gaps [N], used instead of `margin`: the loss of pair i is −log σ(Δᵢ − marginsᵢ). */
+  margins?: tf.Tensor1D;
   /**
    * Per-pair weights [N] (e.g. a mask, or 1/L for per-pair weighting); the loss is Σ wᵢ·ℓᵢ / Σ wᵢ.
    * Default: every prefix pair weighs the same.
@@ -19,7 +22,8 @@ export interface BradleyTerryOptions {
 export function bradleyTerryPrefixLoss(rChosen: tf.Tensor1D, rRejected: tf.Tensor1D, options: BradleyTerryOptions = {}): tf.Scalar {
   return tf.tidy(() => {
     let gap = tf.sub(rChosen, rRejected); // [N]
-    if (options.margin) gap = tf.sub(gap, options.margin);
+    if (options.margins) gap = tf.sub(gap, options.margins);
+    else if (options.margin) gap = tf.sub(gap, options.margin);
     const perPair = tf.neg(logSigmoid(gap)); // [N]
     if (!options.weights) return tf.mean(perPair) as tf.Scalar;
     return tf.div(tf.sum(tf.mul(perPair, options.weights)), tf.sum(options.weights)) as tf.Scalar;

@@ -14,6 +14,8 @@ export interface TokenPair {
   promptIds: readonly number[];
   chosenIds: readonly number[];
   rejectedIds: readonly number[];
+  /** This pair's Bradley–Terry margin (TRL's `margin` column); the training option's margin when absent. */
+  margin?: number;
 }
 
 export type RewardMode = 'partial' | 'full';

@@ -13,13 +13,14 @@ import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js
 import { yieldToEventLoop } from '../engine/yield.js';
 import { AbortError, OptionError, TrainingError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
+import type { ChatRendering } from '../lm/chat-template.js';
 import { AdamW } from '../pretrain/adamw.js';
 import { clipByGlobalNorm } from '../pretrain/clip.js';
 import { learningRate, validateSchedule } from '../pretrain/schedule.js';
 import { createRng, validateSeed } from '../random.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
-import { epochExamples, examplesPerEpoch, gatherBatch, type PrefixSelection, type Weighting } from './examples.js';
+import { epochExamples, examplesPerEpoch, gatherBatch, pairMargins, type PrefixSelection, type Weighting } from './examples.js';
 import { extractPrefixFeatures, hashPairs, planPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
@@ -27,7 +28,7 @@ import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel } from './reward-model.js';
 
 export type TrainEvent =
-  | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport }
+  | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport; conversationRendering?: ChatRendering }
   | { kind: 'features'; split: 'train' | 'eval'; sequencesDone: number; sequences: number; tokens: number }
   | { kind: 'step'; step: number; totalSteps: number; epoch: number; loss: number; accuracy: number; margin: number; lr: number; gradNorm: number }
   | { kind: 'eval'; step: number; diagnostics: RewardDiagnostics }
@@ -97,7 +98,7 @@ function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'e
   if (!Array.isArray(rows)) throw new OptionError(`trainPartialRM: ${split === 'train' ? 'pairs' : 'evalPairs'} must be a PreferenceSet or an array of pairs`);
   if (rows.length > 0 && typeof (rows[0] as PreferencePair).prompt !== 'string') return rows as readonly TokenPair[];
   const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer);
-  onProgress?.({ kind: 'encoded', split, report: encoded.report });
+  onProgress?.({ kind: 'encoded', split, report: encoded.report, ...(encoded.conversationRendering ? { conversationRendering: encoded.conversationRendering } : {}) });
   return encoded.pairs;
 }
 
@@ -183,7 +184,7 @@ function resolve(o: TrainPartialRMOptions): Resolved {
 /** A key over everything that determines the trajectory: options, backbone and the exact pairs. */
 function runKey(r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[]): string {
   const h = createHash('sha256').update(JSON.stringify(r)).update(backbone.fingerprint);
-  for (const p of pairs) h.update(JSON.stringify([p.promptIds, p.chosenIds, p.rejectedIds]));
+  for (const p of pairs) h.update(JSON.stringify(p.margin === undefined ? [p.promptIds, p.chosenIds, p.rejectedIds] : [p.promptIds, p.chosenIds, p.rejectedIds, p.margin]));
   return h.digest('hex');
 }
 
@@ -261,6 +262,7 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     };
 
     const variables = [...head.variables.values()];
+    const margins = pairMargins(pairs, r.margin);
     let examples = startStep < totalSteps ? epochExamples(train, r.prefix, r.weighting, r.seed, Math.floor(startStep / stepsPerEpoch)) : [];
     for (let step = startStep; step < totalSteps; step++) {
       await yieldToEventLoop(); // timers, I/O and Ctrl-C run between steps
@@ -272,19 +274,20 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
       const inEpoch = step % stepsPerEpoch;
       if (inEpoch === 0 && step !== startStep) examples = epochExamples(train, r.prefix, r.weighting, r.seed, epoch);
       const batch = examples.slice(inEpoch * r.batchSize, (inEpoch + 1) * r.batchSize);
-      const host = gatherBatch(train, batch);
+      const host = gatherBatch(train, batch, margins);
       const lr = learningRate(step, schedule);
       const stats = tf.tidy(() => {
         const n = batch.length;
         const chosen = tf.tensor2d(host.chosen, [n, train.dim]); // [n, d]
         const rejected = tf.tensor2d(host.rejected, [n, train.dim]); // [n, d]
         const weights = r.weighting === 'per-pair' ? tf.tensor1d(host.weights) : undefined; // [n]
+        const pairMargin = host.margins ? tf.tensor1d(host.margins) : undefined; // [n]
         let gap: tf.Tensor1D | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const rc = head.apply(chosen); // [n]
           const rr = head.apply(rejected); // [n]
           gap = tf.keep(tf.sub(rc, rr));
-          return bradleyTerryPrefixLoss(rc, rr, { margin: r.margin, weights });
+          return bradleyTerryPrefixLoss(rc, rr, { margin: r.margin, margins: pairMargin, weights });
         }, variables);
         const clipped = clipByGlobalNorm(grads, r.clip);
         const names = [...head.variables.keys()];

@@ -21,7 +21,7 @@ interface BadRow {
 
 const table: BadRow[] = [
   { name: 'malformed JSON', good: trlRow, bad: '{"prompt": "x", "chosen": ', reason: 'malformed-json', detail: /not valid JSON/ },
-  { name: 'missing prompt', good: trlRow, bad: { chosen: ' a', rejected: ' b' }, reason: 'missing-field', detail: /missing "prompt"/ },
+  { name: 'no prompt and nothing shared', good: trlRow, bad: { chosen: ' a', rejected: ' b' }, reason: 'no-shared-prompt', detail: /no "prompt".*share no leading words/ },
   { name: 'missing chosen', good: trlRow, bad: { prompt: 'p', rejected: ' b' }, reason: 'missing-field', detail: /missing "chosen"/ },
   { name: 'null chosen', good: trlRow, bad: { prompt: 'p', chosen: null, rejected: ' b' }, reason: 'missing-field', detail: /"chosen" \(it is null\)/ },
   { name: 'non-string rejected', good: trlRow, bad: { prompt: 'p', chosen: ' a', rejected: 5 }, reason: 'wrong-type', detail: /"rejected" must be a string, got number/ },

@@ -111,12 +111,13 @@ describe('loadPreferences file layouts', () => {
 
 describe('loadPreferences auto-detection', () => {
   it('detects from the first row whose keys announce a format, skipping malformed and undecided rows', async () => {
-    const path = await writeTemp('detect.jsonl', jsonl(['{oops', { chosen: 'a', rejected: 'b' }, hhRow]));
+    // {chosen: 5, ...} announces no format ({chosen, rejected} strings would be TRL's implicit-prompt form).
+    const path = await writeTemp('detect.jsonl', jsonl(['{oops', { chosen: 5, rejected: 'b' }, hhRow]));
     const set = await loadPreferences(path);
     expect(set.format).toBe('hh');
     expect(set.report.dropped.map((d) => [d.line, d.reason])).toEqual([
       [1, 'malformed-json'],
-      [2, 'no-assistant-turn'],
+      [2, 'wrong-type'],
     ]);
   });
 

@@ -27,6 +27,8 @@ export interface TinyOptions {
   prefixed?: boolean;
   /** Extra or overriding config.json fields. */
   config?: Record<string, unknown>;
+  /** A `chat_template` for tokenizer_config.json (a Jinja string, or named templates); none by default. */
+  chatTemplate?: string | { name: string; template: string }[];
   /** Weight scale (standard deviation of the random normal entries). */
   scale?: number;
   dir?: string;
@@ -181,7 +183,13 @@ export async function writeTinyModel(o: TinyOptions): Promise<TinyModel> {
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokJson));
   await writeFile(
     join(dir, 'tokenizer_config.json'),
-    JSON.stringify({ tokenizer_class: gpt2 ? 'GPT2Tokenizer' : 'PreTrainedTokenizerFast', bos_token: EOT, eos_token: EOT, add_bos_token: false }),
+    JSON.stringify({
+      tokenizer_class: gpt2 ? 'GPT2Tokenizer' : 'PreTrainedTokenizerFast',
+      bos_token: EOT,
+      eos_token: EOT,
+      add_bos_token: false,
+      ...(o.chatTemplate !== undefined ? { chat_template: o.chatTemplate } : {}),
+    }),
   );
   const dtype = o.dtype ?? 'F32';
   await writeSafetensors(
