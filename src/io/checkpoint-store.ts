@@ -26,7 +26,12 @@ interface StoreManifest {
   step: number;
   /** sha256 (hex) of every other file in the checkpoint folder. */
   files: Record<string, string>;
+  /** sha256 of this manifest's other fields, so a damaged checkpoint.json is named as such. */
+  manifestSha256: string;
 }
+
+const manifestHash = (m: Omit<StoreManifest, 'manifestSha256'>): string =>
+  createHash('sha256').update(JSON.stringify([m.format, m.version, m.step, Object.entries(m.files)])).digest('hex');
 
 const stepName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
 const STEP_DIR = /^step-(\d{8,})$/;
@@ -68,7 +73,8 @@ export async function writeCheckpointDir(root: string, step: number, keep: numbe
       await fill(tmp);
       const files: Record<string, string> = {};
       for (const name of (await readdir(tmp)).sort()) files[name] = await sha256File(join(tmp, name));
-      const manifest: StoreManifest = { format: 'pargs-checkpoint', version: 1, step, files };
+      const fields = { format: 'pargs-checkpoint' as const, version: 1 as const, step, files };
+      const manifest: StoreManifest = { ...fields, manifestSha256: manifestHash(fields) };
       await writeJsonAtomic(join(tmp, CHECKPOINT_MANIFEST), manifest);
       // A checkpoint of the same step (a resumed run re-saving it) is moved aside first: rename cannot replace a non-empty folder.
       const aside = join(root, `.tmp-replaced-${process.pid}-${counter++}`);
@@ -112,6 +118,7 @@ export async function verifyCheckpointDir(dir: string): Promise<number> {
   if (m?.format !== 'pargs-checkpoint' || m.version !== 1 || !Number.isInteger(m.step) || typeof m.files !== 'object' || m.files === null) {
     throw new CheckpointError(`${manifestPath} is not a pargs checkpoint manifest (version 1); the checkpoint ${dir} cannot be trusted`);
   }
+  if (m.manifestSha256 !== manifestHash(m)) throw new CheckpointError(`${manifestPath} does not match its own checksum; the checkpoint manifest was changed or corrupted`);
   const named = STEP_DIR.exec(dir.split(/[\\/]/).pop() ?? '');
   if (named && Number(named[1]) !== m.step) {
     throw new CheckpointError(`${manifestPath} says step ${m.step} but its folder is step ${Number(named[1])}; the checkpoint was edited or corrupted`);

@@ -72,7 +72,7 @@ describe('checkpoints', () => {
     await writeFile(join(dir, 'manifest.json'), manifest);
     const store = await readFile(join(dir, 'checkpoint.json'), 'utf8');
     await writeFile(join(dir, 'checkpoint.json'), store.replace('"step": 1', '"step": 9'));
-    await expect(readCheckpoint(root)).rejects.toThrow(/says step 9 but its folder is step 1/);
+    await expect(readCheckpoint(root)).rejects.toThrow(/checkpoint\.json does not match its own checksum/);
     await writeFile(join(dir, 'checkpoint.json'), store);
     await rename(dir, join(root, 'step-00000009'));
     await expect(readCheckpoint(root)).rejects.toThrow(/says step 1 but its folder is step 9/);
