@@ -10,7 +10,7 @@ import { betaSweepTable, prefixAccuracyTable, resultsTable } from '../demo/table
 import { OptionError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { guardOutput } from '../io/fs-errors.js';
-import { claimOutputDir, inspectOutputDir } from '../io/output-dir.js';
+import { claimOutputDir } from '../io/output-dir.js';
 import { loadCausalLM } from '../lm/load.js';
 import { defineCommand } from './args.js';
 
@@ -49,11 +49,11 @@ export const demoCommand = defineCommand({
     if (!existsSync(promptsFile)) throw new OptionError(`no demo prompts: ${promptsFile} does not exist; pass --prompts FILE with {"train": […], "test": […]}`);
     const prompts = await readDemoPrompts(promptsFile);
     const config = DEMO_CONFIGS[flags.quick ? 'quick' : 'default'];
-    const outputRules = { kind: 'demo-report' as const, what: 'pargs demo --out', overwrite: flags.overwrite, protect: [model] };
-    // Refused before the demo's minutes of work; claimed (locked) when the report is written.
-    await inspectOutputDir(flags.out as string, outputRules);
-    const lm = await loadCausalLM(model, { backend: flags.backend as 'auto' | undefined });
+    // Claimed (and locked) for the whole run, so a refusal comes before the demo's minutes of work.
+    const claimed = await claimOutputDir(flags.out as string, { kind: 'demo-report', what: 'pargs demo --out', overwrite: flags.overwrite, protect: [model] });
+    let lm: Awaited<ReturnType<typeof loadCausalLM>> | undefined;
     try {
+      lm = await loadCausalLM(model, { backend: flags.backend as 'auto' | undefined });
       io.err(`pargs demo${flags.quick ? ' --quick' : ''}: ${model} (${lm.config.modelType}, ${lm.config.numLayers} layers, d ${lm.config.hiddenSize}) on ${lm.backend.description}`);
       const t0 = performance.now();
       const result = await runDemo({
@@ -71,16 +71,11 @@ export const demoCommand = defineCommand({
         },
       });
       const out = flags.out as string;
-      const claimed = await claimOutputDir(out, outputRules);
-      try {
-        await guardOutput(claimed.dir, async () => {
-          await writeFileAtomic(join(claimed.dir, 'index.html'), renderReport(result));
-          await writeFileAtomic(join(claimed.dir, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
-        });
-        await claimed.markComplete();
-      } finally {
-        await claimed.release();
-      }
+      await guardOutput(claimed.dir, async () => {
+        await writeFileAtomic(join(claimed.dir, 'index.html'), renderReport(result));
+        await writeFileAtomic(join(claimed.dir, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
+      });
+      await claimed.markComplete();
       if (flags.json) io.out(JSON.stringify(result));
       else {
         io.out(`Preference pairs: ${result.preferences.pairs} (${result.preferences.ties} ties dropped), ${result.preferences.train} train / ${result.preferences.eval} eval\n`);
@@ -91,7 +86,8 @@ export const demoCommand = defineCommand({
       }
       return 0;
     } finally {
-      lm.dispose();
+      lm?.dispose();
+      await claimed.release();
     }
   },
 });

@@ -2,9 +2,9 @@
 import { encodePreferences, formatDropReport, loadPreferences } from '../data/index.js';
 import { OptionError } from '../errors.js';
 import { loadCausalLM } from '../lm/load.js';
-import { saveFeatureShard } from '../reward/feature-shards.js';
+import { writeFeatureShardFiles } from '../reward/feature-shards.js';
 import { extractPrefixFeatures } from '../reward/features.js';
-import { inspectOutputDir } from '../io/output-dir.js';
+import { claimOutputDir } from '../io/output-dir.js';
 import { defineCommand } from './args.js';
 
 /** "i/n" → {index, count}. */
@@ -36,11 +36,11 @@ export const featuresCommand = defineCommand({
     if (flags.mode !== 'partial' && flags.mode !== 'full') throw new OptionError(`pargs features: --mode must be partial or full, got "${flags.mode}"`);
     if (flags.alignment !== 'eos' && flags.alignment !== 'shortest') throw new OptionError(`pargs features: --alignment must be eos or shortest, got "${flags.alignment}"`);
     const shard = parseShard(flags.shard as string);
-    const outputRules = { kind: 'features' as const, what: 'pargs features --out', overwrite: flags.overwrite, protect: [flags.model as string] };
-    // Refused before the (long) feature pass; checked again when the shard is saved.
-    await inspectOutputDir(flags.out as string, outputRules);
-    const lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
+    // Claimed (and locked) for the whole run, so a refusal comes before the long feature pass.
+    const claimed = await claimOutputDir(flags.out as string, { kind: 'features', what: 'pargs features --out', overwrite: flags.overwrite, protect: [flags.model as string] });
+    let lm: Awaited<ReturnType<typeof loadCausalLM>> | undefined;
     try {
+      lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
       const set = await loadPreferences(flags.data as string, { signal: io.signal });
       const { pairs, report } = encodePreferences(set, lm.tokenizer, { maxLength: flags.maxLength });
       io.err(`${flags.data}: ${formatDropReport(report)}`);
@@ -49,12 +49,14 @@ export const featuresCommand = defineCommand({
         prefixes: { mode: flags.mode, alignment: flags.alignment, minPrefix: flags.minPrefix as number },
         onProgress: (e) => e.sequencesDone === e.sequences && io.err(`shard ${shard.index}/${shard.count}: ${e.sequences} sequences, ${e.tokens} tokens`),
       });
-      await saveFeatureShard(features, flags.out as string, shard, outputRules);
+      await writeFeatureShardFiles(features, claimed.dir, shard);
+      await claimed.markComplete();
       io.out(`wrote shard ${shard.index}/${shard.count} (${features.pairIndices.length} of ${pairs.length} pairs) to ${flags.out}`);
       features.store.dispose();
       return 0;
     } finally {
-      lm.dispose();
+      lm?.dispose();
+      await claimed.release();
     }
   },
 });

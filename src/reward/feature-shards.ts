@@ -46,6 +46,17 @@ export interface SaveShardOptions {
  * `overwrite`); the folder is locked while writing and each file is replaced atomically.
  */
 export async function saveFeatureShard(features: PrefixFeatures, dir: string, shard: Shard = { index: 0, count: 1 }, options: SaveShardOptions = {}): Promise<void> {
+  const claimed = await claimOutputDir(dir, { kind: 'features', what: 'saveFeatureShard (pargs features --out)', overwrite: options.overwrite, protect: options.protect });
+  try {
+    await writeFeatureShardFiles(features, claimed.dir, shard);
+    await claimed.markComplete();
+  } finally {
+    await claimed.release();
+  }
+}
+
+/** Writes the shard's two files into `dir`, a folder already claimed for 'features' output. */
+export async function writeFeatureShardFiles(features: PrefixFeatures, dir: string, shard: Shard): Promise<void> {
   const plans: Record<string, PairPlan> = {};
   const tensors: TensorToWrite[] = [];
   for (const pair of features.pairIndices) {
@@ -59,16 +70,10 @@ export async function saveFeatureShard(features: PrefixFeatures, dir: string, sh
     format: 'pargs-features', version: 1, shard, pairCount: features.plans.length, pairsHash: features.pairsHash,
     backboneFingerprint: features.backboneFingerprint, prefixes: features.prefixes, dim: features.dim, plans, stats: features.stats,
   };
-  const claimed = await claimOutputDir(dir, { kind: 'features', what: 'saveFeatureShard (pargs features --out)', overwrite: options.overwrite, protect: options.protect });
-  try {
-    await guardOutput(claimed.dir, async () => {
-      await writeSafetensors(join(claimed.dir, TENSORS), tensors);
-      await writeFileAtomic(join(claimed.dir, MANIFEST), `${JSON.stringify(manifest)}\n`);
-    });
-    await claimed.markComplete();
-  } finally {
-    await claimed.release();
-  }
+  await guardOutput(dir, async () => {
+    await writeSafetensors(join(dir, TENSORS), tensors);
+    await writeFileAtomic(join(dir, MANIFEST), `${JSON.stringify(manifest)}\n`);
+  });
 }
 
 /** Merges shards made over one pair list into one `PrefixFeatures`; every shard 0…count−1 must be there once. */

@@ -2,10 +2,11 @@
  * `--out` never destroys what is there, and one output folder has one writer: the output rules through
  * the CLI (in process) and two concurrent `pargs train` child processes on one folder.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { spawnCli } from '../helpers/spawn-cli.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
@@ -116,6 +117,30 @@ describe('--out refuses what it must not touch, and keeps it', () => {
     const kept = await readdir(join(out, 'checkpoints'));
     expect(kept).toHaveLength(3);
     expect(kept.every((d) => /^step-\d{8}$/.test(d))).toBe(true);
+  });
+});
+
+describe('file-system failures on --out are typed errors, not stack traces', () => {
+  const mounts: string[] = [];
+  afterAll(() => mounts.forEach((m) => spawnSync('umount', [m])));
+  const asRoot = process.getuid?.() === 0;
+
+  it.skipIf(!asRoot)('read-only and full tmpfs folders (mounting needs root; chmod does not stop root)', async () => {
+    const readOnly = join(work, 'ro');
+    const full = join(work, 'full');
+    await mkdir(readOnly);
+    await mkdir(full);
+    for (const [dir, options] of [[readOnly, 'ro,size=64k'], [full, 'size=12k']]) {
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]).status).toBe(0);
+      mounts.push(dir);
+    }
+    const ro = await train(join(readOnly, 'rm'));
+    expect(ro.code).toBe(2);
+    expect(ro.err).toMatch(/OutputError: .*ro\/rm is on a read-only file system/);
+    const disk = await train(join(full, 'rm'), '--epochs', '2');
+    expect(disk.code).toBe(2);
+    expect(disk.err).toMatch(/OutputError: .*the disk is full/);
+    for (const r of [ro, disk]) expect(r.err).not.toMatch(/\n\s+at /);
   });
 });
 
