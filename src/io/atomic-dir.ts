@@ -6,7 +6,7 @@
  * and deleted only after the new folder is in place. A reader sees the old folder or the new one, never
  * a mix. Leftovers of a crash are cleaned up only when their manifest says pargs wrote them.
  */
-import { mkdir, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeJsonAtomic } from './atomic.js';
@@ -53,6 +53,9 @@ export async function replaceDirAtomic(dir: string, rules: OutputRules, fill: (t
   const abs = resolve(dir);
   refuseWorkingFolder(abs, rules.what);
   await guardOutput(abs, async () => {
+    if ((await lstat(abs).catch(() => undefined))?.isSymbolicLink()) {
+      throw new OutputError(`${rules.what}: ${abs} is a symbolic link; the model folder is replaced as a whole, so give the real folder's path`);
+    }
     await mkdir(dirname(abs), { recursive: true });
     await recoverLeftovers(abs, rules.kind);
     const tag = `${process.pid}-${Date.now()}-${counter++}`;

@@ -69,22 +69,37 @@ export async function acquireLock(dir: string, onNote: (note: string) => void = 
     for (let attempt = 0; attempt < 2; attempt++) {
       if (await tryCreate(file, me)) return lockHandle(file, me);
       const owner = await readOwner(file);
-      if (owner && owner.hostname === me.hostname && owner.pid !== me.pid && !isAlive(owner.pid)) {
+      if (isStale(owner, me)) {
         onNote(`taking over the stale lock ${file} of process ${owner.pid} (started ${owner.startedAt}), which is no longer running`);
         // Another process may take it over at the same moment; the second 'wx' decides who wins.
         await unlink(file).catch(() => undefined);
         continue;
       }
-      const who = owner
-        ? `process ${owner.pid} on ${owner.hostname} (started ${owner.startedAt})`
-        : 'another process (its lock file is still being written or is unreadable)';
-      throw new LockError(
-        `${dir} is in use by ${who}: only one pargs run may write there at a time. Wait for it to finish or choose another folder; ` +
-          `if that process is gone, delete ${file}`,
-      );
+      throw heldError(dir, file, owner);
     }
     throw new LockError(`${dir}: could not take over the stale lock ${file}; another process claimed it first`);
   });
+}
+
+function isStale(owner: LockOwner | undefined, me: { pid: number; hostname: string }): owner is LockOwner {
+  return owner !== undefined && owner.hostname === me.hostname && owner.pid !== me.pid && !isAlive(owner.pid);
+}
+
+function heldError(dir: string, file: string, owner: LockOwner | undefined): LockError {
+  const who = owner ? `process ${owner.pid} on ${owner.hostname} (started ${owner.startedAt})` : 'another process (its lock file is still being written or is unreadable)';
+  return new LockError(
+    `${dir} is in use by ${who}: only one pargs run may write there at a time. Wait for it to finish or choose another folder; ` +
+      `if that process is gone, delete ${file}`,
+  );
+}
+
+/** Throws `LockError` when `dir` holds a lock that is not stale (without taking it). */
+export async function assertNotLocked(dir: string): Promise<void> {
+  const file = join(dir, LOCK_FILE);
+  const present = await readFile(file, 'utf8').then(() => true, () => false);
+  if (!present) return;
+  const owner = await readOwner(file);
+  if (!isStale(owner, { pid: process.pid, hostname: hostname() })) throw heldError(dir, file, owner);
 }
 
 function lockHandle(file: string, me: LockOwner): FolderLock {

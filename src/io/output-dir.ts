@@ -8,12 +8,12 @@
  * the backbone's own. The claimed folder stays in place for the whole run (its lock lives inside) and
  * its contents are replaced file by file or sub-folder by sub-folder, atomically.
  */
-import { lstat, mkdir, readdir, readFile, realpath } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeJsonAtomic } from './atomic.js';
 import { guardOutput } from './fs-errors.js';
-import { acquireLock, LOCK_FILE, type FolderLock } from './lock.js';
+import { acquireLock, assertNotLocked, LOCK_FILE, type FolderLock } from './lock.js';
 
 export const OUTPUT_MANIFEST = 'pargs-output.json';
 
@@ -59,18 +59,29 @@ async function readManifest(file: string): Promise<OutputManifest | 'invalid'> {
   }
 }
 
-/** Checks `dir` against the rules above without writing anything; throws `OutputError` on a refusal. */
+/** Our own files in a claimed folder that say nothing about its contents: the lock and an in-flight manifest write. */
+const isBookkeeping = (name: string): boolean => name === LOCK_FILE || name.startsWith(`${OUTPUT_MANIFEST}.tmp-`);
+
+/**
+ * Checks `dir` against the rules above without writing anything; throws `OutputError` on a refusal,
+ * and `LockError` when another run holds the folder (whatever is in it is then mid-write).
+ */
 export async function inspectOutputDir(dir: string, rules: OutputRules): Promise<OutputState> {
+  return inspect(dir, rules, false);
+}
+
+async function inspect(dir: string, rules: OutputRules, lockIsOurs: boolean): Promise<OutputState> {
   if (typeof dir !== 'string' || dir === '') throw new OutputError(`${rules.what}: the output folder must be a non-empty path`);
   const abs = resolve(dir);
   return guardOutput(abs, async () => {
-    const info = await lstat(abs).catch((err: NodeJS.ErrnoException) => {
+    // stat, not lstat: a symbolic link to a folder is judged by that folder (and compared by real path).
+    const info = await stat(abs).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
     });
     if (!info) return { dir: abs, exists: false };
     if (!info.isDirectory()) {
-      throw new OutputError(`${rules.what}: ${abs} is ${info.isSymbolicLink() ? 'a symbolic link' : 'a file'}, not a folder; pargs will not replace it — give a new or empty folder`);
+      throw new OutputError(`${rules.what}: ${abs} is a file, not a folder; pargs will not replace it — give a new or empty folder`);
     }
     const real = await realpath(abs);
     for (const p of rules.protect ?? []) {
@@ -78,7 +89,9 @@ export async function inspectOutputDir(dir: string, rules: OutputRules): Promise
         throw new OutputError(`${rules.what}: ${abs} is the backbone's own model folder; writing there would damage the model — choose another output folder`);
       }
     }
-    const entries = (await readdir(abs)).filter((e) => e !== LOCK_FILE);
+    const all = await readdir(abs);
+    if (!lockIsOurs && all.includes(LOCK_FILE)) await assertNotLocked(abs);
+    const entries = all.filter((e) => !isBookkeeping(e));
     if (entries.includes(OUTPUT_MANIFEST)) {
       const manifest = await readManifest(`${abs}/${OUTPUT_MANIFEST}`);
       if (manifest === 'invalid') {
@@ -134,7 +147,7 @@ export async function claimOutputDir(dir: string, rules: OutputRules, onNote?: (
   const lock: FolderLock = await acquireLock(abs, onNote);
   try {
     // Checked again under the lock: another run may have finished or written here meanwhile.
-    const state = await inspectOutputDir(abs, rules);
+    const state = await inspect(abs, rules, true);
     const manifest: OutputManifest = state.manifest
       ? { ...state.manifest, complete: state.manifest.complete && !rules.overwrite }
       : { format: 'pargs-output', version: 1, kind: rules.kind, complete: false, createdAt: new Date().toISOString() };

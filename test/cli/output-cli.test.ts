@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -97,6 +97,17 @@ describe('--out refuses what it must not touch, and keeps it', () => {
     for (const name of ['rm-beside.old-x', 'rm-beside.tmp-x']) expect(await readFile(join(work, name, 'data.txt'), 'utf8')).toBe(name);
   });
 
+  it('a stale lock (a dead pid on this host) is taken over with a note on stderr', async () => {
+    const out = join(work, 'rm-stale');
+    expect((await train(out)).code).toBe(0);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    await writeFile(join(out, '.pargs-lock'), JSON.stringify({ pid: dead, hostname: hostname(), startedAt: '2026-01-01T00:00:00.000Z' }));
+    const resumed = await train(out, '--resume');
+    expect(resumed.code).toBe(0);
+    expect(resumed.err).toMatch(new RegExp(`note: taking over the stale lock .* of process ${dead}`));
+    expect(await readdir(out)).not.toContain('.pargs-lock');
+  });
+
   it('an earlier result is refused without --overwrite and replaced with it', async () => {
     const out = join(work, 'rm-twice');
     expect((await train(out, '--seed', '1')).code).toBe(0);
@@ -147,8 +158,8 @@ describe('file-system failures on --out are typed errors, not stack traces', () 
 describe('one writer per output folder', () => {
   it('two concurrent pargs train on one --out: exactly one LockError and one result', async () => {
     const out = join(work, 'rm-race');
-    // About 3 s of training each, so the loser claims the folder while the winner still holds it.
-    const args = ['train', '--model', model, '--data', data, '--out', out, '--epochs', '150', '--batch-size', '16', '--checkpoint-every', '100000'];
+    // Several seconds of training each, so the loser claims the folder while the winner still holds it.
+    const args = ['train', '--model', model, '--data', data, '--out', out, '--epochs', '250', '--batch-size', '16', '--checkpoint-every', '100000'];
     const runs = [spawnCli(args), spawnCli(args)];
     const results = await Promise.all(runs.map((r) => r.done));
     const codes = results.map((r) => r.code).sort();
