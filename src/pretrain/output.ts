@@ -18,11 +18,14 @@ import type { ResolvedOptions } from './options.js';
  */
 export async function claimPretrainOutput(o: ResolvedOptions): Promise<ClaimedOutput> {
   refuseWorkingFolder(o.out, 'pretrainLM: out (pargs pretrain --out)');
-  await inspectOutputDir(o.out, { ...modelFolderRules(o.overwrite, o.resume), protect: o.tokenizer ? [o.tokenizer] : [] });
+  const earlier = await inspectOutputDir(o.out, { ...modelFolderRules(o.overwrite, o.resume), protect: o.tokenizer ? [o.tokenizer] : [] });
   const note = (message: string): void => o.onProgress({ type: 'note', message });
   const work = await claimOutputDir(o.workDir, { kind: 'pretrain-work', what: 'pretrainLM: workDir (pargs pretrain --work-dir)' }, note);
   try {
     const root = checkpointRoot(o.workDir);
+    if (o.resume && earlier.manifest?.complete && (await listCheckpoints(root)).length === 0) {
+      throw new OutputError(`${earlier.dir} holds a model but ${root} has no checkpoint to resume from; pass overwrite: true (--overwrite) to train a new one in its place`);
+    }
     if (!o.resume && (await listCheckpoints(root)).length > 0) {
       const saved = await readCheckpoint(root, note).catch(() => undefined);
       if (!saved?.manifest.finished && !o.overwrite) {

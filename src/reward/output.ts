@@ -50,8 +50,11 @@ export async function claimTrainingOutput(o: TrainingOutputOptions & { checkpoin
     onNote,
   );
   try {
+    const existing = await listCheckpoints(checkpointRoot(claimed.dir));
+    if (o.resume && existing.length === 0 && claimed.earlier?.complete) {
+      throw new OutputError(`${claimed.dir} holds a reward model without checkpoints, so there is nothing to resume; pass --overwrite (overwrite: true) to replace it, or choose another folder`);
+    }
     if (!o.resume) {
-      const existing = await listCheckpoints(checkpointRoot(claimed.dir));
       if (existing.length > 0 && !o.overwrite) {
         throw new OutputError(
           `${claimed.dir} holds an unfinished training run (checkpoint at step ${existing[0].step}); pass --resume (resume: true) to continue it or --overwrite (overwrite: true) to start over`,

@@ -133,6 +133,8 @@ describe('reward-training checkpoints', () => {
     await rm.save(dir);
     await expect(rm.save(dir)).rejects.toThrow(/--overwrite/);
     await rm.save(dir, { overwrite: true });
+    // A saved model has no checkpoints: "resuming" it would silently train a new one over it.
+    await expect(trainInto(dir, { resume: true })).rejects.toThrow(/without checkpoints, so there is nothing to resume/);
     rm.dispose();
   });
 });
