@@ -10,7 +10,7 @@
  * stream), and a checkpoint stores weights, moments, step and data cursor exactly, so a run stopped
  * at step k and resumed ends with the same bits as an uninterrupted one.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { initBackend } from '../engine/backend.js';
 import { tf } from '../engine/tf.js';
 import { AbortError, CheckpointError, OptionError, throwIfAborted } from '../errors.js';
