@@ -9,7 +9,7 @@
  * its contents are replaced file by file or sub-folder by sub-folder, atomically.
  */
 import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeJsonAtomic } from './atomic.js';
 import { guardOutput } from './fs-errors.js';
@@ -36,7 +36,7 @@ export interface OutputRules {
   overwrite?: boolean;
   /** Continue an earlier result (its checkpoints) instead of refusing it. */
   resume?: boolean;
-  /** Folders that must never be the output (the backbone's folder); compared by real path. */
+  /** Folders this run reads that must never be the output (the backbone's, a tokenizer's); compared by real path. */
   protect?: readonly string[];
 }
 
@@ -86,14 +86,14 @@ async function inspect(dir: string, rules: OutputRules, lockIsOurs: boolean): Pr
     const real = await realpath(abs);
     for (const p of rules.protect ?? []) {
       if (real === (await realpath(p).catch(() => resolve(p)))) {
-        throw new OutputError(`${rules.what}: ${abs} is the backbone's own model folder; writing there would damage the model — choose another output folder`);
+        throw new OutputError(`${rules.what}: ${abs} is the model folder this run reads (${p}); writing there would damage it — choose another output folder`);
       }
     }
     const all = await readdir(abs);
     if (!lockIsOurs && all.includes(LOCK_FILE)) await assertNotLocked(abs);
     const entries = all.filter((e) => !isBookkeeping(e));
     if (entries.includes(OUTPUT_MANIFEST)) {
-      const manifest = await readManifest(`${abs}/${OUTPUT_MANIFEST}`);
+      const manifest = await readManifest(join(abs, OUTPUT_MANIFEST));
       if (manifest === 'invalid') {
         throw new OutputError(`${rules.what}: ${abs}/${OUTPUT_MANIFEST} is unreadable, so pargs cannot tell whether it wrote ${abs}; choose a new folder`);
       }
@@ -151,11 +151,11 @@ export async function claimOutputDir(dir: string, rules: OutputRules, onNote?: (
     const manifest: OutputManifest = state.manifest
       ? { ...state.manifest, complete: state.manifest.complete && !rules.overwrite }
       : { format: 'pargs-output', version: 1, kind: rules.kind, complete: false, createdAt: new Date().toISOString() };
-    await guardOutput(abs, () => writeJsonAtomic(`${abs}/${OUTPUT_MANIFEST}`, manifest));
+    await guardOutput(abs, () => writeJsonAtomic(join(abs, OUTPUT_MANIFEST), manifest));
     return {
       dir: abs,
       earlier: state.manifest,
-      markComplete: () => guardOutput(abs, () => writeJsonAtomic(`${abs}/${OUTPUT_MANIFEST}`, { ...manifest, complete: true, createdAt: new Date().toISOString() })),
+      markComplete: () => guardOutput(abs, () => writeJsonAtomic(join(abs, OUTPUT_MANIFEST), { ...manifest, complete: true, createdAt: new Date().toISOString() })),
       release: () => lock.release(),
     };
   } catch (err) {

@@ -57,7 +57,7 @@ describe('--out refuses what it must not touch, and keeps it', () => {
     const before = await snapshot(model);
     const r = await train(model);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/OutputError: pargs train --out: .* is the backbone's own model folder/);
+    expect(r.err).toMatch(/OutputError: pargs train --out: .* is the model folder this run reads/);
     expect(await snapshot(model)).toEqual(before);
   });
 

@@ -55,7 +55,7 @@ describe('claimOutputDir', () => {
     await mkdir(model);
     await writeFile(join(model, 'config.json'), '{}');
     await expect(claimOutputDir(model, rules)).rejects.toThrow(/is a model folder/);
-    await expect(claimOutputDir(join(model, '.'), { ...rules, protect: [model] })).rejects.toThrow(/backbone's own model folder/);
+    await expect(claimOutputDir(join(model, '.'), { ...rules, protect: [model] })).rejects.toThrow(/model folder this run reads/);
     expect(await readdir(model)).toEqual(['config.json']);
   });
 

@@ -127,7 +127,7 @@ describe('reward-training checkpoints', () => {
     await expect(rm.save(user)).rejects.toThrow(OutputError);
     expect(await readdir(user)).toEqual(['keep.me']);
     const before = (await readdir(modelDir)).sort();
-    await expect(rm.save(modelDir)).rejects.toThrow(/backbone's own model folder/);
+    await expect(rm.save(modelDir)).rejects.toThrow(/model folder this run reads/);
     expect((await readdir(modelDir)).sort()).toEqual(before);
     const dir = await newDir();
     await rm.save(dir);
