@@ -53,6 +53,19 @@ describe('--out refuses what it must not touch, and keeps it', () => {
     expect(await readFile(join(out, 'thesis.tex'), 'utf8')).toBe('years of work');
   });
 
+  it('pargs features: a folder with a user file is refused before the feature pass, and the file is still there', async () => {
+    const out = join(work, 'mine-features');
+    await mkdir(out);
+    await writeFile(join(out, 'data.csv'), 'a,b');
+    const r = await run(['features', '--model', model, '--data', data, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/OutputError: pargs features --out: .*is not empty \(holds data\.csv\)/);
+    expect(await readdir(out)).toEqual(['data.csv']);
+    const before = await snapshot(model);
+    expect((await run(['features', '--model', model, '--data', data, '--out', model])).code).toBe(2);
+    expect(await snapshot(model)).toEqual(before);
+  });
+
   it('pargs train --model X --out X is refused and X is intact', async () => {
     const before = await snapshot(model);
     const r = await train(model);
