@@ -36,6 +36,19 @@ export class CheckpointError extends PargsError {
   override name = 'CheckpointError';
 }
 
+/**
+ * An output folder or file cannot be used or written: it is a file, a non-empty folder pargs did not
+ * write, the backbone's own folder, an earlier result (without overwrite), read-only, or on a full disk.
+ */
+export class OutputError extends PargsError {
+  override name = 'OutputError';
+}
+
+/** Another live pargs process holds the lock of an output or work folder. */
+export class LockError extends OutputError {
+  override name = 'LockError';
+}
+
 /** Training produced a non-finite loss or otherwise cannot continue. */
 export class TrainingError extends PargsError {
   override name = 'TrainingError';

@@ -1,6 +1,6 @@
 /** `pargs demo`: the whole PARGS path on the bundled model, with tables on stdout and an HTML report. */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_CONFIGS } from '../demo/config.js';
@@ -9,6 +9,8 @@ import { renderReport } from '../demo/report.js';
 import { betaSweepTable, prefixAccuracyTable, resultsTable } from '../demo/tables.js';
 import { OptionError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { guardOutput } from '../io/fs-errors.js';
+import { claimOutputDir } from '../io/output-dir.js';
 import { loadCausalLM } from '../lm/load.js';
 import { defineCommand } from './args.js';
 
@@ -30,10 +32,11 @@ async function readDemoPrompts(file: string): Promise<{ train: string[]; test: s
 export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'run the whole PARGS path on the bundled model and write an HTML report',
-  usage: 'pargs demo [--quick] [--out DIR] [--model DIR] [--prompts FILE] [--seed S] [--json]',
+  usage: 'pargs demo [--quick] [--out DIR [--overwrite]] [--model DIR] [--prompts FILE] [--seed S] [--json]',
   flags: {
     quick: { type: 'boolean', help: 'a small configuration (about a minute)' },
-    out: { type: 'string', default: 'pargs-report', help: 'folder for index.html and results.json', placeholder: 'DIR' },
+    out: { type: 'string', default: 'pargs-report', help: 'folder for index.html and results.json (new, empty or an earlier report)', placeholder: 'DIR' },
+    overwrite: { type: 'boolean', help: 'replace an earlier report in --out' },
     model: { type: 'string', help: 'model folder (default: the bundled models/sotu-lm)', placeholder: 'DIR' },
     prompts: { type: 'string', help: 'JSON {train, test} prompt lists (default: prompts.json in the model folder)', placeholder: 'FILE' },
     seed: { type: 'number', integer: true, default: 1, help: 'seed for every random choice' },
@@ -46,8 +49,11 @@ export const demoCommand = defineCommand({
     if (!existsSync(promptsFile)) throw new OptionError(`no demo prompts: ${promptsFile} does not exist; pass --prompts FILE with {"train": […], "test": […]}`);
     const prompts = await readDemoPrompts(promptsFile);
     const config = DEMO_CONFIGS[flags.quick ? 'quick' : 'default'];
-    const lm = await loadCausalLM(model, { backend: flags.backend as 'auto' | undefined });
+    // Claimed (and locked) for the whole run, so a refusal comes before the demo's minutes of work.
+    const claimed = await claimOutputDir(flags.out as string, { kind: 'demo-report', what: 'pargs demo --out', overwrite: flags.overwrite, protect: [model] });
+    let lm: Awaited<ReturnType<typeof loadCausalLM>> | undefined;
     try {
+      lm = await loadCausalLM(model, { backend: flags.backend as 'auto' | undefined });
       io.err(`pargs demo${flags.quick ? ' --quick' : ''}: ${model} (${lm.config.modelType}, ${lm.config.numLayers} layers, d ${lm.config.hiddenSize}) on ${lm.backend.description}`);
       const t0 = performance.now();
       const result = await runDemo({
@@ -65,9 +71,11 @@ export const demoCommand = defineCommand({
         },
       });
       const out = flags.out as string;
-      await mkdir(out, { recursive: true });
-      await writeFileAtomic(join(out, 'index.html'), renderReport(result));
-      await writeFile(join(out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
+      await guardOutput(claimed.dir, async () => {
+        await writeFileAtomic(join(claimed.dir, 'index.html'), renderReport(result));
+        await writeFileAtomic(join(claimed.dir, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
+      });
+      await claimed.markComplete();
       if (flags.json) io.out(JSON.stringify(result));
       else {
         io.out(`Preference pairs: ${result.preferences.pairs} (${result.preferences.ties} ties dropped), ${result.preferences.train} train / ${result.preferences.eval} eval\n`);
@@ -78,7 +86,8 @@ export const demoCommand = defineCommand({
       }
       return 0;
     } finally {
-      lm.dispose();
+      lm?.dispose();
+      await claimed.release();
     }
   },
 });

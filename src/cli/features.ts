@@ -2,8 +2,9 @@
 import { encodePreferences, formatDropReport, loadPreferences } from '../data/index.js';
 import { OptionError } from '../errors.js';
 import { loadCausalLM } from '../lm/load.js';
-import { saveFeatureShard } from '../reward/feature-shards.js';
+import { writeFeatureShardFiles } from '../reward/feature-shards.js';
 import { extractPrefixFeatures } from '../reward/features.js';
+import { claimOutputDir } from '../io/output-dir.js';
 import { defineCommand } from './args.js';
 
 /** "i/n" → {index, count}. */
@@ -17,11 +18,12 @@ export function parseShard(text: string): { index: number; count: number } {
 export const featuresCommand = defineCommand({
   name: 'features',
   summary: 'compute one shard of the frozen-backbone prefix features (for sharded training)',
-  usage: 'pargs features --model DIR --data FILE --out DIR [--shard I/N] [--mode partial|full] [--alignment eos|shortest] [--max-length N]',
+  usage: 'pargs features --model DIR --data FILE --out DIR [--shard I/N] [--mode partial|full] [--alignment eos|shortest] [--max-length N] [--overwrite]',
   flags: {
     model: { type: 'string', help: 'frozen backbone folder', placeholder: 'DIR' },
     data: { type: 'string', help: 'preference pairs (every shard must read the same file)', placeholder: 'FILE' },
-    out: { type: 'string', help: 'shard folder to write', placeholder: 'DIR' },
+    out: { type: 'string', help: 'shard folder to write (new, empty or an earlier shard)', placeholder: 'DIR' },
+    overwrite: { type: 'boolean', help: 'replace an earlier shard in --out' },
     shard: { type: 'string', default: '0/1', help: 'this job’s shard: pairs with index ≡ I (mod N)', placeholder: 'I/N' },
     mode: { type: 'string', default: 'partial', help: 'partial or full (as pargs train --mode)', placeholder: 'MODE' },
     alignment: { type: 'string', default: 'eos', help: 'eos or shortest', placeholder: 'A' },
@@ -34,8 +36,11 @@ export const featuresCommand = defineCommand({
     if (flags.mode !== 'partial' && flags.mode !== 'full') throw new OptionError(`pargs features: --mode must be partial or full, got "${flags.mode}"`);
     if (flags.alignment !== 'eos' && flags.alignment !== 'shortest') throw new OptionError(`pargs features: --alignment must be eos or shortest, got "${flags.alignment}"`);
     const shard = parseShard(flags.shard as string);
-    const lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
+    // Claimed (and locked) for the whole run, so a refusal comes before the long feature pass.
+    const claimed = await claimOutputDir(flags.out as string, { kind: 'features', what: 'pargs features --out', overwrite: flags.overwrite, protect: [flags.model as string] });
+    let lm: Awaited<ReturnType<typeof loadCausalLM>> | undefined;
     try {
+      lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
       const set = await loadPreferences(flags.data as string, { signal: io.signal });
       const { pairs, report } = encodePreferences(set, lm.tokenizer, { maxLength: flags.maxLength });
       io.err(`${flags.data}: ${formatDropReport(report)}`);
@@ -44,12 +49,14 @@ export const featuresCommand = defineCommand({
         prefixes: { mode: flags.mode, alignment: flags.alignment, minPrefix: flags.minPrefix as number },
         onProgress: (e) => e.sequencesDone === e.sequences && io.err(`shard ${shard.index}/${shard.count}: ${e.sequences} sequences, ${e.tokens} tokens`),
       });
-      await saveFeatureShard(features, flags.out as string, shard);
+      await writeFeatureShardFiles(features, claimed.dir, shard);
+      await claimed.markComplete();
       io.out(`wrote shard ${shard.index}/${shard.count} (${features.pairIndices.length} of ${pairs.length} pairs) to ${flags.out}`);
       features.store.dispose();
       return 0;
     } finally {
-      lm.dispose();
+      lm?.dispose();
+      await claimed.release();
     }
   },
 });

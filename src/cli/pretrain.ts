@@ -19,11 +19,11 @@ export function formatDuration(ms: number): string {
 export const pretrainCommand = defineCommand({
   name: 'pretrain',
   summary: 'pretrain a small Llama-architecture LM on .txt files (resumable)',
-  usage: 'pargs pretrain --corpus FILE|DIR --out DIR [--layers N --dim N --heads N --context T --vocab-size V --steps N --batch-size B --lr LR --seed S] [--validation-files A,B] [--resume] [--dtype f16|f32] [--json]',
+  usage: 'pargs pretrain --corpus FILE|DIR --out DIR [--layers N --dim N --heads N --context T --vocab-size V --steps N --batch-size B --lr LR --seed S] [--validation-files A,B] [--resume | --overwrite] [--keep-checkpoints N] [--dtype f16|f32] [--json]',
   flags: {
     corpus: { type: 'string', help: 'a .txt file or a folder of .txt files', placeholder: 'FILE|DIR' },
-    out: { type: 'string', help: 'model folder to write', placeholder: 'DIR' },
-    workDir: { type: 'string', help: 'checkpoints and caches (default OUT.work)', placeholder: 'DIR' },
+    out: { type: 'string', help: 'model folder to write, whole at the end (new, empty or an earlier pargs model)', placeholder: 'DIR' },
+    workDir: { type: 'string', help: 'checkpoints and caches, locked during the run (default OUT.work)', placeholder: 'DIR' },
     tokenizer: { type: 'string', help: 'use this tokenizer folder instead of training a BPE', placeholder: 'DIR' },
     layers: { type: 'number', integer: true, min: 1, default: 4, help: 'transformer blocks' },
     dim: { type: 'number', integer: true, min: 2, default: 256, help: 'hidden size' },
@@ -43,7 +43,9 @@ export const pretrainCommand = defineCommand({
     validationFraction: { type: 'number', min: 0, max: 1, default: 0.05, help: 'share of documents held out' },
     validationFiles: { type: 'string', help: 'hold out these .txt files instead (comma-separated; removed from a corpus folder)', placeholder: 'A,B' },
     checkpointEvery: { type: 'number', integer: true, min: 1, help: 'steps between checkpoints (default steps/20)' },
-    resume: { type: 'boolean', help: 'continue from the checkpoint in the work folder' },
+    resume: { type: 'boolean', help: 'continue from the newest valid checkpoint in the work folder' },
+    overwrite: { type: 'boolean', help: 'replace an earlier model in --out and start over an unfinished run' },
+    keepCheckpoints: { type: 'number', integer: true, min: 1, default: 2, help: 'checkpoints kept in the work folder' },
     untied: { type: 'boolean', help: 'separate output head instead of tied embeddings' },
     dtype: { type: 'string', default: 'f16', help: 'model.safetensors dtype: f16 | f32', placeholder: 'f16|f32' },
     progressEvery: { type: 'number', integer: true, min: 1, default: 10, help: 'steps between progress lines' },
@@ -67,6 +69,9 @@ export const pretrainCommand = defineCommand({
           break;
         case 'resume':
           io.err(`resuming at step ${e.step}`);
+          break;
+        case 'note':
+          io.err(`note: ${e.message}`);
           break;
         case 'step': {
           firstStep ??= { step: e.step, at: Date.now() };
@@ -96,7 +101,7 @@ export const pretrainCommand = defineCommand({
       validation: flags.validationFiles !== undefined
         ? { files: flags.validationFiles.split(',').map((f) => f.trim()).filter((f) => f !== '') }
         : { fraction: flags.validationFraction },
-      tieEmbeddings: !flags.untied, resume: flags.resume,
+      tieEmbeddings: !flags.untied, resume: flags.resume, overwrite: flags.overwrite, keepCheckpoints: flags.keepCheckpoints,
       checkpointEvery: flags.checkpointEvery, dtype, signal: io.signal, onProgress,
     };
     const result = await pretrainLM(options);

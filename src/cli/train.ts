@@ -1,6 +1,7 @@
 /** `pargs train`: preference file → partial (or full-sequence) reward model, with progress on stderr. */
 import { encodePreferences, formatDropReport, loadPreferences, splitPairs } from '../data/index.js';
 import { OptionError } from '../errors.js';
+import { inspectOutputDir } from '../io/output-dir.js';
 import { loadCausalLM } from '../lm/load.js';
 import { createRng } from '../random.js';
 import type { RewardDiagnostics } from '../reward/diagnostics.js';
@@ -20,13 +21,13 @@ export function formatDiagnostics(d: RewardDiagnostics): string {
 export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train a partial-sequence (or full-sequence) reward head on preference data',
-  usage: 'pargs train --model DIR --data FILE [--eval FILE] --out DIR [--mode partial|full] [--prefix all|sample] [--epochs N] [--batch-size N] [--lr X] [--max-pairs N] [--seed S] [--json]',
+  usage: 'pargs train --model DIR --data FILE [--eval FILE] --out DIR [--mode partial|full] [--prefix all|sample] [--epochs N] [--batch-size N] [--lr X] [--max-pairs N] [--seed S] [--checkpoint-every N] [--keep-checkpoints N] [--resume | --overwrite] [--json]',
   flags: {
     model: { type: 'string', help: 'frozen backbone: a local Hugging Face model folder', placeholder: 'DIR' },
     data: { type: 'string', help: 'preference pairs (.jsonl, .jsonl.gz, .json): TRL, HH-RLHF or summarize format', placeholder: 'FILE' },
     eval: { type: 'string', help: 'held-out pairs for diagnostics (default: hold out --eval-fraction of --data)', placeholder: 'FILE' },
     evalFraction: { type: 'number', min: 0, max: 0.9, default: 0.1, help: 'share of --data held out when --eval is not given' },
-    out: { type: 'string', help: 'output folder: the reward model, also the checkpoint', placeholder: 'DIR' },
+    out: { type: 'string', help: 'output folder (new, empty or an earlier pargs train result): the reward model, with its checkpoints in DIR/checkpoints', placeholder: 'DIR' },
     mode: { type: 'string', default: 'partial', help: 'partial (prefixes, PARGS) or full (complete responses, ARGS)', placeholder: 'MODE' },
     prefix: { type: 'string', default: 'all', help: 'all prefixes per pair, or sample --prefix-samples of them per epoch', placeholder: 'all|sample' },
     prefixSamples: { type: 'number', integer: true, min: 1, default: 8, help: 'prefixes drawn per pair per epoch with --prefix sample' },
@@ -38,7 +39,10 @@ export const trainCommand = defineCommand({
     maxPairs: { type: 'number', integer: true, min: 1, help: 'use at most N training pairs (a seeded subsample)' },
     maxLength: { type: 'number', integer: true, min: 2, default: 512, help: 'drop pairs whose prompt + longer response exceed N tokens' },
     seed: { type: 'number', integer: true, default: 0, help: 'seed for every random choice' },
-    resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },
+    resume: { type: 'boolean', help: 'continue from the newest valid checkpoint in --out' },
+    overwrite: { type: 'boolean', help: 'replace an earlier result (or unfinished run) in --out' },
+    checkpointEvery: { type: 'number', integer: true, min: 1, help: 'steps between checkpoints (default: each epoch)' },
+    keepCheckpoints: { type: 'number', integer: true, min: 1, default: 2, help: 'checkpoints kept in --out/checkpoints' },
     features: { type: 'string', help: 'train from feature shards of pargs features (comma-separated folders) over all of --data', placeholder: 'DIRS' },
     json: { type: 'boolean', help: 'print the final summary as one JSON object' },
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
@@ -50,6 +54,9 @@ export const trainCommand = defineCommand({
     if (flags.alignment !== 'eos' && flags.alignment !== 'shortest') throw new OptionError(`pargs train: --alignment must be eos or shortest, got "${flags.alignment}"`);
     const headMatch = /^(linear|mlp:(\d+))$/.exec(flags.head ?? '');
     if (!headMatch) throw new OptionError(`pargs train: --head must be linear or mlp:H (e.g. mlp:64), got "${flags.head}"`);
+    if (flags.resume && flags.overwrite) throw new OptionError('pargs train: --resume and --overwrite exclude each other');
+    // Refused before loading the backbone; trainPartialRM checks again when it claims the folder.
+    await inspectOutputDir(flags.out as string, { kind: 'reward-model', what: 'pargs train --out', overwrite: flags.overwrite, resume: flags.resume, protect: [flags.model as string] });
     const lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
     try {
       io.err(`backbone ${flags.model}: ${lm.config.modelType}, ${lm.config.numLayers} layers, d ${lm.config.hiddenSize} (${lm.backend.description})`);
@@ -91,6 +98,8 @@ export const trainCommand = defineCommand({
           io.err(`eval at step ${e.step}:\n${formatDiagnostics(e.diagnostics)}`);
         } else if (e.kind === 'resumed') {
           io.err(`resumed from ${e.dir} at step ${e.step}`);
+        } else if (e.kind === 'note') {
+          io.err(`note: ${e.message}`);
         }
       };
       const rm = await trainPartialRM({
@@ -107,7 +116,10 @@ export const trainCommand = defineCommand({
         seed: flags.seed,
         features,
         checkpointDir: flags.out,
+        checkpointEvery: flags.checkpointEvery,
+        keepCheckpoints: flags.keepCheckpoints,
         resume: flags.resume,
+        overwrite: flags.overwrite,
         signal: io.signal,
         onProgress,
       });

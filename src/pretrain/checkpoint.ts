@@ -1,19 +1,15 @@
 /**
- * Training checkpoints: one directory holding the parameters and AdamW moments (float32
- * safetensors, so a resume restores them bit for bit), the tokenizer, and a manifest with the
- * settings, step, data cursor and a SHA-256 of the tensor file.
- *
- * Atomic replacement: the new checkpoint is written to `DIR.tmp-<pid>-<n>`, the previous one is
- * moved aside to `DIR.old-<pid>-<n>`, the new one renamed to DIR, and the old one deleted; only the
- * last checkpoint is kept. A crash leaves either DIR intact or (between the two renames) only the
- * `.old-*` copy, which reading falls back to. Leftover `.tmp-*` directories are never read and are
- * removed by the next read or write.
+ * Training checkpoints, in `workDir/checkpoints/step-N/` (io/checkpoint-store.ts: written to a
+ * temporary folder and renamed, every file checksummed in checkpoint.json, the last `keep` kept).
+ * One checkpoint holds the parameters and AdamW moments (float32 safetensors, so a resume restores
+ * them bit for bit), the tokenizer, and a manifest with the settings, step and data cursor. Reading
+ * takes the newest checkpoint that verifies, falling back to the previous one with a note.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { clearCheckpoints, loadNewestCheckpoint, sha256File, writeCheckpointDir } from '../io/checkpoint-store.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import type { AdamWState } from './adamw.js';
 import type { DataCursor } from './batches.js';
@@ -21,6 +17,9 @@ import type { DataCursor } from './batches.js';
 export const CHECKPOINT_FORMAT = 'pargs-pretrain-checkpoint';
 const STATE_FILE = 'state.safetensors';
 const MANIFEST_FILE = 'manifest.json';
+
+/** Where the checkpoints of a run with this work folder live. */
+export const checkpointRoot = (workDir: string): string => join(workDir, 'checkpoints');
 
 export interface CheckpointManifest {
   format: typeof CHECKPOINT_FORMAT;
@@ -53,25 +52,6 @@ export interface CheckpointContents {
   tokenizerConfig: Record<string, unknown>;
 }
 
-let counter = 0;
-
-/** Deletes `DIR.tmp-*` leftovers of interrupted writes. */
-async function removeStaleTemps(dir: string): Promise<void> {
-  const parent = dirname(dir);
-  const prefix = `${basename(dir)}.tmp-`;
-  const entries = await readdir(parent).catch(() => [] as string[]);
-  await Promise.all(entries.filter((e) => e.startsWith(prefix)).map((e) => rm(join(parent, e), { recursive: true, force: true })));
-}
-
-/** `DIR.old-*` copies, newest name last (a crash between the two renames leaves one). */
-async function oldCopies(dir: string): Promise<string[]> {
-  const prefix = `${basename(dir)}.old-`;
-  const entries = await readdir(dirname(dir)).catch(() => [] as string[]);
-  return entries.filter((e) => e.startsWith(prefix)).sort().map((e) => join(dirname(dir), e));
-}
-
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
 export interface CheckpointInput {
   manifest: Omit<CheckpointManifest, 'format' | 'version' | 'stateSha256'>;
   params: { name: string; data: Float32Array; shape: number[] }[];
@@ -80,13 +60,9 @@ export interface CheckpointInput {
   tokenizerConfig: Record<string, unknown>;
 }
 
-/** Writes a checkpoint to `dir`, replacing the previous one atomically. */
-export async function writeCheckpoint(dir: string, input: CheckpointInput): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true });
-  await removeStaleTemps(dir);
-  const tmp = `${dir}.tmp-${process.pid}-${counter++}`;
-  try {
-    await mkdir(tmp);
+/** Writes the checkpoint of `input.manifest.step` under `root`, keeping the newest `keep`; returns its folder. */
+export async function writeCheckpoint(root: string, input: CheckpointInput, keep: number): Promise<string> {
+  return writeCheckpointDir(root, input.manifest.step, keep, async (tmp) => {
     const tensors: TensorToWrite[] = [];
     for (const p of input.params) {
       const moments = input.optimizer.moments.get(p.name);
@@ -103,25 +79,16 @@ export async function writeCheckpoint(dir: string, input: CheckpointInput): Prom
       format: CHECKPOINT_FORMAT,
       version: 1,
       ...input.manifest,
-      stateSha256: sha256(await readFile(statePath)),
+      stateSha256: await sha256File(statePath),
     };
     await writeFile(join(tmp, 'tokenizer.json'), input.tokenizerJsonText);
     await writeJsonAtomic(join(tmp, 'tokenizer_config.json'), input.tokenizerConfig);
-    // The manifest goes last: a directory without one was never completed.
     await writeJsonAtomic(join(tmp, MANIFEST_FILE), manifest);
-    const old = `${dir}.old-${process.pid}-${counter++}`;
-    const hadPrevious = await rename(dir, old).then(() => true, (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    });
-    await rename(tmp, dir);
-    if (hadPrevious) await rm(old, { recursive: true, force: true });
-    for (const stale of await oldCopies(dir)) await rm(stale, { recursive: true, force: true });
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    throw err;
-  }
+  });
 }
+
+/** Deletes every checkpoint under `root` (a fresh run replacing an unfinished one). */
+export const clearPretrainCheckpoints = (root: string): Promise<void> => clearCheckpoints(root);
 
 function parseManifest(text: string, where: string): CheckpointManifest {
   let m: CheckpointManifest;
@@ -139,33 +106,22 @@ function parseManifest(text: string, where: string): CheckpointManifest {
   return m;
 }
 
-/** Reads the checkpoint in `dir` (or its `.old-*` fallback); undefined when there is none. */
-export async function readCheckpoint(dir: string): Promise<CheckpointContents | undefined> {
-  await removeStaleTemps(dir);
-  let source = dir;
-  let manifestText = await readFile(join(dir, MANIFEST_FILE), 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw new CheckpointError(`cannot read ${join(dir, MANIFEST_FILE)}: ${err.message}`);
-  });
-  if (manifestText === undefined) {
-    const fallback = (await oldCopies(dir)).pop();
-    if (!fallback) {
-      const exists = await readdir(dir).then(() => true, () => false);
-      if (exists) throw new CheckpointError(`${dir} has no ${MANIFEST_FILE}; the checkpoint is incomplete — delete it to start over`);
-      return undefined;
-    }
-    source = fallback;
-    manifestText = await readFile(join(fallback, MANIFEST_FILE), 'utf8').catch(() => {
-      throw new CheckpointError(`${fallback} has no readable ${MANIFEST_FILE}`);
-    });
-  }
+/**
+ * Reads the newest valid checkpoint under `root` (undefined when there is none); a corrupted newer one
+ * is skipped with a note through `onFallback`.
+ */
+export async function readCheckpoint(root: string, onFallback: (note: string) => void = () => undefined): Promise<(CheckpointContents & { dir: string }) | undefined> {
+  const found = await loadNewestCheckpoint(root, readOne, onFallback);
+  return found && { ...found.value, dir: found.dir };
+}
+
+async function readOne(source: string, verifiedStep: number): Promise<CheckpointContents> {
+  const manifestText = await readFile(join(source, MANIFEST_FILE), 'utf8');
   const manifest = parseManifest(manifestText, join(source, MANIFEST_FILE));
+  if (manifest.step !== verifiedStep) throw new CheckpointError(`${join(source, MANIFEST_FILE)} says step ${manifest.step} but the checkpoint is of step ${verifiedStep}; it was edited or corrupted`);
   const statePath = join(source, STATE_FILE);
-  const bytes = await readFile(statePath).catch(() => {
-    throw new CheckpointError(`${statePath} is missing; the checkpoint is incomplete — delete it to start over`);
-  });
-  if (sha256(bytes) !== manifest.stateSha256) {
-    throw new CheckpointError(`${statePath} does not match the checksum in its manifest; the checkpoint is corrupted — delete it to start over`);
+  if ((await sha256File(statePath)) !== manifest.stateSha256) {
+    throw new CheckpointError(`${statePath} does not match the checksum in its manifest; the checkpoint is corrupted`);
   }
   const file = await SafetensorsFile.open(statePath).catch((err: Error) => {
     throw new CheckpointError(`${statePath}: ${err.message}`);

@@ -1,11 +1,13 @@
 /**
  * Writes the trained model as a standard Hugging Face folder: config.json, model.safetensors (HF
  * tensor names and [out, in] layouts via `exportHfTensors`), tokenizer.json, tokenizer_config.json,
- * generation_config.json, and training.json describing the run.
+ * generation_config.json, and training.json describing the run. The folder is written whole or not
+ * at all (io/atomic-dir.ts): an I/O failure half-way leaves the previous folder, if any, untouched.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { replaceDirAtomic } from '../io/atomic-dir.js';
+import type { OutputRules } from '../io/output-dir.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { exportHfTensors } from '../lm/hf-weights.js';
 import type { TrainableModel } from './init.js';
@@ -19,9 +21,15 @@ export interface ModelFolderInput {
   training: Record<string, unknown>;
 }
 
-export async function writeModelFolder(out: string, input: ModelFolderInput): Promise<void> {
-  await mkdir(out, { recursive: true });
+/** The output rules of pretrain's model folder (see io/output-dir.ts). */
+export const modelFolderRules = (overwrite: boolean, resume: boolean): OutputRules => ({ kind: 'language-model', what: 'pretrainLM: out (pargs pretrain --out)', overwrite, resume });
+
+export async function writeModelFolder(dir: string, input: ModelFolderInput, rules: OutputRules): Promise<void> {
   const tensors = await exportHfTensors(input.model.config, input.model.stored());
+  await replaceDirAtomic(dir, rules, (out) => writeFiles(out, input, tensors));
+}
+
+async function writeFiles(out: string, input: ModelFolderInput, tensors: Awaited<ReturnType<typeof exportHfTensors>>): Promise<void> {
   await writeSafetensors(
     join(out, 'model.safetensors'),
     tensors.map((t) => ({ name: t.name, dtype: input.dtype, shape: t.shape, data: t.data })),

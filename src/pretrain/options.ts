@@ -2,8 +2,9 @@
  * `pretrainLM` options: the public type, defaults, validation, and the subset ("settings") that
  * determines the trained weights, which a resumed run must reproduce exactly.
  */
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { OptionError } from '../errors.js';
+import { DEFAULT_KEEP_CHECKPOINTS } from '../io/checkpoint-store.js';
 import { validateSeed } from '../random.js';
 import type { ValidationSpec } from './corpus.js';
 import { defaultIntermediate } from './model-config.js';
@@ -16,15 +17,27 @@ export type PretrainEvent =
   | { type: 'step'; step: number; steps: number; loss: number; lr: number; gradNorm: number; tokensPerSec: number; elapsedMs: number }
   | { type: 'eval'; step: number; valLoss: number }
   | { type: 'checkpoint'; step: number; dir: string }
+  /** Not an error, but worth knowing: a stale lock taken over, a corrupted checkpoint skipped on resume. */
+  | { type: 'note'; message: string }
   | { type: 'done'; steps: number; trainLoss: number; valLoss: number; out: string; wallTimeMs: number };
 
 export interface PretrainOptions {
   /** A .txt file, a folder of .txt files, or the documents themselves. */
   corpus: string | readonly string[];
-  /** The model folder to write (config.json, model.safetensors, tokenizer files, training.json). */
+  /**
+   * The model folder to write (config.json, model.safetensors, tokenizer files, training.json), whole
+   * or not at all. Must be new, empty or an earlier pargs model (replaced only with `overwrite`).
+   */
   out: string;
-  /** Checkpoints and caches; default `<out>.work` (beside `out`, so the model folder stays clean). */
+  /**
+   * Checkpoints (`workDir/checkpoints/step-N/`) and caches, locked for the run; default `<out>.work`
+   * (beside `out`, so the model folder stays clean). Must be new, empty or an earlier work folder of ours.
+   */
   workDir?: string;
+  /** Replace an earlier model in `out` and start over an unfinished run in `workDir`. */
+  overwrite?: boolean;
+  /** Checkpoints kept in `workDir/checkpoints` (default 2). */
+  keepCheckpoints?: number;
   /** Tokenized-corpus and trained-tokenizer cache; default `<workDir>/cache`. */
   cacheDir?: string;
   /** A tokenizer folder to use instead of training a byte-level BPE on the corpus. */
@@ -97,7 +110,13 @@ export function resolveOptions(o: PretrainOptions): ResolvedOptions {
   if (o === null || typeof o !== 'object') throw new OptionError('pretrainLM: options must be an object');
   if (typeof o.out !== 'string' || o.out === '') throw new OptionError('pretrainLM: out must be the path of the model folder to write');
   const steps = int(o.steps, 'steps', 1);
-  const workDir = o.workDir ?? `${resolve(o.out)}.work`;
+  const workDir = resolve(o.workDir ?? `${resolve(o.out)}.work`);
+  const out = resolve(o.out);
+  if (workDir === out || workDir.startsWith(`${out}${sep}`)) {
+    throw new OptionError(`pretrainLM: workDir ${workDir} must not be out (${out}) or inside it: the model folder is replaced as a whole at the end`);
+  }
+  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new OptionError(`pretrainLM: overwrite must be true or false, got ${JSON.stringify(o.overwrite)}`);
+  if (o.overwrite && o.resume) throw new OptionError('pretrainLM: resume and overwrite exclude each other: resume continues the run in workDir, overwrite starts it over');
   const dim = int(o.dim, 'dim', 2);
   const r: ResolvedOptions = {
     corpus: o.corpus,
@@ -126,6 +145,8 @@ export function resolveOptions(o: PretrainOptions): ResolvedOptions {
     validation: o.validation ?? { fraction: 0.05 },
     tieEmbeddings: o.tieEmbeddings ?? true,
     resume: o.resume ?? false,
+    overwrite: o.overwrite ?? false,
+    keepCheckpoints: int(o.keepCheckpoints ?? DEFAULT_KEEP_CHECKPOINTS, 'keepCheckpoints', 1),
     checkpointEvery: int(o.checkpointEvery ?? Math.max(1, Math.round(steps / 20)), 'checkpointEvery', 1),
     dtype: o.dtype ?? 'F16',
     signal: o.signal,

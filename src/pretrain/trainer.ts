@@ -10,7 +10,7 @@
  * stream), and a checkpoint stores weights, moments, step and data cursor exactly, so a run stopped
  * at step k and resumed ends with the same bits as an uninterrupted one.
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { initBackend } from '../engine/backend.js';
 import { yieldToEventLoop } from '../engine/yield.js';
 import { tf } from '../engine/tf.js';
@@ -19,9 +19,10 @@ import { countParameters, type ModelConfig } from '../lm/config.js';
 import { Transformer } from '../lm/transformer.js';
 import { AdamW } from './adamw.js';
 import { validationBatches, WindowSampler } from './batches.js';
-import { readCheckpoint, writeCheckpoint, type CheckpointContents } from './checkpoint.js';
+import { checkpointRoot, readCheckpoint, writeCheckpoint, type CheckpointContents } from './checkpoint.js';
 import { loadCorpusSplit } from './corpus.js';
-import { writeModelFolder } from './export.js';
+import { modelFolderRules, writeModelFolder } from './export.js';
+import { claimPretrainOutput } from './output.js';
 import { initLlamaModel, type TrainableModel } from './init.js';
 import { llamaConfig } from './model-config.js';
 import { resolveOptions, trainingSettings, type PretrainOptions, type ResolvedOptions } from './options.js';
@@ -78,14 +79,8 @@ function restoreWeights(model: TrainableModel, saved: CheckpointContents): void 
 }
 
 async function prepare(o: ResolvedOptions) {
-  const checkpointDir = join(o.workDir, 'checkpoint');
-  const saved = await readCheckpoint(checkpointDir);
-  if (saved && !o.resume && !saved.manifest.finished) {
-    throw new OptionError(
-      `${checkpointDir} holds an unfinished run at step ${saved.manifest.step}; pass resume: true (--resume) to continue it, or delete that folder to start over`,
-    );
-  }
-  const resumeFrom = o.resume ? saved : undefined;
+  const checkpointDir = checkpointRoot(o.workDir);
+  const resumeFrom = o.resume ? await readCheckpoint(checkpointDir, (message) => o.onProgress({ type: 'note', message })) : undefined;
   const split = await loadCorpusSplit(o.corpus, o.validation);
   throwIfAborted(o.signal, 'pretraining');
   const bundle = resumeFrom
@@ -110,6 +105,15 @@ async function prepare(o: ResolvedOptions) {
 /** Pretrains a language model; see `PretrainOptions`. Rejects with `AbortError` after checkpointing when `signal` fires. */
 export async function pretrainLM(options: PretrainOptions): Promise<PretrainResult> {
   const o = resolveOptions(options);
+  const work = await claimPretrainOutput(o);
+  try {
+    return await pretrainClaimed(o);
+  } finally {
+    await work.release();
+  }
+}
+
+async function pretrainClaimed(o: ResolvedOptions): Promise<PretrainResult> {
   const runStart = performance.now();
   await initBackend();
   throwIfAborted(o.signal, 'pretraining');
@@ -141,15 +145,15 @@ export async function pretrainLM(options: PretrainOptions): Promise<PretrainResu
       const moments = await optimizer.state();
       const params = [];
       for (const p of model.params) params.push({ name: p.name, shape: p.variable.shape, data: (await p.variable.data()) as Float32Array });
-      await writeCheckpoint(checkpointDir, {
+      const dir = await writeCheckpoint(checkpointDir, {
         manifest: {
           step, finished, settings, config: raw, corpusHash: split.hash, tokenizerHash: bundle.hash,
           data: sampler.cursor(), elapsedMs: elapsed(), recentLosses: recent, lastValLoss: valLoss,
         },
         params, optimizer: moments, tokenizerJsonText: bundle.jsonText, tokenizerConfig: bundle.tokenizerConfig,
-      });
+      }, o.keepCheckpoints);
       savedStep = step;
-      o.onProgress({ type: 'checkpoint', step, dir: checkpointDir });
+      o.onProgress({ type: 'checkpoint', step, dir });
     };
 
     const ctx = { model, transformer, optimizer, clip: o.clip };
@@ -193,7 +197,7 @@ export async function pretrainLM(options: PretrainOptions): Promise<PretrainResu
         corpus: { documents: split.train.length + split.validation.length, trainTokens: streams.train.length, validationTokens: streams.validation.length, validationTokensScored: valBatches.reduce((s, b) => s + b.targets.length, 0) },
         backend: tf.getBackend(),
       },
-    });
+    }, modelFolderRules(o.overwrite, o.resume));
     await checkpoint(true);
     o.onProgress({ type: 'done', steps: step, trainLoss, valLoss, out: resolve(o.out), wallTimeMs });
     return { out: resolve(o.out), steps: step, trainLoss, valLoss, wallTimeMs, parameters, config };

@@ -1,12 +1,17 @@
 /**
- * Training checkpoints of a reward head: a loadable reward model (reward_model.json + head.safetensors)
- * plus the optimizer moments and the training position, written atomically as one folder. Resuming
- * restores all three; the data order of the remaining steps is rebuilt from the step number.
+ * Training checkpoints of a reward head, inside the claimed output folder:
+ *
+ *   OUT/checkpoints/step-N/   reward_model.json + head.safetensors (a loadable reward model), the
+ *                             optimizer moments, training_state.json (step, run key, history) and
+ *                             checkpoint.json (sha256 of each file; see io/checkpoint-store.ts)
+ *
+ * The last `keep` are kept; resuming verifies every checksum and falls back to the previous checkpoint
+ * when the newest is corrupted. The data order of the remaining steps is rebuilt from the step number.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
-import { removeStaleSiblings, writeDirAtomic } from '../io/atomic-dir.js';
+import { clearCheckpoints, loadNewestCheckpoint, writeCheckpointDir } from '../io/checkpoint-store.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { AdamW, AdamWState } from '../pretrain/adamw.js';
@@ -14,6 +19,9 @@ import { loadRewardModel, writeRewardModelFiles, type PartialRewardModel } from 
 
 const STATE_FILE = 'training_state.json';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+/** Where the checkpoints of a training run writing to `outDir` live. */
+export const checkpointRoot = (outDir: string): string => join(outDir, 'checkpoints');
 
 export interface TrainingPosition {
   /** Optimizer updates completed. */
@@ -25,9 +33,10 @@ export interface TrainingPosition {
   history: unknown;
 }
 
-export async function saveTrainingCheckpoint(dir: string, rm: PartialRewardModel, optimizer: AdamW, position: TrainingPosition): Promise<void> {
+/** Writes the checkpoint of `position.step` into OUT/checkpoints, keeping the newest `keep`. Returns its folder. */
+export async function saveTrainingCheckpoint(outDir: string, rm: PartialRewardModel, optimizer: AdamW, position: TrainingPosition, keep: number): Promise<string> {
   const state = await optimizer.state();
-  await writeDirAtomic(dir, async (tmp) => {
+  return writeCheckpointDir(checkpointRoot(outDir), position.step, keep, async (tmp) => {
     await writeRewardModelFiles(rm, tmp);
     const tensors = [...state.moments].flatMap(([name, { m, v }]) => [
       { name: `m.${name}`, dtype: 'F32' as const, shape: [m.length], data: m },
@@ -38,26 +47,34 @@ export async function saveTrainingCheckpoint(dir: string, rm: PartialRewardModel
   });
 }
 
+/** Deletes the checkpoints of an earlier run of ours in `outDir` (a fresh run with overwrite). */
+export const clearTrainingCheckpoints = (outDir: string): Promise<void> => clearCheckpoints(checkpointRoot(outDir));
+
 export interface LoadedCheckpoint {
   rm: PartialRewardModel;
   optimizerState: AdamWState;
   position: TrainingPosition;
+  dir: string;
 }
 
-/** Loads `dir` if it holds a checkpoint (undefined when the folder does not exist). */
-export async function loadTrainingCheckpoint(dir: string, backbone: CausalLM): Promise<LoadedCheckpoint | undefined> {
-  await removeStaleSiblings(dir);
-  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) return undefined;
+/** Loads the newest valid checkpoint under `outDir` (undefined when there is none). */
+export async function loadTrainingCheckpoint(outDir: string, backbone: CausalLM, onFallback: (note: string) => void = () => undefined): Promise<LoadedCheckpoint | undefined> {
+  const found = await loadNewestCheckpoint(checkpointRoot(outDir), (dir, step) => loadOne(dir, step, backbone), onFallback);
+  return found && { ...found.value, dir: found.dir };
+}
+
+async function loadOne(dir: string, verifiedStep: number, backbone: CausalLM): Promise<Omit<LoadedCheckpoint, 'dir'>> {
   const statePath = join(dir, STATE_FILE);
   let raw: TrainingPosition & { optimizerStep: number };
   try {
     raw = JSON.parse(await readFile(statePath, 'utf8'));
   } catch (err) {
-    throw new CheckpointError(`${statePath} is missing or corrupted (${(err as Error).message}); delete "${dir}" to start over`);
+    throw new CheckpointError(`${statePath} is missing or corrupted (${(err as Error).message})`);
   }
   if (!Number.isInteger(raw.step) || !Number.isInteger(raw.totalSteps) || typeof raw.runKey !== 'string' || !Number.isInteger(raw.optimizerStep)) {
-    throw new CheckpointError(`${statePath} is malformed; delete "${dir}" to start over`);
+    throw new CheckpointError(`${statePath} is malformed`);
   }
+  if (raw.step !== verifiedStep) throw new CheckpointError(`${statePath} says step ${raw.step} but the checkpoint is of step ${verifiedStep}; it was edited or corrupted`);
   const rm = await loadRewardModel(dir, backbone);
   const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
   const optimizerPath = join(dir, OPTIMIZER_FILE);

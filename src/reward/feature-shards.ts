@@ -5,10 +5,12 @@
  * a folder: features.safetensors (float16, one [n, d] tensor per pair and side) and features.json (plans,
  * prefix options, the pair-list hash and the backbone fingerprint, checked when shards are merged).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
-import { writeDirAtomic } from '../io/atomic-dir.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { guardOutput } from '../io/fs-errors.js';
+import { claimOutputDir } from '../io/output-dir.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { FeatureStore } from './feature-store.js';
 import type { PrefixFeatures, Shard } from './features.js';
@@ -32,7 +34,29 @@ interface ShardManifest {
 
 const tensorName = (pair: number, side: 0 | 1): string => `pair.${pair}.${side === 0 ? 'chosen' : 'rejected'}`;
 
-export async function saveFeatureShard(features: PrefixFeatures, dir: string, shard: Shard = { index: 0, count: 1 }): Promise<void> {
+export interface SaveShardOptions {
+  /** Replace an earlier shard in `dir`. */
+  overwrite?: boolean;
+  /** Folders `dir` must not be (the backbone's); compared by real path. */
+  protect?: readonly string[];
+}
+
+/**
+ * Saves one shard into `dir`, which must be new, empty or an earlier shard of ours (replaced only with
+ * `overwrite`); the folder is locked while writing and each file is replaced atomically.
+ */
+export async function saveFeatureShard(features: PrefixFeatures, dir: string, shard: Shard = { index: 0, count: 1 }, options: SaveShardOptions = {}): Promise<void> {
+  const claimed = await claimOutputDir(dir, { kind: 'features', what: 'saveFeatureShard (pargs features --out)', overwrite: options.overwrite, protect: options.protect });
+  try {
+    await writeFeatureShardFiles(features, claimed.dir, shard);
+    await claimed.markComplete();
+  } finally {
+    await claimed.release();
+  }
+}
+
+/** Writes the shard's two files into `dir`, a folder already claimed for 'features' output. */
+export async function writeFeatureShardFiles(features: PrefixFeatures, dir: string, shard: Shard): Promise<void> {
   const plans: Record<string, PairPlan> = {};
   const tensors: TensorToWrite[] = [];
   for (const pair of features.pairIndices) {
@@ -46,9 +70,9 @@ export async function saveFeatureShard(features: PrefixFeatures, dir: string, sh
     format: 'pargs-features', version: 1, shard, pairCount: features.plans.length, pairsHash: features.pairsHash,
     backboneFingerprint: features.backboneFingerprint, prefixes: features.prefixes, dim: features.dim, plans, stats: features.stats,
   };
-  await writeDirAtomic(dir, async (tmp) => {
-    await writeSafetensors(join(tmp, TENSORS), tensors);
-    await writeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest)}\n`);
+  await guardOutput(dir, async () => {
+    await writeSafetensors(join(dir, TENSORS), tensors);
+    await writeFileAtomic(join(dir, MANIFEST), `${JSON.stringify(manifest)}\n`);
   });
 }
 

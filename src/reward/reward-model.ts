@@ -4,11 +4,13 @@
  * calls on the hidden states of its candidate tokens.
  */
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError, OptionError } from '../errors.js';
-import { writeDirAtomic } from '../io/atomic-dir.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { guardOutput } from '../io/fs-errors.js';
+import { claimOutputDir } from '../io/output-dir.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
@@ -124,9 +126,18 @@ export class PartialRewardModel {
     };
   }
 
-  /** Writes reward_model.json + head.safetensors into `dir`, atomically. */
-  async save(dir: string): Promise<void> {
-    await writeDirAtomic(dir, (tmp) => writeRewardModelFiles(this, tmp));
+  /**
+   * Writes reward_model.json + head.safetensors into `dir`, each file atomically. `dir` must be new,
+   * empty or an earlier pargs reward model (replaced only with `overwrite: true`); see io/output-dir.ts.
+   */
+  async save(dir: string, options: { overwrite?: boolean } = {}): Promise<void> {
+    const claimed = await claimOutputDir(dir, { kind: 'reward-model', what: 'save', overwrite: options.overwrite, protect: [this.backbone.source] });
+    try {
+      await writeRewardModelFiles(this, claimed.dir);
+      await claimed.markComplete();
+    } finally {
+      await claimed.release();
+    }
   }
 
   dispose(): void {
@@ -134,13 +145,19 @@ export class PartialRewardModel {
   }
 }
 
-/** Writes the head and manifest into an existing folder (used by save and by training checkpoints). */
+/**
+ * Writes the head and manifest into an existing folder (save, training checkpoints, the final model of
+ * a training run), each file atomically. The manifest carries the head's sha256, so a crash between
+ * the two renames leaves a pair that `loadRewardModel` refuses rather than a silently mixed model.
+ */
 export async function writeRewardModelFiles(rm: PartialRewardModel, dir: string): Promise<void> {
   const params = await rm.head.toHost();
   const headPath = join(dir, HEAD_FILE);
-  await writeSafetensors(headPath, params.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: p.data })));
-  const sha = createHash('sha256').update(await readFile(headPath)).digest('hex');
-  await writeFile(join(dir, REWARD_MODEL_FILE), `${JSON.stringify(await rm.manifest(sha), null, 2)}\n`);
+  await guardOutput(dir, async () => {
+    await writeSafetensors(headPath, params.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: p.data })));
+    const sha = createHash('sha256').update(await readFile(headPath)).digest('hex');
+    await writeFileAtomic(join(dir, REWARD_MODEL_FILE), `${JSON.stringify(await rm.manifest(sha), null, 2)}\n`);
+  });
 }
 
 /** Loads a reward model saved by `save` (or a training checkpoint) onto `backbone`. */

@@ -18,12 +18,14 @@ import { AdamW } from '../pretrain/adamw.js';
 import { clipByGlobalNorm } from '../pretrain/clip.js';
 import { learningRate, validateSchedule } from '../pretrain/schedule.js';
 import { createRng, validateSeed } from '../random.js';
+import type { ClaimedOutput } from '../io/output-dir.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, gatherBatch, pairMargins, type PrefixSelection, type Weighting } from './examples.js';
 import { extractPrefixFeatures, hashPairs, planPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
+import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel } from './reward-model.js';
 
@@ -33,7 +35,9 @@ export type TrainEvent =
   | { kind: 'step'; step: number; totalSteps: number; epoch: number; loss: number; accuracy: number; margin: number; lr: number; gradNorm: number }
   | { kind: 'eval'; step: number; diagnostics: RewardDiagnostics }
   | { kind: 'checkpoint'; step: number; dir: string }
-  | { kind: 'resumed'; step: number; dir: string };
+  | { kind: 'resumed'; step: number; dir: string }
+  /** Something the user should know that is not an error: a stale lock taken over, a corrupted checkpoint skipped. */
+  | { kind: 'note'; message: string };
 
 export interface TrainPartialRMOptions {
   /** The frozen backbone (usually the policy LM itself). */
@@ -71,11 +75,20 @@ export interface TrainPartialRMOptions {
   seed?: number;
   /** Evaluate every N steps (default: once per epoch and at the end). */
   evalEvery?: number;
-  /** Write checkpoints here (atomically); with `resume`, continue from one found there. */
+  /**
+   * The output folder: locked for the run, checkpoints in `checkpointDir/checkpoints/step-N/`, the final
+   * reward model at its top (loadable with `loadRewardModel(checkpointDir)`). Must be new, empty or an
+   * earlier output of ours; see the output-folder rules in docs/guide.md.
+   */
   checkpointDir?: string;
   /** Checkpoint every N steps (default: each epoch's end). */
   checkpointEvery?: number;
+  /** Checkpoints kept (default 2): a corrupted newest one falls back to the previous one on resume. */
+  keepCheckpoints?: number;
+  /** Continue from the newest valid checkpoint in `checkpointDir`. */
   resume?: boolean;
+  /** Replace an earlier result (or unfinished run) in `checkpointDir`. */
+  overwrite?: boolean;
   /**
    * Precomputed training features over exactly `pairs` (e.g. merged shards from `loadFeatureShards`);
    * the feature pass is skipped. Their prefix options must match mode, alignment and minPrefix.
@@ -133,7 +146,7 @@ interface Resolved {
   seed: number;
 }
 
-const KNOWN_KEYS = new Set(['backbone', 'pairs', 'evalPairs', 'mode', 'prefix', 'alignment', 'minPrefix', 'weighting', 'head', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupRatio', 'clip', 'margin', 'seed', 'evalEvery', 'checkpointDir', 'checkpointEvery', 'resume', 'features', 'tokensPerBatch', 'memoryBudgetBytes', 'signal', 'onProgress']);
+const KNOWN_KEYS = new Set(['backbone', 'pairs', 'evalPairs', 'mode', 'prefix', 'alignment', 'minPrefix', 'weighting', 'head', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupRatio', 'clip', 'margin', 'seed', 'evalEvery', 'checkpointDir', 'checkpointEvery', 'keepCheckpoints', 'resume', 'overwrite', 'features', 'tokensPerBatch', 'memoryBudgetBytes', 'signal', 'onProgress']);
 
 function positiveInt(value: unknown, name: string): number {
   if (!Number.isInteger(value) || (value as number) < 1) throw new OptionError(`trainPartialRM: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
@@ -190,6 +203,17 @@ function runKey(r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[]): s
 
 export async function trainPartialRM(options: TrainPartialRMOptions): Promise<PartialRewardModel> {
   const r = resolve(options);
+  const keep = resolveOutputOptions(options);
+  const note = (message: string): void => options.onProgress?.({ kind: 'note', message });
+  const output = options.checkpointDir ? await claimTrainingOutput({ ...options, checkpointDir: options.checkpointDir }, options.backbone, note) : undefined;
+  try {
+    return await trainIntoOutput(options, r, keep, output);
+  } finally {
+    await output?.release();
+  }
+}
+
+async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep: number, output: ClaimedOutput | undefined): Promise<PartialRewardModel> {
   const { backbone, signal, onProgress } = options;
   const pairs = toTokenPairs(options.pairs, backbone, 'train', onProgress);
   const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
@@ -203,8 +227,8 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     try {
       return await extractPrefixFeatures(o);
     } catch (err) {
-      if (!(err instanceof AbortError) || !options.checkpointDir) throw err;
-      const saved = await saveStartCheckpoint(options.checkpointDir, r, backbone, pairs, key, options.resume === true);
+      if (!(err instanceof AbortError) || !output) throw err;
+      const saved = await saveStartCheckpoint(output.dir, r, backbone, pairs, key, options.resume === true, keep);
       throw new AbortError(`trainPartialRM was aborted during the feature pass; ${saved ? 'a step-0 checkpoint was written to' : 'the existing checkpoint stays in'} "${options.checkpointDir}" (resume: true / --resume continues; the feature pass is redone)`);
     }
   };
@@ -230,7 +254,8 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     const history: TrainingHistory = { steps: [], evals: [] };
 
     let startStep = 0;
-    const checkpoint = options.resume && options.checkpointDir ? await loadTrainingCheckpoint(options.checkpointDir, backbone) : undefined;
+    const note = (message: string): void => onProgress?.({ kind: 'note', message });
+    const checkpoint = options.resume && output ? await loadTrainingCheckpoint(output.dir, backbone, note) : undefined;
     if (checkpoint) {
       if (checkpoint.position.runKey !== key) {
         checkpoint.rm.dispose();
@@ -239,7 +264,7 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
       rm = checkpoint.rm;
       startStep = checkpoint.position.step;
       Object.assign(history, checkpoint.position.history as TrainingHistory);
-      onProgress?.({ kind: 'resumed', step: startStep, dir: options.checkpointDir as string });
+      onProgress?.({ kind: 'resumed', step: startStep, dir: checkpoint.dir });
     } else {
       rm = new PartialRewardModel(backbone, RewardHead.init(r.head, backbone.config.hiddenSize, createRng(r.seed, 'head-init')), r.mode);
     }
@@ -255,10 +280,10 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     };
     const summary = (): Record<string, unknown> => ({ options: r, steps: totalSteps, pairs: train.pairIndices.length, featurePass: train.stats, history });
     const saveCheckpoint = async (step: number): Promise<void> => {
-      if (!options.checkpointDir || !rm || !optimizer) return;
+      if (!output || !rm || !optimizer) return;
       Object.assign(rm.training, summary());
-      await saveTrainingCheckpoint(options.checkpointDir, rm, optimizer, { step, totalSteps, runKey: key, history });
-      onProgress?.({ kind: 'checkpoint', step, dir: options.checkpointDir });
+      const dir = await saveTrainingCheckpoint(output.dir, rm, optimizer, { step, totalSteps, runKey: key, history }, keep);
+      onProgress?.({ kind: 'checkpoint', step, dir });
     };
 
     const variables = [...head.variables.values()];
@@ -314,6 +339,7 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
     await evaluate(totalSteps);
     Object.assign(rm.training, summary());
     await saveCheckpoint(totalSteps);
+    if (output) await saveFinalModel(output, rm);
     return rm;
   } catch (err) {
     rm?.dispose();
@@ -336,7 +362,7 @@ function headOptimizer(head: RewardHead, r: Resolved): AdamW {
  * An existing checkpoint that a resumed run would continue from is kept instead; returns whether one
  * was written.
  */
-async function saveStartCheckpoint(dir: string, r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], key: string, resume: boolean): Promise<boolean> {
+async function saveStartCheckpoint(dir: string, r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], key: string, resume: boolean, keep: number): Promise<boolean> {
   if (resume) {
     // A checkpoint that does not load is not ours to replace either: keep whatever is there.
     const existing = await loadTrainingCheckpoint(dir, backbone).catch(() => 'unreadable' as const);
@@ -352,7 +378,7 @@ async function saveStartCheckpoint(dir: string, r: Resolved, backbone: CausalLM,
   const rm = new PartialRewardModel(backbone, RewardHead.init(r.head, backbone.config.hiddenSize, createRng(r.seed, 'head-init')), r.mode);
   const optimizer = headOptimizer(rm.head, r);
   try {
-    await saveTrainingCheckpoint(dir, rm, optimizer, { step: 0, totalSteps, runKey: key, history: { steps: [], evals: [] } });
+    await saveTrainingCheckpoint(dir, rm, optimizer, { step: 0, totalSteps, runKey: key, history: { steps: [], evals: [] } }, keep);
     return true;
   } finally {
     optimizer.dispose();

@@ -21,59 +21,80 @@ function input(step: number): CheckpointInput {
   };
 }
 
+const flipLastByte = async (file: string): Promise<void> => {
+  const bytes = await readFile(file);
+  bytes[bytes.length - 2] ^= 0x01;
+  await writeFile(file, bytes);
+};
+
 describe('checkpoints', () => {
-  it('round-trips parameters, moments and the manifest exactly, keeping only the last checkpoint', async () => {
-    const root = await tempDir();
-    const dir = join(root, 'checkpoint');
-    expect(await readCheckpoint(dir)).toBeUndefined();
-    await writeCheckpoint(dir, input(3));
-    await writeCheckpoint(dir, input(5));
-    const c = await readCheckpoint(dir);
-    expect(c?.manifest.step).toBe(5);
-    expect(c?.manifest.data.windows).toBe(20);
-    expect(Array.from(c!.params.get('w')!)).toEqual([1, 2, 3, 5]);
-    expect(Array.from(c!.optimizer.moments.get('w')!.v)).toEqual(Array.from(Float32Array.from([1, 2, 3, 5]).map((x) => x / 100)));
-    expect(c?.optimizer.step).toBe(5);
-    expect(await readdir(root)).toEqual(['checkpoint']);
+  it('round-trips parameters, moments and the manifest exactly, keeping the last `keep` checkpoints', async () => {
+    const root = join(await tempDir(), 'checkpoints');
+    expect(await readCheckpoint(root)).toBeUndefined();
+    await writeCheckpoint(root, input(3), 2);
+    await writeCheckpoint(root, input(5), 2);
+    await writeCheckpoint(root, input(7), 2);
+    const c = await readCheckpoint(root);
+    expect(c?.manifest.step).toBe(7);
+    expect(c?.manifest.data.windows).toBe(28);
+    expect(Array.from(c!.params.get('w')!)).toEqual([1, 2, 3, 7]);
+    expect(Array.from(c!.optimizer.moments.get('w')!.v)).toEqual(Array.from(Float32Array.from([1, 2, 3, 7]).map((x) => x / 100)));
+    expect(c?.optimizer.step).toBe(7);
+    expect(await readdir(root)).toEqual(['step-00000005', 'step-00000007']);
   });
 
-  it('ignores and removes a stale DIR.tmp-* left by an interrupted write', async () => {
-    const root = await tempDir();
-    const dir = join(root, 'checkpoint');
-    await writeCheckpoint(dir, input(2));
-    const stale = `${dir}.tmp-99999-0`;
+  it('ignores and removes a stale .tmp-* folder left by an interrupted write', async () => {
+    const root = join(await tempDir(), 'checkpoints');
+    await writeCheckpoint(root, input(2), 2);
+    const stale = join(root, '.tmp-step-00001000-99999-0');
     await mkdir(stale);
     await writeFile(join(stale, 'manifest.json'), '{"format":"pargs-pretrain-checkpoint","step":1000}');
-    const c = await readCheckpoint(dir);
-    expect(c?.manifest.step).toBe(2);
-    expect(await readdir(root)).toEqual(['checkpoint']);
+    expect((await readCheckpoint(root))?.manifest.step).toBe(2);
+    await writeCheckpoint(root, input(4), 2);
+    expect(await readdir(root)).toEqual(['step-00000002', 'step-00000004']);
   });
 
-  it('falls back to the previous checkpoint when a crash hit between the two renames', async () => {
-    const root = await tempDir();
-    const dir = join(root, 'checkpoint');
-    await writeCheckpoint(dir, input(4));
-    await rename(dir, `${dir}.old-1-1`);
-    expect((await readCheckpoint(dir))?.manifest.step).toBe(4);
-    await writeCheckpoint(dir, input(6));
-    expect((await readCheckpoint(dir))?.manifest.step).toBe(6);
-    expect(await readdir(root)).toEqual(['checkpoint']);
+  it.each(['state.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'manifest.json'])('a flipped byte in %s is a CheckpointError naming it', async (name) => {
+    const root = join(await tempDir(), 'checkpoints');
+    await writeCheckpoint(root, input(1), 2);
+    await flipLastByte(join(root, 'step-00000001', name));
+    await expect(readCheckpoint(root)).rejects.toThrow(CheckpointError);
+    await expect(readCheckpoint(root)).rejects.toThrow(new RegExp(`${name.replace('.', '\\.')} does not match its sha256`));
   });
 
-  it('rejects a corrupted manifest, a foreign manifest and a tampered tensor file with CheckpointError', async () => {
-    const root = await tempDir();
-    const dir = join(root, 'checkpoint');
-    await writeCheckpoint(dir, input(1));
-    const manifestPath = join(dir, 'manifest.json');
-    const good = await readFile(manifestPath, 'utf8');
-    await writeFile(manifestPath, good.slice(0, 40));
-    await expect(readCheckpoint(dir)).rejects.toThrow(CheckpointError);
-    await writeFile(manifestPath, JSON.stringify({ format: 'something-else' }));
-    await expect(readCheckpoint(dir)).rejects.toThrow(/not a pargs pretraining checkpoint/);
-    await writeFile(manifestPath, good);
-    const state = await readFile(join(dir, 'state.safetensors'));
-    state[state.length - 1] ^= 0xff;
-    await writeFile(join(dir, 'state.safetensors'), state);
-    await expect(readCheckpoint(dir)).rejects.toThrow(/checksum/);
+  it('an edited step (in the manifest, its checksum list, or the folder name) is a CheckpointError', async () => {
+    const root = join(await tempDir(), 'checkpoints');
+    await writeCheckpoint(root, input(1), 2);
+    const dir = join(root, 'step-00000001');
+    const manifest = await readFile(join(dir, 'manifest.json'), 'utf8');
+    await writeFile(join(dir, 'manifest.json'), manifest.replace('"step": 1', '"step": 9'));
+    await expect(readCheckpoint(root)).rejects.toThrow(/manifest\.json does not match its sha256/);
+    await writeFile(join(dir, 'manifest.json'), manifest);
+    const store = await readFile(join(dir, 'checkpoint.json'), 'utf8');
+    await writeFile(join(dir, 'checkpoint.json'), store.replace('"step": 1', '"step": 9'));
+    await expect(readCheckpoint(root)).rejects.toThrow(/checkpoint\.json does not match its own checksum/);
+    await writeFile(join(dir, 'checkpoint.json'), store);
+    await rename(dir, join(root, 'step-00000009'));
+    await expect(readCheckpoint(root)).rejects.toThrow(/says step 1 but its folder is step 9/);
+  });
+
+  it('falls back to the previous checkpoint, with a note, when the newest is corrupted', async () => {
+    const root = join(await tempDir(), 'checkpoints');
+    await writeCheckpoint(root, input(4), 2);
+    await writeCheckpoint(root, input(6), 2);
+    await flipLastByte(join(root, 'step-00000006', 'state.safetensors'));
+    const notes: string[] = [];
+    const c = await readCheckpoint(root, (n) => notes.push(n));
+    expect(c?.manifest.step).toBe(4);
+    expect(Array.from(c!.params.get('w')!)).toEqual([1, 2, 3, 4]);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(/step-00000006 is unusable .*state\.safetensors.*falling back to the previous checkpoint .*step-00000004/);
+  });
+
+  it('rejects a foreign manifest with CheckpointError', async () => {
+    const root = join(await tempDir(), 'checkpoints');
+    await writeCheckpoint(root, input(1), 2);
+    await writeFile(join(root, 'step-00000001', 'checkpoint.json'), JSON.stringify({ format: 'something-else' }));
+    await expect(readCheckpoint(root)).rejects.toThrow(/not a pargs checkpoint manifest/);
   });
 });

@@ -33,7 +33,7 @@ describe('pargs pretrain / eval-lm', () => {
     expect(summary.steps).toBe(4);
     expect(Number.isFinite(summary.valLoss)).toBe(true);
     await access(join(model, 'model.safetensors'));
-    await access(join(`${model}.work`, 'checkpoint', 'manifest.json'));
+    await access(join(`${model}.work`, 'checkpoints', 'step-00000004', 'manifest.json'));
 
     const evaluation = capture();
     expect(await main(['eval-lm', '--model', model, '--text', validationFile, '--json'], evaluation.io)).toBe(0);

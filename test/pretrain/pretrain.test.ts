@@ -143,7 +143,8 @@ describe('pretrainLM', () => {
     const root = await tempDir();
     const events: PretrainEvent[][] = [[], []];
     for (const i of [0, 1]) {
-      await pretrainLM(toyOptions(join(root, 'm'), { steps: 2, onProgress: (e) => events[i].push(e) }));
+      // The second run replaces the first one's model folder, which takes an explicit overwrite.
+      await pretrainLM(toyOptions(join(root, 'm'), { steps: 2, overwrite: i === 1, onProgress: (e) => events[i].push(e) }));
     }
     expect(events[0]).toContainEqual(expect.objectContaining({ type: 'tokenizer', origin: 'trained' }));
     expect(events[0]).toContainEqual(expect.objectContaining({ type: 'tokenize', cached: false }));

@@ -91,7 +91,7 @@ describe('SIGINT to pargs', () => {
     expect(stderr).toMatch(/aborted during the feature pass; a step-0 checkpoint was written/);
     const lm = await loadCausalLM(model);
     try {
-      (await loadRewardModel(out, lm)).dispose();
+      (await loadRewardModel(join(out, 'checkpoints', 'step-00000000'), lm)).dispose();
     } finally {
       lm.dispose();
     }

@@ -113,7 +113,7 @@ describe('AbortSignal.timeout(200) stops long calls within one step', () => {
     const o = await underTimeout((signal, event) => trainPartialRM({ ...options, signal, onProgress: (e) => e.kind === 'features' && event() }));
     expectResponsiveAbort(o, 1);
     expect((o.error as Error).message).toContain('feature pass');
-    const start = await loadRewardModel(dir, lm); // the step-0 checkpoint is a loadable reward model
+    const start = await loadRewardModel(join(dir, 'checkpoints', 'step-00000000'), lm); // the step-0 checkpoint is a loadable reward model
     start.dispose();
 
     const events: string[] = [];
