@@ -7,6 +7,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
+import { causalLM, decodeStrategy, nonNegativeInt, promptIds, prompts, seed } from '../option-specs.js';
+import { boolean, checkOptions, func, oneOf, required, signal, type Schema } from '../options.js';
 import { createRng, validateSeed, type Rng } from '../random.js';
 import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
 
@@ -99,7 +101,21 @@ export function checkContext(lm: CausalLM, prompts: readonly (readonly number[])
   });
 }
 
+export const GENERATE_SCHEMA: Schema = {
+  lm: required(causalLM()),
+  prompts: prompts(),
+  promptIds: promptIds(),
+  maxNewTokens: nonNegativeInt(),
+  strategy: decodeStrategy(),
+  seed: seed(),
+  stopAtEos: boolean(),
+  generationConfig: oneOf('apply', 'ignore'),
+  signal: signal(),
+  onToken: func(),
+};
+
 export async function generate(options: GenerateOptions): Promise<Generation[]> {
+  checkOptions('generate', options, GENERATE_SCHEMA);
   const { lm, signal, onToken } = options;
   const maxNewTokens = options.maxNewTokens ?? 32;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);

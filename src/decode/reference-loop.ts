@@ -6,9 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { throwIfAborted } from '../errors.js';
+import { boolean, checkOptions, object, without } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 import { resolvePrompts } from './generate.js';
-import type { GuidedGeneration, GuidedSampleOptions } from './guided.js';
+import { GUIDED_SAMPLE_SCHEMA, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from './policy.js';
 
 /** Reward of the last token of `ids` under the reward model, from a full forward. */
@@ -28,6 +29,8 @@ async function lastReward(options: GuidedSampleOptions, ids: number[]): Promise<
 
 /** Rows run one at a time; returns ids and finish reasons (no trace). */
 export async function guidedSampleNoCache(options: GuidedSampleOptions): Promise<Pick<GuidedGeneration, 'promptIds' | 'generatedIds' | 'finishReason' | 'modelCalls'>[]> {
+  // The reference loop has no streaming callback, always runs separate passes and stops only at EOS.
+  checkOptions('guidedSampleNoCache', options, { ...without(GUIDED_SAMPLE_SCHEMA, 'onToken', 'fuse'), stop: object({ eos: boolean() }) });
   const { lm, signal } = options;
   const beta = options.beta ?? 1;
   const topK = options.topK ?? 10;
