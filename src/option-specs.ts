@@ -4,39 +4,80 @@
  * of this one.
  */
 import { CausalLM } from './lm/causal-lm.js';
-import { boolean, custom, idRows, ids, instance, integer, number, object, required, strings, tagged, type Spec } from './options.js';
+import { boolean, custom, oneOf, idRows, instance, tokenIds, integer, number, object, required, strings, tagged, type Spec } from './options.js';
 import { PartialRewardModel } from './reward/reward-model.js';
 
-export const causalLM = (): Spec => instance(() => CausalLM, 'a CausalLM (from loadCausalLM)');
-export const rewardModel = (): Spec => instance(() => PartialRewardModel, 'a PartialRewardModel (from trainPartialRM or loadRewardModel)');
+export function causalLM(): Spec {
+  return instance(() => CausalLM, 'a CausalLM (from loadCausalLM)');
+}
+export function rewardModel(): Spec {
+  return instance(() => PartialRewardModel, 'a PartialRewardModel (from trainPartialRM or loadRewardModel)');
+}
 
 /** Any integer seed; `validateSeed` adds the safe-integer range. */
-export const seed = (): Spec => integer();
-export const positiveInt = (): Spec => integer({ min: 1 });
-export const nonNegativeInt = (): Spec => integer({ min: 0 });
-export const nonNegative = (): Spec => number({ min: 0 });
+export function seed(): Spec {
+  return integer();
+}
+export function positiveInt(): Spec {
+  return integer({ min: 1 });
+}
+export function nonNegativeInt(): Spec {
+  return integer({ min: 0 });
+}
+export function nonNegative(): Spec {
+  return number({ min: 0 });
+}
 
-export const prompts = (): Spec => strings();
-export const promptIds = (): Spec => idRows();
+/** Bytes kept in memory before spilling (Infinity: never spill). */
+export function memoryBudget(): Spec {
+  return number({ min: 0, finite: false });
+}
 
-export const decodeStrategy = (): Spec =>
-  tagged('kind', {
+/** The prefix options of a feature pass (see `PrefixPlanOptions`). */
+export function prefixOptions(): Spec {
+  return object({ mode: required(oneOf('partial', 'full')), alignment: required(oneOf('eos', 'shortest')), minPrefix: required(positiveInt()) }, 'prefix options');
+}
+
+export function prompts(): Spec {
+  return strings();
+}
+export function promptIds(): Spec {
+  return idRows();
+}
+
+export function decodeStrategy(): Spec {
+  return tagged('kind', {
     greedy: {},
     sample: { temperature: number({ above: 0 }), topK: positiveInt(), topP: number({ above: 0, max: 1 }) },
   });
+}
 
-export const guidedMode = (): Spec => tagged('kind', { greedy: {}, sample: { temperature: number({ above: 0 }) } });
+export function guidedMode(): Spec {
+  return tagged('kind', { greedy: {}, sample: { temperature: number({ above: 0 }) } });
+}
 
-export const stopOptions = (): Spec => object({ eos: boolean(), tokenIds: ids(), strings: strings() });
+export function stopOptions(): Spec {
+  return object({ eos: boolean(), tokenIds: tokenIds(), strings: strings() });
+}
 
 /** A token-id pair as `encodePreferences` makes it. */
-export const tokenPair = (): Spec => object({ promptIds: required(ids()), chosenIds: required(ids()), rejectedIds: required(ids()) }, 'a token pair');
+export function tokenPair(): Spec {
+  return object({ promptIds: required(tokenIds()), chosenIds: required(tokenIds()), rejectedIds: required(tokenIds()) }, 'a token pair', true);
+}
 
-export const shard = (): Spec => object({ index: required(nonNegativeInt()), count: required(positiveInt()) }, 'a shard');
+export function shard(): Spec {
+  return object({ index: required(nonNegativeInt()), count: required(positiveInt()) }, 'a shard');
+}
+
+/** Precomputed features as `extractPrefixFeatures` / `loadFeatureShards` return them. */
+export function prefixFeatures(): Spec {
+  return custom('PrefixFeatures (from extractPrefixFeatures or loadFeatureShards)', (v) => v !== null && typeof v === 'object' && 'store' in v && 'plans' in v, [{}, 'features', 1]);
+}
 
 /** Preference pairs: a PreferenceSet, text rows or token-id pairs (contents are checked by the callee). */
-export const pairsInput = (): Spec =>
-  custom('a PreferenceSet (from loadPreferences) or an array of pairs', (v) => Array.isArray(v) || isPreferenceSet(v), ['pairs.jsonl', 1, {}]);
+export function pairsInput(): Spec {
+  return custom('a PreferenceSet (from loadPreferences) or an array of pairs', (v) => Array.isArray(v) || isPreferenceSet(v), ['pairs.jsonl', 1, {}]);
+}
 
 function isPreferenceSet(v: unknown): boolean {
   return v !== null && typeof v === 'object' && Array.isArray((v as { pairs?: unknown }).pairs);

@@ -80,19 +80,37 @@ export function number(rule: NumberRule = {}): Spec {
   return custom(describeNumber(rule), test, ['1', true, null, [1]]);
 }
 
-export const integer = (rule: Omit<NumberRule, 'integer'> = {}): Spec => number({ ...rule, integer: true });
+export function integer(rule: Omit<NumberRule, 'integer'> = {}): Spec {
+  return number({ ...rule, integer: true });
+}
 
-export const string = (): Spec => custom('a string', (v) => typeof v === 'string', [1, true, null, ['a']]);
-export const boolean = (): Spec => custom('true or false', (v) => typeof v === 'boolean', ['yes', 1, null]);
-export const func = (): Spec => custom('a function', (v) => typeof v === 'function', ['f', 1, {}]);
-export const signal = (): Spec => custom('an AbortSignal', (v) => v instanceof AbortSignal, [true, {}, 'abort']);
-export const plainObject = (what = 'an object'): Spec => custom(what, isPlainObject, ['x', 1, null, []]);
+export function string(): Spec {
+  return custom('a string', (v) => typeof v === 'string', [1, true, null, ['a']]);
+}
+export function boolean(): Spec {
+  return custom('true or false', (v) => typeof v === 'boolean', ['yes', 1, null]);
+}
+export function func(): Spec {
+  return custom('a function', (v) => typeof v === 'function', ['f', 1, {}]);
+}
+export function signal(): Spec {
+  return custom('an AbortSignal', (v) => v instanceof AbortSignal, [true, {}, 'abort']);
+}
+export function plainObject(what = 'an object'): Spec {
+  return custom(what, isPlainObject, ['x', 1, null, []]);
+}
 
-export const strings = (): Spec => custom('an array of strings', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'), ['text', [1], null]);
+export function strings(): Spec {
+  return custom('an array of strings', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string'), ['text', [1], null]);
+}
 
 const isIdList = (v: unknown): boolean => Array.isArray(v) && v.every((x) => Number.isInteger(x) && (x as number) >= 0);
-export const ids = (): Spec => custom('an array of non-negative integer token ids', isIdList, ['1', [1.5], [-1], null]);
-export const idRows = (): Spec => custom('an array of token-id arrays (non-negative integers)', (v) => Array.isArray(v) && v.every(isIdList), [[1, 2], '1', [['a']], null]);
+export function tokenIds(): Spec {
+  return custom('an array of non-negative integer token ids', isIdList, ['1', [1.5], [-1], null]);
+}
+export function idRows(): Spec {
+  return custom('an array of token-id arrays (non-negative integers)', (v) => Array.isArray(v) && v.every(isIdList), [[1, 2], '1', [['a']], null]);
+}
 
 /** One of the given literal values. */
 export function oneOf(...values: readonly (string | number | boolean)[]): Spec {
@@ -115,14 +133,35 @@ export function anyOf(...specs: Spec[]): Spec {
   };
 }
 
-/** A nested options object with its own schema; its unknown keys are refused too. */
-export function object(schema: Schema, what = 'an object'): Spec {
+/** An array whose every element fits `element`; problems name the index (`pairs[3].chosenIds`). */
+export function arrayOf(element: Spec, expected = `an array of ${element.expected}`): Spec {
   return {
-    expected: `${what} with keys ${Object.keys(schema).join(', ') || '(none)'}`,
+    expected,
     required: false,
     check(value, path) {
-      if (!isPlainObject(value)) return { path, expected: this.expected, value };
-      return firstProblem(value, schema, `${path}.`);
+      if (!Array.isArray(value)) return { path, expected, value };
+      for (const [i, item] of value.entries()) {
+        const problem = element.check(item, `${path}[${i}]`);
+        if (problem) return problem;
+      }
+      return null;
+    },
+    wrong: (path) => [{ value: 'x', path }, { value: null, path }, ...element.wrong(`${path}[0]`).map((w) => ({ value: [w.value], path: w.path }))],
+  };
+}
+
+/**
+ * A nested options object with its own schema; its unknown keys are refused too, except for data
+ * records (`extraKeys: true`, e.g. encoded pairs carrying their source row).
+ */
+export function object(schema: Schema, what = 'an object', extraKeys = false): Spec {
+  const expected = `${what} with keys ${Object.keys(schema).join(', ') || '(none)'}`;
+  return {
+    expected,
+    required: false,
+    check(value, path) {
+      if (extraKeys ? value === null || typeof value !== 'object' || Array.isArray(value) : !isPlainObject(value)) return { path, expected, value };
+      return firstProblem(value as Record<string, unknown>, schema, `${path}.`, extraKeys);
     },
     wrong: (path) => [{ value: 'x', path }, { value: 7, path }, ...wrongNested(schema, path)],
   };
@@ -160,8 +199,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function firstProblem(value: Record<string, unknown>, schema: Schema, prefix: string): Problem | null {
-  for (const key of Object.keys(value)) {
+function firstProblem(value: Record<string, unknown>, schema: Schema, prefix: string, extraKeys = false): Problem | null {
+  for (const key of extraKeys ? [] : Object.keys(value)) {
     if (!Object.hasOwn(schema, key)) return { path: `${prefix}${key}`, expected: '', value: unknownKey, validKeys: Object.keys(schema) };
   }
   for (const [key, s] of Object.entries(schema)) {

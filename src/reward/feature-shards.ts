@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { writeDirAtomic } from '../io/atomic-dir.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import { memoryBudget, prefixFeatures, shard as shardSpec } from '../option-specs.js';
+import { checkArgument, required, string, strings } from '../options.js';
 import { FeatureStore } from './feature-store.js';
 import type { PrefixFeatures, Shard } from './features.js';
 import type { PairPlan } from './prefixes.js';
@@ -33,6 +35,9 @@ interface ShardManifest {
 const tensorName = (pair: number, side: 0 | 1): string => `pair.${pair}.${side === 0 ? 'chosen' : 'rejected'}`;
 
 export async function saveFeatureShard(features: PrefixFeatures, dir: string, shard: Shard = { index: 0, count: 1 }): Promise<void> {
+  checkArgument('saveFeatureShard', 'features', features, required(prefixFeatures()));
+  checkArgument('saveFeatureShard', 'dir', dir, required(string()));
+  checkArgument('saveFeatureShard', 'shard', shard, shardSpec());
   const plans: Record<string, PairPlan> = {};
   const tensors: TensorToWrite[] = [];
   for (const pair of features.pairIndices) {
@@ -54,6 +59,8 @@ export async function saveFeatureShard(features: PrefixFeatures, dir: string, sh
 
 /** Merges shards made over one pair list into one `PrefixFeatures`; every shard 0…count−1 must be there once. */
 export async function loadFeatureShards(dirs: readonly string[], memoryBudgetBytes?: number): Promise<PrefixFeatures> {
+  checkArgument('loadFeatureShards', 'dirs', dirs, required(strings()));
+  checkArgument('loadFeatureShards', 'memoryBudgetBytes', memoryBudgetBytes, memoryBudget());
   if (dirs.length === 0) throw new CheckpointError('loadFeatureShards: no shard folders given');
   const manifests: ShardManifest[] = [];
   for (const dir of dirs) {

@@ -11,6 +11,8 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { OptionError, throwIfAborted } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
+import { causalLM, memoryBudget, positiveInt, prefixOptions, shard, tokenPair } from '../option-specs.js';
+import { arrayOf, checkOptions, func, required, signal, type Schema } from '../options.js';
 import { FeatureStore } from './feature-store.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
 
@@ -70,7 +72,19 @@ export function validateShard(shard: Shard | undefined): void {
   }
 }
 
+export const FEATURE_PASS_SCHEMA: Schema = {
+  backbone: required(causalLM()),
+  pairs: required(arrayOf(tokenPair(), 'an array of token pairs (from encodePreferences)')),
+  prefixes: required(prefixOptions()),
+  tokensPerBatch: positiveInt(),
+  memoryBudgetBytes: memoryBudget(),
+  shard: shard(),
+  signal: signal(),
+  onProgress: func(),
+};
+
 export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
+  checkOptions('extractPrefixFeatures', o, FEATURE_PASS_SCHEMA);
   const { backbone } = o;
   const tokensPerBatch = o.tokensPerBatch ?? 4096;
   if (!Number.isInteger(tokensPerBatch) || tokensPerBatch < 1) throw new OptionError(`tokensPerBatch must be a positive integer, got ${tokensPerBatch}`);
