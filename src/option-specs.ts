@@ -5,6 +5,7 @@
  */
 import { CausalLM } from './lm/causal-lm.js';
 import { boolean, custom, oneOf, idRows, instance, tokenIds, integer, number, object, required, strings, tagged, type Spec } from './options.js';
+import { PargsTokenizer } from './lm/tokenizer.js';
 import { PartialRewardModel } from './reward/reward-model.js';
 
 export function causalLM(): Spec {
@@ -12,6 +13,10 @@ export function causalLM(): Spec {
 }
 export function rewardModel(): Spec {
   return instance(() => PartialRewardModel, 'a PartialRewardModel (from trainPartialRM or loadRewardModel)');
+}
+
+export function tokenizer(): Spec {
+  return instance(() => PargsTokenizer, 'a PargsTokenizer (lm.tokenizer)');
 }
 
 /** Any integer seed; `validateSeed` adds the safe-integer range. */

@@ -118,8 +118,8 @@ export function oneOf(...values: readonly (string | number | boolean)[]): Spec {
 }
 
 /** An instance of a class, looked up lazily (the class module may import this one's callers). */
-export function instance(cls: () => abstract new (...args: never[]) => unknown, expected: string): Spec {
-  return custom(expected, (v) => v instanceof cls(), [{}, 'model', 1]);
+export function instance(cls: () => { prototype: object }, expected: string): Spec {
+  return custom(expected, (v) => v !== null && typeof v === 'object' && Object.prototype.isPrototypeOf.call(cls().prototype, v), [{}, 'model', 1]);
 }
 
 /** A value passing any of the specs. */

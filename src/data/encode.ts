@@ -6,6 +6,8 @@
  */
 import { OptionError } from '../errors.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
+import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required } from '../options.js';
+import { tokenizer as tokenizerSpec } from '../option-specs.js';
 import { makeDropReport, mergeDropReports } from './drop-report.js';
 import type { DropReport, DroppedRow, EncodedPair, PreferencePair, PreferenceSet } from './types.js';
 
@@ -51,6 +53,9 @@ export function encodePreferences(
   tokenizer: PargsTokenizer,
   options: EncodePreferencesOptions = {},
 ): EncodedPreferences {
+  checkArgument('encodePreferences', 'set', set, required(custom('a PreferenceSet or an array of {prompt, chosen, rejected}', (v) => Array.isArray(v) || (v !== null && typeof v === 'object' && Array.isArray((v as PreferenceSet).pairs)), ['pairs', 1, {}])));
+  checkArgument('encodePreferences', 'tokenizer', tokenizer, required(tokenizerSpec()));
+  checkSchema('encodePreferences', options, { maxLength: integer(), overLength: oneOf('drop', 'truncate') });
   const { maxLength, overLength } = checkOptions(options);
   const input: readonly PreferencePair[] = Array.isArray(set) ? set : (set as PreferenceSet).pairs;
   const pairs: EncodedPair[] = [];

@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import type { GuidedToken } from '../decode/guided.js';
+import { causalLM, positiveInt } from '../option-specs.js';
+import { arrayOf, checkArgument, object, required, tokenIds } from '../options.js';
 
 export interface ResponseIds {
   promptIds: readonly number[];
@@ -13,6 +15,9 @@ export interface ResponseIds {
 
 /** log π_ref of every response token, per item (batched, left-padded forwards). */
 export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds[], rowsPerBatch = 8): Promise<number[][]> {
+  checkArgument('responseLogProbs', 'lm', lm, required(causalLM()));
+  checkArgument('responseLogProbs', 'items', items, required(arrayOf(object({ promptIds: required(tokenIds()), responseIds: required(tokenIds()) }, 'an item', true), 'an array of { promptIds, responseIds }')));
+  checkArgument('responseLogProbs', 'rowsPerBatch', rowsPerBatch, positiveInt());
   const out: number[][] = [];
   for (let start = 0; start < items.length; start += rowsPerBatch) {
     const batch = items.slice(start, start + rowsPerBatch);

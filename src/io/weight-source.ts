@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SafetensorsError } from '../errors.js';
+import { describeReadFailure, readInput } from './read-input.js';
 import {
   missingTensorError, SafetensorsFile, type SafetensorsDtype, type SafetensorsReadOptions,
 } from './safetensors.js';
@@ -48,8 +49,20 @@ function makeSource(files: SafetensorsFile[], fileOf: Map<string, SafetensorsFil
   };
 }
 
+/**
+ * Opens one weights file; a folder in its place, an unreadable file or any other file-system failure is
+ * a `SafetensorsError` naming the path (opening a folder for reading succeeds on Linux and fails later).
+ */
+async function openWeightsFile(file: string, options: SafetensorsReadOptions): Promise<SafetensorsFile> {
+  const info = await fs.stat(file).catch((err: unknown) => {
+    throw new SafetensorsError(describeReadFailure(file, err));
+  });
+  if (!info.isFile()) throw new SafetensorsError(`cannot read ${file}: it is ${info.isDirectory() ? 'a folder' : 'not a regular file'}; it must be a safetensors file`);
+  return readInput(file, () => SafetensorsFile.open(file, options), (message) => new SafetensorsError(message));
+}
+
 async function openSingle(file: string, options: SafetensorsReadOptions): Promise<WeightSource> {
-  const reader = await SafetensorsFile.open(file, options);
+  const reader = await openWeightsFile(file, options);
   return makeSource([reader], new Map(reader.names().map((n) => [n, reader])), file);
 }
 
@@ -85,14 +98,14 @@ async function openSharded(dir: string, options: SafetensorsReadOptions): Promis
   const weightMap = await readIndex(dir, indexPath);
   const shardNames = [...new Set(weightMap.values())].sort();
   for (const shard of shardNames) {
-    const exists = await fs.stat(path.join(dir, shard)).then((s) => s.isFile(), () => false);
+    const exists = await fs.stat(path.join(dir, shard)).then(() => true, () => false);
     if (!exists) {
       throw new SafetensorsError(`Shard "${shard}" listed in ${indexPath} does not exist in ${dir}; the download may be incomplete`);
     }
   }
   const shards = new Map<string, SafetensorsFile>();
   try {
-    for (const shard of shardNames) shards.set(shard, await SafetensorsFile.open(path.join(dir, shard), options));
+    for (const shard of shardNames) shards.set(shard, await openWeightsFile(path.join(dir, shard), options));
     const fileOf = new Map<string, SafetensorsFile>();
     for (const [name, shard] of weightMap) {
       const file = shards.get(shard) as SafetensorsFile;
