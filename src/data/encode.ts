@@ -6,7 +6,7 @@
  */
 import { OptionError } from '../errors.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
-import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required } from '../options.js';
+import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required, type Schema } from '../options.js';
 import { tokenizer as tokenizerSpec } from '../option-specs.js';
 import { makeDropReport, mergeDropReports } from './drop-report.js';
 import type { DropReport, DroppedRow, EncodedPair, PreferencePair, PreferenceSet } from './types.js';
@@ -43,6 +43,8 @@ function checkOptions(options: EncodePreferencesOptions): { maxLength: number; o
   return { maxLength, overLength };
 }
 
+export const ENCODE_PREFERENCES_SCHEMA: Schema = { maxLength: integer(), overLength: oneOf('drop', 'truncate') };
+
 /**
  * Encodes each pair: the prompt with the tokenizer's own special-token rule (BOS for Llama-type
  * tokenizers), each response with `addSpecialTokens: false`. No EOS is appended here; padding with EOS
@@ -55,7 +57,7 @@ export function encodePreferences(
 ): EncodedPreferences {
   checkArgument('encodePreferences', 'set', set, required(custom('a PreferenceSet or an array of {prompt, chosen, rejected}', (v) => Array.isArray(v) || (v !== null && typeof v === 'object' && Array.isArray((v as PreferenceSet).pairs)), ['pairs', 1, {}])));
   checkArgument('encodePreferences', 'tokenizer', tokenizer, required(tokenizerSpec()));
-  checkSchema('encodePreferences', options, { maxLength: integer(), overLength: oneOf('drop', 'truncate') });
+  checkSchema('encodePreferences', options, ENCODE_PREFERENCES_SCHEMA);
   const { maxLength, overLength } = checkOptions(options);
   const input: readonly PreferencePair[] = Array.isArray(set) ? set : (set as PreferenceSet).pairs;
   const pairs: EncodedPair[] = [];

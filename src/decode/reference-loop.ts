@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { throwIfAborted } from '../errors.js';
-import { boolean, checkOptions, object, without } from '../options.js';
+import { boolean, checkOptions, object, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 import { resolvePrompts } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
@@ -27,10 +27,12 @@ async function lastReward(options: GuidedSampleOptions, ids: number[]): Promise<
   return value;
 }
 
+/** guidedSample's keys without the streaming callback and fusing; the reference loop stops only at EOS. */
+export const NO_CACHE_SCHEMA: Schema = { ...without(GUIDED_SAMPLE_SCHEMA, 'onToken', 'fuse'), stop: object({ eos: boolean() }) };
+
 /** Rows run one at a time; returns ids and finish reasons (no trace). */
 export async function guidedSampleNoCache(options: GuidedSampleOptions): Promise<Pick<GuidedGeneration, 'promptIds' | 'generatedIds' | 'finishReason' | 'modelCalls'>[]> {
-  // The reference loop has no streaming callback, always runs separate passes and stops only at EOS.
-  checkOptions('guidedSampleNoCache', options, { ...without(GUIDED_SAMPLE_SCHEMA, 'onToken', 'fuse'), stop: object({ eos: boolean() }) });
+  checkOptions('guidedSampleNoCache', options, NO_CACHE_SCHEMA);
   const { lm, signal } = options;
   const beta = options.beta ?? 1;
   const topK = options.topK ?? 10;

@@ -8,7 +8,7 @@
  * dynamic import and their absence is an ordinary outcome, not an error (unless asked for).
  */
 import { OptionError } from '../errors.js';
-import { checkOptions, func, oneOf } from '../options.js';
+import { checkOptions, func, oneOf, type Schema } from '../options.js';
 import { tf } from './tf.js';
 import { applyWasmPatches, registerBatchMatMulGradient } from './wasm-patches.js';
 
@@ -161,9 +161,11 @@ async function select(opts: InitBackendOptions): Promise<BackendInfo> {
  * repeatedly: returns the cached info unless a different backend is requested.
  * @throws OptionError for an unknown name (option or PARGS_BACKEND) or an unavailable backend.
  */
+export const INIT_BACKEND_SCHEMA: Schema = { backend: oneOf('auto', ...BACKEND_NAMES), log: func() };
+
 export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
   try {
-    checkOptions('initBackend', opts, { backend: oneOf('auto', ...BACKEND_NAMES), log: func() });
+    checkOptions('initBackend', opts, INIT_BACKEND_SCHEMA);
   } catch (err) {
     return Promise.reject(err);
   }

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { OptionError } from '../errors.js';
 import { rewardModel } from '../option-specs.js';
-import { checkArgument, checkOptions, oneOf, required, string } from '../options.js';
+import { checkArgument, checkOptions, oneOf, required, string, type Schema } from '../options.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 
 export type Judge = (prompt: string, response: string) => number | Promise<number>;
@@ -25,12 +25,14 @@ interface VaderModule {
 let afinn: { analyze(text: string): SentimentResult } | undefined;
 let vader: VaderModule | undefined;
 
+export const AFINN_SCHEMA: Schema = { aggregate: oneOf('mean', 'sum') };
+
 /**
  * AFINN-165 valence of the response. 'mean' (default): total valence per word, so longer responses
  * are not favoured; 'sum': the total.
  */
 export function afinnJudge(options: { aggregate?: 'mean' | 'sum' } = {}): Judge {
-  checkOptions('afinnJudge', options, { aggregate: oneOf('mean', 'sum') });
+  checkOptions('afinnJudge', options, AFINN_SCHEMA);
   const aggregate = options.aggregate ?? 'mean';
   if (aggregate !== 'mean' && aggregate !== 'sum') throw new OptionError(`afinnJudge: aggregate must be 'mean' or 'sum', got ${JSON.stringify(aggregate)}`);
   if (!afinn) {

@@ -7,7 +7,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { OptionError, SafetensorsError } from '../errors.js';
-import { arrayOf, checkArgument, checkOptions, custom, integer, object, required, string } from '../options.js';
+import { arrayOf, checkArgument, checkOptions, custom, integer, object, required, string, type Schema } from '../options.js';
 import { writeFileAtomic } from './atomic.js';
 import { decodeBF16, decodeF16, encodeBF16, encodeF16 } from './float16.js';
 
@@ -178,7 +178,7 @@ function checkRangeBytes(options: SafetensorsReadOptions): number {
   return value;
 }
 
-const READ_OPTIONS_SCHEMA = { rangeBytes: integer() };
+export const READ_OPTIONS_SCHEMA: Schema = { rangeBytes: integer() };
 
 /** Shapes and dtypes are checked by writeSafetensors itself, with the tensor's name in the message. */
 const TENSOR_TO_WRITE = object(

@@ -15,7 +15,7 @@
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OptionError, throwIfAborted } from '../errors.js';
-import { checkArgument, checkOptions, custom, func, integer, required, signal, string, strings } from '../options.js';
+import { checkArgument, checkOptions, custom, func, integer, required, signal, string, strings, type Schema } from '../options.js';
 import { BYTE_TO_UNICODE, countWords } from './byte-level.js';
 
 export interface BpeTrainOptions {
@@ -52,8 +52,10 @@ interface Resolved {
   signal?: AbortSignal;
 }
 
+export const BPE_SCHEMA: Schema = { vocabSize: required(integer()), specialTokens: strings(), minFrequency: integer(), onProgress: func(), signal: signal() };
+
 function resolveOptions(options: BpeTrainOptions): Resolved {
-  checkOptions('trainByteLevelBpe', options, { vocabSize: required(integer()), specialTokens: strings(), minFrequency: integer(), onProgress: func(), signal: signal() });
+  checkOptions('trainByteLevelBpe', options, BPE_SCHEMA);
   const specials = options.specialTokens ?? DEFAULT_SPECIALS;
   if (!Array.isArray(specials)) {
     throw new OptionError(`specialTokens must be an array of strings; got ${String(specials)}`);
