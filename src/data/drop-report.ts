@@ -2,6 +2,7 @@
  * Building, merging and printing drop reports. Counts are derived from the dropped list in one place so
  * the two can never disagree.
  */
+import { checkArgument, checkOptions, custom, integer, object, plainObject, required } from '../options.js';
 import { DROP_REASONS, type DropReason, type DropReport, type DroppedRow } from './types.js';
 
 const LABELS: Record<DropReason, string> = {
@@ -54,6 +55,8 @@ export interface FormatDropReportOptions {
 
 /** "kept 2,290 of 2,312 rows; dropped 22: 14 empty response, 8 identical", most frequent reason first. */
 export function formatDropReport(report: DropReport, options: FormatDropReportOptions = {}): string {
+  checkArgument('formatDropReport', 'report', report, required(object({ total: required(integer({ min: 0 })), kept: required(integer({ min: 0 })), dropped: required(custom('an array', Array.isArray, ['x', 1])), counts: required(plainObject()) }, 'a DropReport', true)));
+  checkOptions('formatDropReport', options, { examples: integer({ min: 0 }) });
   const head = `kept ${num(report.kept)} of ${num(report.total)} rows`;
   if (report.dropped.length === 0) return `${head}; dropped none`;
   const parts = DROP_REASONS.filter((r) => report.counts[r] > 0)

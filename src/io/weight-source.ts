@@ -5,9 +5,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SafetensorsError } from '../errors.js';
+import { checkArgument, checkOptions, required, string } from '../options.js';
 import { describeReadFailure, readInput } from './read-input.js';
 import {
-  missingTensorError, SafetensorsFile, type SafetensorsDtype, type SafetensorsReadOptions,
+  missingTensorError, READ_OPTIONS_SCHEMA, SafetensorsFile, type SafetensorsDtype, type SafetensorsReadOptions,
 } from './safetensors.js';
 
 /** Read access to named weights, whatever files they are spread over. */
@@ -148,6 +149,8 @@ function noWeightsMessage(dir: string, entries: string[], candidates: string[]):
  * folder's only *.safetensors file. Throws `SafetensorsError` explaining what is missing otherwise.
  */
 export async function openSafetensorsDir(dir: string, options: SafetensorsReadOptions = {}): Promise<WeightSource> {
+  checkArgument('openSafetensorsDir', 'dir', dir, required(string()));
+  checkOptions('openSafetensorsDir', options, READ_OPTIONS_SCHEMA);
   let entries: string[];
   try {
     entries = (await fs.readdir(dir)).sort();

@@ -20,7 +20,7 @@ import { INIT_BACKEND_SCHEMA } from '../../src/engine/backend.js';
 import { AFINN_SCHEMA } from '../../src/eval/judges.js';
 import { READ_OPTIONS_SCHEMA } from '../../src/io/safetensors.js';
 import { LOAD_SCHEMA } from '../../src/lm/load.js';
-import { boolean, closestKey, showValue, without, wrongValues, type Schema } from '../../src/options.js';
+import { boolean, closestKey, integer, showValue, without, wrongValues, type Schema } from '../../src/options.js';
 import { BPE_SCHEMA } from '../../src/pretrain/bpe-trainer.js';
 import { EVALUATE_LM_SCHEMA } from '../../src/pretrain/eval-lm.js';
 import { PRETRAIN_SCHEMA } from '../../src/pretrain/options.js';
@@ -100,6 +100,8 @@ const cases: Case[] = [
   { fn: 'loadCausalLM', schema: LOAD_SCHEMA, base: () => ({}), call: (o) => pargs.loadCausalLM(modelDir, o as never) },
   { fn: 'readSafetensorsHeader', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.readSafetensorsHeader(join(modelDir, 'model.safetensors'), o as never) },
   { fn: 'SafetensorsFile.open', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.SafetensorsFile.open(join(modelDir, 'model.safetensors'), o as never) },
+  { fn: 'openSafetensorsDir', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.openSafetensorsDir(modelDir, o as never) },
+  { fn: 'formatDropReport', schema: { examples: integer({ min: 0 }) }, base: () => ({}), call: (o) => pargs.formatDropReport({ total: 1, kept: 1, dropped: [], counts: {} } as never, o as never) },
   { fn: 'trainByteLevelBpe', schema: BPE_SCHEMA, base: () => ({ vocabSize: 270 }), call: (o) => pargs.trainByteLevelBpe(['hello there'], o as never) },
   { fn: 'encode', schema: { addSpecialTokens: boolean() }, base: () => ({}), call: (o) => lm.tokenizer.encode('hi', o as never) },
   { fn: 'decode', schema: { skipSpecialTokens: boolean() }, base: () => ({}), call: (o) => lm.tokenizer.decode([5], o as never) },
@@ -169,6 +171,9 @@ describe('positional arguments', () => {
     ['distinctN responses', () => pargs.distinctN('text' as never, 2), 'responses'],
     ['diversity responses', () => pargs.diversity([1] as never), 'responses'],
     ['words text', () => pargs.words(5 as never), 'text'],
+    ['formatDropReport report', () => pargs.formatDropReport({ kept: 1 } as never), 'report.total'],
+    ['createRng stream', () => pargs.createRng(1, 2 as never), 'stream'],
+    ['createRng seed', () => pargs.createRng('1' as never, 'x'), 'seed'],
     ['tokenizer.encode text', () => lm.tokenizer.encode(5 as never), 'text'],
     ['tokenizer.decode ids', () => lm.tokenizer.decode('5' as never), 'ids'],
   ])('%s of the wrong type is an OptionError naming it', async (_name, call, names) => {
