@@ -3,7 +3,9 @@
  * same key means the same type everywhere. Classes are looked up lazily: their modules import callers
  * of this one.
  */
+import * as tf from '@tensorflow/tfjs';
 import { CausalLM } from './lm/causal-lm.js';
+import { KVCache } from './lm/kv-cache.js';
 import { boolean, custom, oneOf, idRows, instance, tokenIds, integer, number, object, required, strings, tagged, type Spec } from './options.js';
 import { PargsTokenizer } from './lm/tokenizer.js';
 import { PartialRewardModel } from './reward/reward-model.js';
@@ -13,6 +15,14 @@ export function causalLM(): Spec {
 }
 export function rewardModel(): Spec {
   return instance(() => PartialRewardModel, 'a PartialRewardModel (from trainPartialRM or loadRewardModel)');
+}
+
+export function tensor(): Spec {
+  return instance(() => tf.Tensor, 'a tf.Tensor');
+}
+
+export function kvCache(): Spec {
+  return instance(() => KVCache, 'a KVCache (from prefill or step)');
 }
 
 export function tokenizer(): Spec {

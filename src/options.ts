@@ -112,6 +112,11 @@ export function idRows(): Spec {
   return custom('an array of token-id arrays (non-negative integers)', (v) => Array.isArray(v) && v.every(isIdList), [[1, 2], '1', [['a']], null]);
 }
 
+/** An array or typed array of numbers (elements unchecked: this guards hot paths at O(1)). */
+export function numbers(): Spec {
+  return custom('an array or typed array of numbers', (v) => Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView)), ['1,2', 1, null, {}]);
+}
+
 /** One of the given literal values. */
 export function oneOf(...values: readonly (string | number | boolean)[]): Spec {
   return custom(`one of ${values.map((v) => JSON.stringify(v)).join(', ')}`, (v) => values.includes(v as string), [...(values.includes('') ? [] : ['']), 1.5, null, {}]);

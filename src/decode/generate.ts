@@ -8,7 +8,7 @@ import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
 import { causalLM, decodeStrategy, nonNegativeInt, promptIds, prompts, seed } from '../option-specs.js';
-import { boolean, checkOptions, func, oneOf, required, signal, type Schema } from '../options.js';
+import { boolean, checkArgument, checkOptions, func, numbers, oneOf, required, signal, type Schema } from '../options.js';
 import { createRng, validateSeed, type Rng } from '../random.js';
 import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
 
@@ -59,6 +59,9 @@ function validateStrategy(strategy: DecodeStrategy, vocab: number): void {
 
 /** Picks the next token from one row of logits (already penalised). */
 export function chooseToken(logits: Float32Array, strategy: DecodeStrategy, rng: Rng): number {
+  checkArgument('chooseToken', 'logits', logits, required(numbers()));
+  checkArgument('chooseToken', 'strategy', strategy, required(decodeStrategy()));
+  checkArgument('chooseToken', 'rng', rng, required(func()));
   if (strategy.kind === 'greedy') return argmax(logits);
   const { temperature = 1, topK, topP } = strategy;
   const candidates = topK === undefined ? null : topKIndices(logits, topK);

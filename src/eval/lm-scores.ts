@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import type { GuidedToken } from '../decode/guided.js';
 import { causalLM, positiveInt } from '../option-specs.js';
-import { arrayOf, checkArgument, object, required, tokenIds } from '../options.js';
+import { arrayOf, checkArgument, number, numbers, object, required, tokenIds } from '../options.js';
 
 export interface ResponseIds {
   promptIds: readonly number[];
@@ -51,6 +51,7 @@ export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds
 
 /** exp(mean negative log-likelihood) over all response tokens. */
 export function perplexity(logProbs: readonly (readonly number[])[]): number {
+  checkArgument('perplexity', 'logProbs', logProbs, required(arrayOf(numbers(), 'an array of per-token log-probability arrays')));
   let sum = 0;
   let count = 0;
   for (const row of logProbs) for (const lp of row) {
@@ -65,5 +66,6 @@ export function perplexity(logProbs: readonly (readonly number[])[]): number {
  * the sampled tokens being draws from π itself.
  */
 export function klFromTrace(trace: readonly GuidedToken[]): number {
+  checkArgument('klFromTrace', 'trace', trace, required(arrayOf(object({ policyLogProb: required(number({ finite: false })), logProb: required(number({ finite: false })) }, 'a GuidedToken', true), 'a GuidedGeneration trace (an array of GuidedToken)')));
   return trace.reduce((s, t) => s + t.policyLogProb - t.logProb, 0);
 }

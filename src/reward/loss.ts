@@ -4,6 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { logSigmoid } from '../engine/ops.js';
+import { checkArgument, checkOptions, instance, number, required } from '../options.js';
+
+const tensorSpec = () => instance(() => tf.Tensor, 'a tf.Tensor');
 
 export interface BradleyTerryOptions {
   /** Required reward gap: the loss is −log σ(Δ − margin). Default 0. */
@@ -17,6 +20,9 @@ export interface BradleyTerryOptions {
 
 /** rChosen, rRejected: [N] rewards of aligned prefixes → scalar loss. */
 export function bradleyTerryPrefixLoss(rChosen: tf.Tensor1D, rRejected: tf.Tensor1D, options: BradleyTerryOptions = {}): tf.Scalar {
+  checkArgument('bradleyTerryPrefixLoss', 'rChosen', rChosen, required(tensorSpec()));
+  checkArgument('bradleyTerryPrefixLoss', 'rRejected', rRejected, required(tensorSpec()));
+  checkOptions('bradleyTerryPrefixLoss', options, { margin: number(), weights: tensorSpec() });
   return tf.tidy(() => {
     let gap = tf.sub(rChosen, rRejected); // [N]
     if (options.margin) gap = tf.sub(gap, options.margin);
