@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { OptionError } from '../errors.js';
-import { readInput } from '../io/read-input.js';
+import { describeReadFailure, fsErrorCode, readInput } from '../io/read-input.js';
 
 const inputError = (message: string): OptionError => new OptionError(message);
 
@@ -75,8 +75,10 @@ export async function readCorpus(corpus: string | readonly string[]): Promise<{ 
     return { documents, files: [], root: '' };
   }
   if (typeof corpus !== 'string' || corpus === '') throw new OptionError('corpus must be a file or folder path, or an array of texts');
-  const info = await stat(corpus).catch(() => undefined);
-  if (!info) throw new OptionError(`corpus "${corpus}" does not exist; pass a .txt file or a folder of .txt files`);
+  const info = await stat(corpus).catch((err: unknown) => {
+    if (fsErrorCode(err) === 'ENOENT') throw new OptionError(`corpus "${corpus}" does not exist; pass a .txt file or a folder of .txt files`);
+    throw new OptionError(describeReadFailure(corpus, err));
+  });
   const files = info.isDirectory() ? await listTextFiles(corpus) : [corpus];
   if (files.length === 0) throw new OptionError(`corpus folder "${corpus}" holds no .txt files`);
   const root = info.isDirectory() ? corpus : resolve(corpus, '..');

@@ -117,6 +117,15 @@ describe('faults in data and corpus files', () => {
     expect((err as Error).message).toContain(`cannot read ${folder}: it is a folder, not a file`);
   });
 
+  it('a corpus path through a file (ENOTDIR) is an OptionError naming it', async () => {
+    const file = join(work, 'plain.txt');
+    await writeFile(file, 'hello');
+    const corpus = join(file, 'inside');
+    const err = await pretrainLM(toyOptions(join(work, 'lm-enotdir'), { corpus })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OptionError);
+    expect((err as Error).message).toBe(`cannot read ${corpus}: a part of the path is a file, not a folder`);
+  });
+
   it('a missing --data file is a one-line DataError naming it', async () => {
     const missing = join(work, 'no-such-pairs.jsonl');
     const cli = await run(['train', '--model', model, '--data', missing, '--out', join(work, 'rm')]);
