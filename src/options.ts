@@ -204,6 +204,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** Markers in `Problem.value` for a key the schema does not know and a required key not given. */
+const unknownKey = Symbol('unknown key');
+const missing = Symbol('missing');
+
 function firstProblem(value: Record<string, unknown>, schema: Schema, prefix: string, extraKeys = false): Problem | null {
   for (const key of extraKeys ? [] : Object.keys(value)) {
     if (!Object.hasOwn(schema, key)) return { path: `${prefix}${key}`, expected: '', value: unknownKey, validKeys: Object.keys(schema) };
@@ -220,8 +224,6 @@ function firstProblem(value: Record<string, unknown>, schema: Schema, prefix: st
   return null;
 }
 
-const unknownKey = Symbol('unknown key');
-const missing = Symbol('missing');
 
 /** JSON of the value, cut to 60 characters, or a type name where JSON says nothing useful. */
 export function showValue(value: unknown): string {
