@@ -17,6 +17,8 @@ export function validateSeed(seed: unknown, where: string): number {
 
 /** The named sub-stream `stream` of `seed` (e.g. 'decode', 'data-order', 'head-init'). */
 export function createRng(seed: number, stream: string): Rng {
+  validateSeed(seed, 'createRng');
+  if (typeof stream !== 'string') throw new OptionError(`createRng: stream must be a string naming the purpose (e.g. 'decode'), got ${JSON.stringify(stream)}`);
   const prng = seedrandom(`pargs:${seed}:${stream}`);
   return () => prng.double();
 }

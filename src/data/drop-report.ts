@@ -2,6 +2,7 @@
  * Building, merging and printing drop reports. Counts are derived from the dropped list in one place so
  * the two can never disagree.
  */
+import { checkArgument, checkOptions, custom, integer, object, plainObject, required } from '../options.js';
 import { DROP_REASONS, type DropReason, type DropReport, type DroppedRow } from './types.js';
 
 const LABELS: Record<DropReason, string> = {
@@ -36,6 +37,8 @@ export function makeDropReport(total: number, dropped: DroppedRow[]): DropReport
  * rows, so the total stays the earlier total and the drops add up.
  */
 export function mergeDropReports(earlier: DropReport, later: DropReport): DropReport {
+  checkArgument('mergeDropReports', 'earlier', earlier, required(DROP_REPORT));
+  checkArgument('mergeDropReports', 'later', later, required(DROP_REPORT));
   const dropped = [...earlier.dropped, ...later.dropped].sort((a, b) => a.index - b.index);
   return makeDropReport(earlier.total, dropped);
 }
@@ -52,8 +55,12 @@ export interface FormatDropReportOptions {
   examples?: number;
 }
 
+const DROP_REPORT = object({ total: required(integer({ min: 0 })), kept: required(integer({ min: 0 })), dropped: required(custom('an array', Array.isArray, ['x', 1])), counts: required(plainObject()) }, 'a DropReport', true);
+
 /** "kept 2,290 of 2,312 rows; dropped 22: 14 empty response, 8 identical", most frequent reason first. */
 export function formatDropReport(report: DropReport, options: FormatDropReportOptions = {}): string {
+  checkArgument('formatDropReport', 'report', report, required(DROP_REPORT));
+  checkOptions('formatDropReport', options, { examples: integer({ min: 0 }) });
   const head = `kept ${num(report.kept)} of ${num(report.total)} rows`;
   if (report.dropped.length === 0) return `${head}; dropped none`;
   const parts = DROP_REASONS.filter((r) => report.counts[r] > 0)

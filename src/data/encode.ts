@@ -7,6 +7,8 @@
 import { OptionError, TokenizerError } from '../errors.js';
 import type { ChatRendering } from '../lm/chat-template.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
+import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required, type Schema } from '../options.js';
+import { tokenizer as tokenizerSpec } from '../option-specs.js';
 import { makeDropReport, mergeDropReports } from './drop-report.js';
 import type { Conversation, DropReport, DroppedRow, EncodedPair, PreferencePair, PreferenceSet } from './types.js';
 
@@ -69,6 +71,8 @@ function checkOptions(options: EncodePreferencesOptions): { maxLength: number; o
   return { maxLength, overLength };
 }
 
+export const ENCODE_PREFERENCES_SCHEMA: Schema = { maxLength: integer(), overLength: oneOf('drop', 'truncate') };
+
 /**
  * Encodes each pair: the prompt with the tokenizer's own special-token rule (BOS for Llama-type
  * tokenizers; none when a chat template already wrote it), each response with `addSpecialTokens: false`.
@@ -81,6 +85,9 @@ export function encodePreferences(
   tokenizer: PargsTokenizer,
   options: EncodePreferencesOptions = {},
 ): EncodedPreferences {
+  checkArgument('encodePreferences', 'set', set, required(custom('a PreferenceSet or an array of {prompt, chosen, rejected}', (v) => Array.isArray(v) || (v !== null && typeof v === 'object' && Array.isArray((v as PreferenceSet).pairs)), ['pairs', 1, {}])));
+  checkArgument('encodePreferences', 'tokenizer', tokenizer, required(tokenizerSpec()));
+  checkSchema('encodePreferences', options, ENCODE_PREFERENCES_SCHEMA);
   const { maxLength, overLength } = checkOptions(options);
   const input: readonly PreferencePair[] = Array.isArray(set) ? set : (set as PreferenceSet).pairs;
   const pairs: EncodedPair[] = [];

@@ -3,10 +3,14 @@
  * choice}`. The prompt follows the TL;DR layout those models were trained on; `choice` indexes the
  * preferred summary.
  */
+import { checkArgument, required, string } from '../options.js';
 import { type ParsedRow, type Row, isPlainObject, optionalString, reject, requireField, requireString, typeName } from './fields.js';
 
 /** "SUBREDDIT: r/{subreddit}\nTITLE: {title}\nPOST: {post}\nTL;DR:" — lines whose value is absent are left out. */
 export function tldrPrompt(post: string, title?: string, subreddit?: string): string {
+  checkArgument('tldrPrompt', 'post', post, required(string()));
+  checkArgument('tldrPrompt', 'title', title, string());
+  checkArgument('tldrPrompt', 'subreddit', subreddit, string());
   const lines: string[] = [];
   if (subreddit !== undefined) lines.push(`SUBREDDIT: r/${subreddit}`);
   if (title !== undefined) lines.push(`TITLE: ${title}`);

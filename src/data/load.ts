@@ -4,6 +4,7 @@
  * no usable row is an error rather than an empty training set.
  */
 import { DataError, OptionError } from '../errors.js';
+import { anyOf, arrayOf, checkArgument, checkOptions, oneOf, plainObject, required, signal, string, type Schema } from '../options.js';
 import { formatDropReport, makeDropReport, rowLabel } from './drop-report.js';
 import { RowRejected, notAnObject } from './fields.js';
 import { FORMAT_KEYS, FORMATS, parseRow, shapeOf } from './formats.js';
@@ -38,11 +39,15 @@ function chooseFormat(rows: RawRow[], requested: 'auto' | PreferenceFormat, wher
   );
 }
 
+export const LOAD_PREFERENCES_SCHEMA: Schema = { format: oneOf('auto', ...FORMATS), signal: signal() };
+
 /**
  * Reads `source` — a path to a .jsonl / .jsonl.gz / .json file, or an array of row objects — into
  * preference pairs. Throws DataError when the file is missing or empty or when no row is usable.
  */
 export async function loadPreferences(source: string | readonly object[], options: LoadPreferencesOptions = {}): Promise<PreferenceSet> {
+  checkArgument('loadPreferences', 'source', source, required(anyOf(string(), arrayOf(plainObject('a row object'), 'an array of row objects'))));
+  checkOptions('loadPreferences', options, LOAD_PREFERENCES_SCHEMA);
   const requested = options.format ?? 'auto';
   if (requested !== 'auto' && !FORMATS.includes(requested)) {
     throw new OptionError(`loadPreferences: format must be "auto", ${FORMATS.map((f) => `"${f}"`).join(', ')}; got ${JSON.stringify(requested)}`);

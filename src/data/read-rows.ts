@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { PassThrough, pipeline } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { AbortError, DataError, throwIfAborted } from '../errors.js';
+import { describeReadFailure } from '../io/read-input.js';
 
 export type RawRow = { line?: number; index: number } & ({ value: unknown } | { jsonError: string });
 
@@ -33,7 +34,7 @@ async function checkFile(path: string): Promise<void> {
     if (err instanceof DataError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new DataError(`preference file not found: ${path}; check the path (${SUPPORTED})`);
-    throw new DataError(`cannot read ${path}: ${(err as Error).message}`);
+    throw new DataError(describeReadFailure(path, err));
   }
 }
 
@@ -81,7 +82,7 @@ async function readJsonArray(path: string, gzip: boolean): Promise<RawRow[]> {
     const bytes = await readFile(path);
     text = (gzip ? gunzipSync(bytes) : bytes).toString('utf8').replace(/^\uFEFF/, '');
   } catch (err) {
-    throw new DataError(`cannot read ${path}: ${(err as Error).message}`);
+    throw new DataError(describeReadFailure(path, err));
   }
   if (text.trim() === '') return [];
   let value: unknown;

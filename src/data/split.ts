@@ -5,6 +5,7 @@
  * is the trainer's job.
  */
 import { OptionError } from '../errors.js';
+import { checkArgument, checkOptions, custom, integer, number, required, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 
 export type SplitOptions = { seed: number } & ({ evalFraction: number; evalCount?: undefined } | { evalCount: number; evalFraction?: undefined });
@@ -31,7 +32,11 @@ function evalSize(n: number, options: SplitOptions): number {
   return Math.round(evalFraction * n);
 }
 
+export const SPLIT_SCHEMA: Schema = { seed: required(integer()), evalFraction: number(), evalCount: integer() };
+
 export function splitPairs<T>(pairs: readonly T[], options: SplitOptions): Split<T> {
+  checkArgument('splitPairs', 'pairs', pairs, required(custom('an array', Array.isArray, ['pairs', {}, 1])));
+  checkOptions('splitPairs', options, SPLIT_SCHEMA);
   const seed = validateSeed(options.seed, 'splitPairs');
   const k = evalSize(pairs.length, options);
   const rng = createRng(seed, 'split');

@@ -7,10 +7,12 @@
  */
 import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
+import { causalLM, decodeStrategy, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed } from '../option-specs.js';
+import { boolean, checkOptions, number, required, signal, without, type Schema } from '../options.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { generate, resolvePrompts, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
-import { guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
+import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 
 /** Plain decoding from the base model: the `generate` function under its baseline name. */
 export const sample = generate;
@@ -25,7 +27,10 @@ export interface ArgsSampleOptions extends Omit<GuidedSampleOptions, 'beta'> {
  * a constant over the candidates, so argmax and softmax are the same: ARGS is the guided loop with
  * β = w — run with a full-sequence reward model (`trainPartialRM({ mode: 'full' })`).
  */
+export const ARGS_SAMPLE_SCHEMA: Schema = { ...without(GUIDED_SAMPLE_SCHEMA, 'beta'), weight: number() };
+
 export function argsSample(options: ArgsSampleOptions): Promise<GuidedGeneration[]> {
+  checkOptions('argsSample', options, ARGS_SAMPLE_SCHEMA);
   const { weight, ...rest } = options;
   return guidedSample({ ...rest, beta: weight ?? 1 });
 }
@@ -56,7 +61,21 @@ export interface BestOfNResult {
 /** Responses per reward-model forward when scoring the samples. */
 const SCORE_ROWS_PER_BATCH = 16;
 
+export const BEST_OF_N_SCHEMA: Schema = {
+  lm: required(causalLM()),
+  rewardModel: required(rewardModel()),
+  prompts: prompts(),
+  promptIds: promptIds(),
+  n: positiveInt(),
+  strategy: decodeStrategy(),
+  maxNewTokens: nonNegativeInt(),
+  seed: seed(),
+  stopAtEos: boolean(),
+  signal: signal(),
+};
+
 export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]> {
+  checkOptions('bestOfN', options, BEST_OF_N_SCHEMA);
   const n = options.n ?? 4;
   if (!Number.isInteger(n) || n < 1) throw new OptionError(`bestOfN: n must be a positive integer, got ${n}`);
   if ((options.maxNewTokens ?? 32) < 1) throw new OptionError('bestOfN: maxNewTokens must be at least 1: an empty response has no reward');

@@ -9,6 +9,8 @@ import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { checkMessages, type ChatMessage } from '../lm/chat-template.js';
 import type { KVCache } from '../lm/kv-cache.js';
+import { causalLM, decodeStrategy, nonNegativeInt, promptIds, prompts, seed } from '../option-specs.js';
+import { boolean, checkArgument, checkOptions, func, numbers, oneOf, required, signal, type Schema } from '../options.js';
 import { createRng, validateSeed, type Rng } from '../random.js';
 import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
 
@@ -66,6 +68,9 @@ function validateStrategy(strategy: DecodeStrategy, vocab: number): void {
 
 /** Picks the next token from one row of logits (already penalised). */
 export function chooseToken(logits: Float32Array, strategy: DecodeStrategy, rng: Rng): number {
+  checkArgument('chooseToken', 'logits', logits, required(numbers()));
+  checkArgument('chooseToken', 'strategy', strategy, required(decodeStrategy()));
+  checkArgument('chooseToken', 'rng', rng, required(func()));
   if (strategy.kind === 'greedy') return argmax(logits);
   const { temperature = 1, topK, topP } = strategy;
   const candidates = topK === undefined ? null : topKIndices(logits, topK);
@@ -123,7 +128,21 @@ export function checkContext(lm: CausalLM, prompts: readonly (readonly number[])
   });
 }
 
+export const GENERATE_SCHEMA: Schema = {
+  lm: required(causalLM()),
+  prompts: prompts(),
+  promptIds: promptIds(),
+  maxNewTokens: nonNegativeInt(),
+  strategy: decodeStrategy(),
+  seed: seed(),
+  stopAtEos: boolean(),
+  generationConfig: oneOf('apply', 'ignore'),
+  signal: signal(),
+  onToken: func(),
+};
+
 export async function generate(options: GenerateOptions): Promise<Generation[]> {
+  checkOptions('generate', options, GENERATE_SCHEMA);
   const { lm, signal, onToken } = options;
   const maxNewTokens = options.maxNewTokens ?? 32;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);

@@ -12,6 +12,8 @@ import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
+import { causalLM, guidedMode, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed, stopOptions } from '../option-specs.js';
+import { boolean, checkOptions, func, number, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import { checkContext, resolvePrompts, type Prompt } from './generate.js';
@@ -83,7 +85,25 @@ export interface GuidedGeneration {
   modelCalls: number;
 }
 
+/** The keys of `guidedSample` and their types (argsSample, guidedSampleStream and guidedSampleNoCache derive theirs). */
+export const GUIDED_SAMPLE_SCHEMA: Schema = {
+  lm: required(causalLM()),
+  rewardModel: required(rewardModel()),
+  prompts: prompts(),
+  promptIds: promptIds(),
+  beta: number(),
+  topK: positiveInt(),
+  mode: guidedMode(),
+  maxNewTokens: nonNegativeInt(),
+  stop: stopOptions(),
+  seed: seed(),
+  signal: signal(),
+  onToken: func(),
+  fuse: boolean(),
+};
+
 function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: GuidedMode; maxNewTokens: number; seed: number } {
+  checkOptions('guidedSample', o, GUIDED_SAMPLE_SCHEMA);
   if (!o.lm) throw new OptionError('guidedSample: lm is required');
   if (!o.rewardModel) throw new OptionError('guidedSample: rewardModel is required (see trainPartialRM / loadRewardModel)');
   const beta = o.beta ?? 1;
@@ -260,5 +280,6 @@ function cutAtStop(text: string, stops: readonly string[]): string {
 
 /** The same decoding as an async iterator of tokens; the iterator's return value is the results. */
 export function guidedSampleStream(options: Omit<GuidedSampleOptions, 'onToken'>): AsyncGenerator<GuidedToken, GuidedGeneration[], undefined> {
+  checkOptions('guidedSampleStream', options, without(GUIDED_SAMPLE_SCHEMA, 'onToken'));
   return streamOf<GuidedToken, GuidedGeneration[]>((emit, signal) => guidedSample({ ...options, onToken: emit, signal }), options.signal);
 }

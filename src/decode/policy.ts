@@ -5,9 +5,13 @@
  * Tie-breaking everywhere: among equal values the lowest token id wins (torch.argmax does the same).
  */
 import { OptionError } from '../errors.js';
+import { checkArgument, custom, number, numbers, required, tagged } from '../options.js';
+
+const iterable = () => required(custom('an iterable of token ids', (v) => v !== null && typeof v === 'object' && Symbol.iterator in v, [1, null, {}]));
 
 /** log-softmax over the whole vocabulary, in float64. */
 export function logSoftmax(logits: ArrayLike<number>): Float64Array {
+  checkArgument('logSoftmax', 'logits', logits, required(numbers()));
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
   let sum = 0;
@@ -20,6 +24,7 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
 
 /** Index of the largest value; the lowest index among ties. NaN never wins. */
 export function argmax(values: ArrayLike<number>): number {
+  checkArgument('argmax', 'values', values, required(numbers()));
   let best = -1;
   let bestValue = -Infinity;
   for (let i = 0; i < values.length; i++) {
@@ -34,6 +39,7 @@ export function argmax(values: ArrayLike<number>): number {
 
 /** The k indices with the largest values, largest first; ties ordered by lower index first. */
 export function topKIndices(values: ArrayLike<number>, k: number): number[] {
+  checkArgument('topKIndices', 'values', values, required(numbers()));
   if (!Number.isInteger(k) || k < 1 || k > values.length) {
     throw new OptionError(`topK must be an integer in [1, ${values.length}], got ${k}`);
   }
@@ -56,6 +62,7 @@ export function topKIndices(values: ArrayLike<number>, k: number): number[] {
 
 /** softmax(scores / temperature) in float64. */
 export function softmax(scores: ArrayLike<number>, temperature = 1): Float64Array {
+  checkArgument('softmax', 'scores', scores, required(numbers()));
   if (!(temperature > 0) || !Number.isFinite(temperature)) {
     throw new OptionError(`temperature must be a positive finite number, got ${temperature}`);
   }
@@ -73,6 +80,8 @@ export function softmax(scores: ArrayLike<number>, temperature = 1): Float64Arra
 
 /** Inverse-CDF draw: the first index whose cumulative probability exceeds `u` ∈ [0, 1). */
 export function sampleIndex(probs: ArrayLike<number>, u: number): number {
+  checkArgument('sampleIndex', 'probs', probs, required(numbers()));
+  checkArgument('sampleIndex', 'u', u, required(number({ min: 0, max: 1 })));
   let cumulative = 0;
   let lastPositive = -1;
   for (let i = 0; i < probs.length; i++) {
@@ -91,6 +100,7 @@ export function sampleIndex(probs: ArrayLike<number>, u: number): number {
  * Returns the kept indices, most probable first.
  */
 export function topPIndices(probs: ArrayLike<number>, topP: number): number[] {
+  checkArgument('topPIndices', 'probs', probs, required(numbers()));
   if (!(topP > 0 && topP <= 1)) throw new OptionError(`topP must be in (0, 1], got ${topP}`);
   const order = Array.from({ length: probs.length }, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
   const kept: number[] = [];
@@ -105,6 +115,9 @@ export function topPIndices(probs: ArrayLike<number>, topP: number): number[] {
 
 /** transformers' repetition penalty, in place: for each distinct seen id, logit·p if negative else logit/p. */
 export function applyRepetitionPenalty(logits: Float32Array | Float64Array, seen: Iterable<number>, penalty: number): void {
+  checkArgument('applyRepetitionPenalty', 'logits', logits, required(numbers()));
+  checkArgument('applyRepetitionPenalty', 'seen', seen, iterable());
+  checkArgument('applyRepetitionPenalty', 'penalty', penalty, required(number({ above: 0 })));
   if (penalty === 1) return;
   for (const id of new Set(seen)) {
     if (id < 0 || id >= logits.length) continue;
@@ -114,6 +127,9 @@ export function applyRepetitionPenalty(logits: Float32Array | Float64Array, seen
 
 /** The tokenwise guided score of each candidate: log π_ref(v) + β·r(prefix ⊕ v). */
 export function guidedScores(logProbs: ArrayLike<number>, rewards: ArrayLike<number>, beta: number): Float64Array {
+  checkArgument('guidedScores', 'logProbs', logProbs, required(numbers()));
+  checkArgument('guidedScores', 'rewards', rewards, required(numbers()));
+  checkArgument('guidedScores', 'beta', beta, required(number()));
   const out = new Float64Array(logProbs.length);
   for (let i = 0; i < out.length; i++) out[i] = logProbs[i] + beta * rewards[i];
   return out;
@@ -126,6 +142,8 @@ export type GuidedMode = { kind: 'sample'; temperature?: number } | { kind: 'gre
  * probable token under π_ref), or a draw from softmax(scores / temperature) (PARGS).
  */
 export function chooseCandidate(scores: ArrayLike<number>, mode: GuidedMode, u: number): number {
+  checkArgument('chooseCandidate', 'scores', scores, required(numbers()));
+  checkArgument('chooseCandidate', 'mode', mode, required(tagged('kind', { greedy: {}, sample: { temperature: number({ above: 0 }) } })));
   if (mode.kind === 'greedy') return argmax(scores);
   return sampleIndex(softmax(scores, mode.temperature ?? 1), u);
 }

@@ -6,9 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { yieldAndCheck } from '../engine/yield.js';
+import { boolean, checkOptions, object, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 import { resolvePrompts } from './generate.js';
-import type { GuidedGeneration, GuidedSampleOptions } from './guided.js';
+import { GUIDED_SAMPLE_SCHEMA, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from './policy.js';
 
 /** Reward of the last token of `ids` under the reward model, from a full forward. */
@@ -26,8 +27,12 @@ async function lastReward(options: GuidedSampleOptions, ids: number[]): Promise<
   return value;
 }
 
+/** guidedSample's keys without the streaming callback and fusing; the reference loop stops only at EOS. */
+export const NO_CACHE_SCHEMA: Schema = { ...without(GUIDED_SAMPLE_SCHEMA, 'onToken', 'fuse'), stop: object({ eos: boolean() }) };
+
 /** Rows run one at a time; returns ids and finish reasons (no trace). */
 export async function guidedSampleNoCache(options: GuidedSampleOptions): Promise<Pick<GuidedGeneration, 'promptIds' | 'generatedIds' | 'finishReason' | 'modelCalls'>[]> {
+  checkOptions('guidedSampleNoCache', options, NO_CACHE_SCHEMA);
   const { lm, signal } = options;
   const beta = options.beta ?? 1;
   const topK = options.topK ?? 10;

@@ -21,6 +21,31 @@ import type { PartialRewardModel } from '../reward/reward-model.js';
 import { trainPartialRM } from '../reward/trainer.js';
 import type { DemoConfig } from './config.js';
 import { buildPreferencePairs } from './preferences.js';
+import { causalLM, positiveInt, seed as seedSpec } from '../option-specs.js';
+import { arrayOf, checkOptions, func, number, object, required, signal as signalSpec, string, strings, type Schema } from '../options.js';
+
+export const DEMO_SCHEMA: Schema = {
+  lm: required(causalLM()),
+  model: required(string()),
+  trainPrompts: required(strings()),
+  testPrompts: required(strings()),
+  config: required(
+    object({
+      trainPrompts: required(positiveInt()),
+      testPrompts: required(positiveInt()),
+      responseTokens: required(positiveInt()),
+      topK: required(positiveInt()),
+      rmEpochs: required(positiveInt()),
+      beta: required(number()),
+      bestOfN: required(positiveInt()),
+      betaSweep: required(arrayOf(number(), 'an array of finite numbers')),
+      batchSize: required(positiveInt()),
+    }, 'a DemoConfig (see DEMO_CONFIGS)'),
+  ),
+  seed: required(seedSpec()),
+  signal: signalSpec(),
+  onEvent: func(),
+};
 
 export type DemoEvent = { kind: 'stage'; stage: string } | { kind: 'progress'; stage: string; done: number; total: number };
 
@@ -71,6 +96,7 @@ async function scoreAll(judge: Judge, prompts: readonly string[], responses: rea
 }
 
 export async function runDemo(o: { lm: CausalLM; model: string; trainPrompts: readonly string[]; testPrompts: readonly string[]; config: DemoConfig; seed: number; signal?: AbortSignal; onEvent?: (e: DemoEvent) => void }): Promise<DemoResult> {
+  checkOptions('runDemo', o, DEMO_SCHEMA);
   const started = performance.now();
   const { lm, config: c, seed, signal } = o;
   const gold = afinnJudge();

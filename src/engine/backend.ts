@@ -8,6 +8,7 @@
  * dynamic import and their absence is an ordinary outcome, not an error (unless asked for).
  */
 import { OptionError } from '../errors.js';
+import { checkOptions, func, oneOf, type Schema } from '../options.js';
 import { tf } from './tf.js';
 import { applyWasmPatches, registerBatchMatMulGradient } from './wasm-patches.js';
 
@@ -29,7 +30,7 @@ export interface InitBackendOptions {
   log?: (msg: string) => void;
 }
 
-const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 const VALID_REQUESTS = [...BACKEND_NAMES, 'auto'];
 /** GPU build first: when both are installed the user installed the GPU one on purpose. */
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -189,7 +190,14 @@ async function select(opts: InitBackendOptions): Promise<BackendInfo> {
  * repeatedly: returns the cached info unless a different backend is requested.
  * @throws OptionError for an unknown name (option or PARGS_BACKEND) or an unavailable backend.
  */
+export const INIT_BACKEND_SCHEMA: Schema = { backend: oneOf('auto', ...BACKEND_NAMES), log: func() };
+
 export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
+  try {
+    checkOptions('initBackend', opts, INIT_BACKEND_SCHEMA);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const run = queue.then(() => select(opts));
   queue = run.catch(() => undefined); // a failed call must not block later ones
   return run;

@@ -4,6 +4,7 @@
  */
 import { OptionError } from '../errors.js';
 import { tf } from './tf.js';
+import { checkArgument, instance, required } from '../options.js';
 
 /**
  * log σ(x) = -softplus(-x). Replaces `tf.logSigmoid`, whose custom gradient throws on wasm
@@ -11,6 +12,7 @@ import { tf } from './tf.js';
  * this is finite at ±1000 (log σ(-1000) = -1000, log σ(1000) = 0) and its gradient is 1-σ(x).
  */
 export function logSigmoid(x: tf.Tensor): tf.Tensor {
+  checkArgument('logSigmoid', 'x', x, required(instance(() => tf.Tensor, 'a tf.Tensor')));
   return tf.tidy(() => tf.neg(tf.softplus(tf.neg(x)))); // same shape as x
 }
 

@@ -5,6 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import { OptionError } from '../errors.js';
+import { rewardModel } from '../option-specs.js';
+import { checkArgument, checkOptions, oneOf, required, string, type Schema } from '../options.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 
 export type Judge = (prompt: string, response: string) => number | Promise<number>;
@@ -23,11 +25,14 @@ interface VaderModule {
 let afinn: { analyze(text: string): SentimentResult } | undefined;
 let vader: VaderModule | undefined;
 
+export const AFINN_SCHEMA: Schema = { aggregate: oneOf('mean', 'sum') };
+
 /**
  * AFINN-165 valence of the response. 'mean' (default): total valence per word, so longer responses
  * are not favoured; 'sum': the total.
  */
 export function afinnJudge(options: { aggregate?: 'mean' | 'sum' } = {}): Judge {
+  checkOptions('afinnJudge', options, AFINN_SCHEMA);
   const aggregate = options.aggregate ?? 'mean';
   if (aggregate !== 'mean' && aggregate !== 'sum') throw new OptionError(`afinnJudge: aggregate must be 'mean' or 'sum', got ${JSON.stringify(aggregate)}`);
   if (!afinn) {
@@ -50,6 +55,7 @@ export function vaderJudge(): Judge {
 
 /** A reward model as a judge: the reward of the complete response. */
 export function rewardModelJudge(rm: PartialRewardModel): Judge {
+  checkArgument('rewardModelJudge', 'rm', rm, required(rewardModel()));
   return (prompt, response) => rm.score(prompt, response);
 }
 
@@ -57,6 +63,7 @@ export const BUILTIN_JUDGES = ['afinn', 'afinn-sum', 'vader'] as const;
 export type BuiltinJudge = (typeof BUILTIN_JUDGES)[number];
 
 export function builtinJudge(name: string): Judge {
+  checkArgument('builtinJudge', 'name', name, required(string()));
   switch (name) {
     case 'afinn':
       return afinnJudge();

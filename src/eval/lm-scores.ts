@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { yieldAndCheck } from '../engine/yield.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import type { GuidedToken } from '../decode/guided.js';
+import { causalLM, positiveInt } from '../option-specs.js';
+import { arrayOf, checkArgument, checkOptions, number, numbers, object, required, signal, tokenIds } from '../options.js';
 
 export interface ResponseIds {
   promptIds: readonly number[];
@@ -21,6 +23,9 @@ export interface ResponseLogProbsOptions {
 
 /** log π_ref of every response token, per item (batched, left-padded forwards). */
 export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds[], options: ResponseLogProbsOptions = {}): Promise<number[][]> {
+  checkArgument('responseLogProbs', 'lm', lm, required(causalLM()));
+  checkArgument('responseLogProbs', 'items', items, required(arrayOf(object({ promptIds: required(tokenIds()), responseIds: required(tokenIds()) }, 'an item', true), 'an array of { promptIds, responseIds }')));
+  checkOptions('responseLogProbs', options, { rowsPerBatch: positiveInt(), signal: signal() });
   const rowsPerBatch = options.rowsPerBatch ?? 8;
   const out: number[][] = [];
   for (let start = 0; start < items.length; start += rowsPerBatch) {
@@ -56,6 +61,7 @@ export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds
 
 /** exp(mean negative log-likelihood) over all response tokens. */
 export function perplexity(logProbs: readonly (readonly number[])[]): number {
+  checkArgument('perplexity', 'logProbs', logProbs, required(arrayOf(numbers(), 'an array of per-token log-probability arrays')));
   let sum = 0;
   let count = 0;
   for (const row of logProbs) for (const lp of row) {
@@ -70,5 +76,6 @@ export function perplexity(logProbs: readonly (readonly number[])[]): number {
  * the sampled tokens being draws from π itself.
  */
 export function klFromTrace(trace: readonly GuidedToken[]): number {
+  checkArgument('klFromTrace', 'trace', trace, required(arrayOf(object({ policyLogProb: required(number({ finite: false })), logProb: required(number({ finite: false })) }, 'a GuidedToken', true), 'a GuidedGeneration trace (an array of GuidedToken)')));
   return trace.reduce((s, t) => s + t.policyLogProb - t.logProb, 0);
 }

@@ -4,6 +4,10 @@
  * unique / total word n-grams) and distinct-n.
  */
 import { OptionError } from '../errors.js';
+import { checkArgument, custom, number, required, string, strings } from '../options.js';
+
+/** Scores may be NaN (a judge's own verdict), but must be numbers. */
+const scoreList = () => required(custom('an array of numbers', (v) => Array.isArray(v) && v.every((x) => typeof x === 'number'), ['1', ['1'], null]));
 
 export interface MeanWithError {
   mean: number;
@@ -13,6 +17,7 @@ export interface MeanWithError {
 }
 
 export function meanWithStderr(values: readonly number[]): MeanWithError {
+  checkArgument('meanWithStderr', 'values', values, scoreList());
   const n = values.length;
   if (n === 0) return { mean: Number.NaN, stderr: Number.NaN, n: 0 };
   const mean = values.reduce((s, v) => s + v, 0) / n;
@@ -29,6 +34,9 @@ export interface WinRate {
 
 /** Pairwise comparison of per-prompt scores (same prompt order); |a − b| ≤ tolerance is a tie. */
 export function winRate(scores: readonly number[], baseline: readonly number[], tolerance = 0): WinRate {
+  checkArgument('winRate', 'scores', scores, scoreList());
+  checkArgument('winRate', 'baseline', baseline, scoreList());
+  checkArgument('winRate', 'tolerance', tolerance, number({ min: 0 }));
   if (scores.length !== baseline.length) throw new OptionError(`winRate: ${scores.length} scores against ${baseline.length} baseline scores; compare the same prompts`);
   if (scores.length === 0) return { win: Number.NaN, tie: Number.NaN, lose: Number.NaN };
   let win = 0;
@@ -43,6 +51,7 @@ export function winRate(scores: readonly number[], baseline: readonly number[], 
 
 /** Lower-cased word tokens (letters, digits and apostrophes), the unit of the n-gram metrics. */
 export function words(text: string): string[] {
+  checkArgument('words', 'text', text, required(string()));
   return text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
 }
 
@@ -61,6 +70,7 @@ function ngramCounts(responses: readonly string[], n: number): { unique: number;
 
 /** distinct-n: unique / total word n-grams over all responses (0 when there are none). */
 export function distinctN(responses: readonly string[], n: number): number {
+  checkArgument('distinctN', 'responses', responses, required(strings()));
   if (!Number.isInteger(n) || n < 1) throw new OptionError(`distinctN: n must be a positive integer, got ${n}`);
   const { unique, total } = ngramCounts(responses, n);
   return total === 0 ? 0 : unique / total;
@@ -68,5 +78,6 @@ export function distinctN(responses: readonly string[], n: number): number {
 
 /** Diversity as in the paper: Π_{n=2..4} distinct-n. */
 export function diversity(responses: readonly string[]): number {
+  checkArgument('diversity', 'responses', responses, required(strings()));
   return [2, 3, 4].reduce((p, n) => p * distinctN(responses, n), 1);
 }

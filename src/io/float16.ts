@@ -5,6 +5,11 @@
  * the array paths, and rounding is the IEEE default (round to nearest, ties to even).
  */
 
+import { checkArgument, instance, required } from '../options.js';
+
+const u16 = () => required(instance(() => Uint16Array, 'a Uint16Array of bit patterns'));
+const f32 = () => required(instance(() => Float32Array, 'a Float32Array'));
+
 // Scratch views used to move between a JS number and its float32 bit pattern.
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
@@ -108,6 +113,7 @@ function getF16Table(): Uint32Array {
 
 /** Decodes an array of F16 bit patterns. Writes bits directly, so NaN payloads are preserved. */
 export function decodeF16(src: Uint16Array): Float32Array {
+  checkArgument('decodeF16', 'src', src, u16());
   const table = getF16Table();
   const out = new Float32Array(src.length);
   const outBits = new Uint32Array(out.buffer);
@@ -122,6 +128,7 @@ function bitsOf(src: Float32Array): Uint32Array {
 
 /** Encodes float32 values as F16 bit patterns (round to nearest even). */
 export function encodeF16(src: Float32Array): Uint16Array {
+  checkArgument('encodeF16', 'src', src, f32());
   const bits = bitsOf(src);
   const out = new Uint16Array(src.length);
   for (let i = 0; i < bits.length; i++) out[i] = f32BitsToF16Bits(bits[i]);
@@ -130,6 +137,7 @@ export function encodeF16(src: Float32Array): Uint16Array {
 
 /** Decodes an array of BF16 bit patterns. */
 export function decodeBF16(src: Uint16Array): Float32Array {
+  checkArgument('decodeBF16', 'src', src, u16());
   const out = new Float32Array(src.length);
   const outBits = new Uint32Array(out.buffer);
   for (let i = 0; i < src.length; i++) outBits[i] = src[i] << 16;
@@ -138,6 +146,7 @@ export function decodeBF16(src: Uint16Array): Float32Array {
 
 /** Encodes float32 values as BF16 bit patterns (round to nearest even). */
 export function encodeBF16(src: Float32Array): Uint16Array {
+  checkArgument('encodeBF16', 'src', src, f32());
   const bits = bitsOf(src);
   const out = new Uint16Array(src.length);
   for (let i = 0; i < bits.length; i++) out[i] = f32BitsToBf16Bits(bits[i]);

@@ -7,6 +7,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { OptionError, SafetensorsError } from '../errors.js';
+import { arrayOf, checkArgument, checkOptions, custom, integer, object, required, string, type Schema } from '../options.js';
 import { writeFileAtomic } from './atomic.js';
 import { decodeBF16, decodeF16, encodeBF16, encodeF16 } from './float16.js';
 
@@ -177,10 +178,26 @@ function checkRangeBytes(options: SafetensorsReadOptions): number {
   return value;
 }
 
+export const READ_OPTIONS_SCHEMA: Schema = { rangeBytes: integer() };
+
+/** Shapes and dtypes are checked by writeSafetensors itself, with the tensor's name in the message. */
+const TENSOR_TO_WRITE = object(
+  {
+    name: required(string()),
+    dtype: required(string()),
+    shape: required(custom('an array of integers', Array.isArray, ['2', 2, null])),
+    data: required(custom('a typed array or an array of numbers', (v) => Array.isArray(v) || ArrayBuffer.isView(v), ['data', 1, null])),
+  },
+  'a tensor',
+  true,
+);
+
 /** Parses and validates the header of a safetensors file without reading tensor data. */
 export async function readSafetensorsHeader(
   file: string, options: SafetensorsReadOptions = {},
 ): Promise<SafetensorsHeader> {
+  checkArgument('readSafetensorsHeader', 'file', file, required(string()));
+  checkOptions('readSafetensorsHeader', options, READ_OPTIONS_SCHEMA);
   const reader = await SafetensorsFile.open(file, options);
   await reader.close();
   return reader.header;
@@ -222,6 +239,8 @@ export class SafetensorsFile {
   ) {}
 
   static async open(file: string, options: SafetensorsReadOptions = {}): Promise<SafetensorsFile> {
+    checkArgument('SafetensorsFile.open', 'file', file, required(string()));
+    checkOptions('SafetensorsFile.open', options, READ_OPTIONS_SCHEMA);
     requireLittleEndian();
     const rangeBytes = checkRangeBytes(options);
     const handle = await openForRead(file);
@@ -336,6 +355,8 @@ function encodeTensor(t: TensorToWrite): Uint8Array | string {
 export async function writeSafetensors(
   file: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>,
 ): Promise<void> {
+  checkArgument('writeSafetensors', 'file', file, required(string()));
+  checkArgument('writeSafetensors', 'tensors', tensors, required(arrayOf(TENSOR_TO_WRITE, 'an array of { name, dtype, shape, data }')));
   requireLittleEndian();
   const fail = (msg: string, tensor?: string): SafetensorsError =>
     new SafetensorsError(`Cannot write ${file}${tensor === undefined ? '' : `, tensor "${tensor}"`}: ${msg}`);

@@ -5,8 +5,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SafetensorsError } from '../errors.js';
+import { checkArgument, checkOptions, required, string } from '../options.js';
+import { describeReadFailure, readInput } from './read-input.js';
 import {
-  missingTensorError, SafetensorsFile, type SafetensorsDtype, type SafetensorsReadOptions,
+  missingTensorError, READ_OPTIONS_SCHEMA, SafetensorsFile, type SafetensorsDtype, type SafetensorsReadOptions,
 } from './safetensors.js';
 
 /** Read access to named weights, whatever files they are spread over. */
@@ -48,8 +50,20 @@ function makeSource(files: SafetensorsFile[], fileOf: Map<string, SafetensorsFil
   };
 }
 
+/**
+ * Opens one weights file; a folder in its place, an unreadable file or any other file-system failure is
+ * a `SafetensorsError` naming the path (opening a folder for reading succeeds on Linux and fails later).
+ */
+async function openWeightsFile(file: string, options: SafetensorsReadOptions): Promise<SafetensorsFile> {
+  const info = await fs.stat(file).catch((err: unknown) => {
+    throw new SafetensorsError(describeReadFailure(file, err));
+  });
+  if (!info.isFile()) throw new SafetensorsError(`cannot read ${file}: it is ${info.isDirectory() ? 'a folder' : 'not a regular file'}; it must be a safetensors file`);
+  return readInput(file, () => SafetensorsFile.open(file, options), (message) => new SafetensorsError(message));
+}
+
 async function openSingle(file: string, options: SafetensorsReadOptions): Promise<WeightSource> {
-  const reader = await SafetensorsFile.open(file, options);
+  const reader = await openWeightsFile(file, options);
   return makeSource([reader], new Map(reader.names().map((n) => [n, reader])), file);
 }
 
@@ -85,14 +99,14 @@ async function openSharded(dir: string, options: SafetensorsReadOptions): Promis
   const weightMap = await readIndex(dir, indexPath);
   const shardNames = [...new Set(weightMap.values())].sort();
   for (const shard of shardNames) {
-    const exists = await fs.stat(path.join(dir, shard)).then((s) => s.isFile(), () => false);
+    const exists = await fs.stat(path.join(dir, shard)).then(() => true, () => false);
     if (!exists) {
       throw new SafetensorsError(`Shard "${shard}" listed in ${indexPath} does not exist in ${dir}; the download may be incomplete`);
     }
   }
   const shards = new Map<string, SafetensorsFile>();
   try {
-    for (const shard of shardNames) shards.set(shard, await SafetensorsFile.open(path.join(dir, shard), options));
+    for (const shard of shardNames) shards.set(shard, await openWeightsFile(path.join(dir, shard), options));
     const fileOf = new Map<string, SafetensorsFile>();
     for (const [name, shard] of weightMap) {
       const file = shards.get(shard) as SafetensorsFile;
@@ -135,6 +149,8 @@ function noWeightsMessage(dir: string, entries: string[], candidates: string[]):
  * folder's only *.safetensors file. Throws `SafetensorsError` explaining what is missing otherwise.
  */
 export async function openSafetensorsDir(dir: string, options: SafetensorsReadOptions = {}): Promise<WeightSource> {
+  checkArgument('openSafetensorsDir', 'dir', dir, required(string()));
+  checkOptions('openSafetensorsDir', options, READ_OPTIONS_SCHEMA);
   let entries: string[];
   try {
     entries = (await fs.readdir(dir)).sort();

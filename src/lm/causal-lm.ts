@@ -8,6 +8,8 @@ import { OptionError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 import type { GenerationDefaults } from './generation-config.js';
 import type { KVCache } from './kv-cache.js';
+import { boolean, checkArgument, idRows, instance, integer, object, oneOf, required, tokenIds, type Spec } from '../options.js';
+import { KVCache as KVCacheClass } from './kv-cache.js';
 import { paramTensors, type TransformerParams } from './params.js';
 import type { PargsTokenizer } from './tokenizer.js';
 import { Transformer, type ForwardInput, type ForwardOutput } from './transformer.js';
@@ -21,8 +23,14 @@ export interface StepOutput {
   cache: KVCache;
 }
 
+const tensorSpec = (): Spec => instance(() => tf.Tensor, 'a tf.Tensor');
+const cacheSpec = (): Spec => instance(() => KVCacheClass, 'a KVCache (from prefill or step)');
+const FORWARD_INPUT = object({ ids: required(idRows()), mask: idRows(), cache: cacheSpec(), logits: oneOf('none', 'last', 'all'), returnCache: boolean(), candidates: boolean() }, 'forward input');
+
 /** Left-pads ragged rows to one length: `ids` with `padId` and a 0/1 mask. */
 export function leftPad(rows: readonly (readonly number[])[], padId: number): { ids: number[][]; mask: number[][] } {
+  checkArgument('leftPad', 'rows', rows, required(idRows()));
+  checkArgument('leftPad', 'padId', padId, required(integer({ min: 0 })));
   const T = Math.max(...rows.map((r) => r.length));
   return {
     ids: rows.map((r) => [...new Array<number>(T - r.length).fill(padId), ...r]),
@@ -55,6 +63,7 @@ export class CausalLM {
   }
 
   forward(input: ForwardInput): ForwardOutput {
+    checkArgument('forward', 'input', input, required(FORWARD_INPUT));
     this.assertLive();
     return this.transformer.forward(input);
   }
@@ -64,6 +73,7 @@ export class CausalLM {
    * the hidden states [B, T, d], and a cache to continue from.
    */
   prefill(rows: readonly (readonly number[])[]): { logits: tf.Tensor2D; hidden: tf.Tensor3D; cache: KVCache } {
+    checkArgument('prefill', 'rows', rows, required(idRows()));
     this.assertLive();
     if (rows.length === 0) throw new OptionError('prefill: no prompts given');
     rows.forEach((r, i) => {
@@ -76,6 +86,8 @@ export class CausalLM {
 
   /** One new token per row against `cache`. */
   step(cache: KVCache, tokens: readonly number[]): StepOutput {
+    checkArgument('step', 'cache', cache, required(cacheSpec()));
+    checkArgument('step', 'tokens', tokens, required(tokenIds()));
     this.assertLive();
     if (tokens.length !== cache.batchSize) throw new OptionError(`step: ${tokens.length} tokens for a cache of ${cache.batchSize} rows`);
     const out = this.transformer.forward({ ids: tokens.map((t) => [t]), cache, logits: 'last', returnCache: true });
@@ -86,6 +98,7 @@ export class CausalLM {
 
   /** LM-head logits for hidden states [..., d] → [..., V]. */
   logitsFromHidden(hidden: tf.Tensor): tf.Tensor {
+    checkArgument('logitsFromHidden', 'hidden', hidden, required(tensorSpec()));
     this.assertLive();
     return this.transformer.logitsFromHidden(hidden);
   }

@@ -5,6 +5,7 @@
  * with a `ConfigError` naming the field, so an unsupported checkpoint never loads and silently runs wrong.
  */
 import { ConfigError } from '../errors.js';
+import { checkArgument, integer, object, required } from '../options.js';
 
 export type ModelType = 'gpt2' | 'llama' | 'mistral' | 'qwen2';
 export const SUPPORTED_MODEL_TYPES: readonly ModelType[] = ['gpt2', 'llama', 'mistral', 'qwen2'];
@@ -286,6 +287,7 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
 
 /** Number of parameters implied by the config (embedding counted once when tied). */
 export function countParameters(c: ModelConfig): number {
+  checkArgument('countParameters', 'config', c, required(object({ hiddenSize: required(integer({ min: 1 })), numHeads: required(integer({ min: 1 })), numKvHeads: required(integer({ min: 1 })), headDim: required(integer({ min: 1 })) }, 'a ModelConfig (from parseModelConfig)', true)));
   const d = c.hiddenSize;
   const qkvOut = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
   const normParams = c.norm === 'layernorm' ? 2 * d : d;

@@ -4,9 +4,9 @@
  * implemented (`repetition_penalty`) or listed so generation can refuse them loudly instead of silently
  * producing different tokens than transformers would.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { readJsonObjectFile } from '../io/read-input.js';
 import { tokenIdList, type ModelConfig } from './config.js';
 
 export interface GenerationDefaults {
@@ -35,12 +35,8 @@ const UNSUPPORTED_PROCESSORS: Record<string, (v: unknown) => boolean> = {
 
 export async function readGenerationDefaults(dir: string, config: ModelConfig): Promise<GenerationDefaults> {
   const path = join(dir, 'generation_config.json');
-  let raw: Record<string, unknown> = {};
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
+  // Optional; when present it must be a readable JSON object (null or an array is refused, naming the file).
+  const raw = (await readJsonObjectFile(path, false, (message) => new ConfigError(message)))?.value ?? {};
   const eos = raw.eos_token_id === undefined ? config.eosTokenIds : tokenIdList(raw.eos_token_id, `${path} "eos_token_id"`);
   const single = (key: string, fallback: number | null): number | null => {
     const v = raw[key];

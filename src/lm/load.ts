@@ -4,8 +4,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { initBackend, type BackendName } from '../engine/backend.js';
+import { BACKEND_NAMES, initBackend, type BackendName } from '../engine/backend.js';
+import { checkArgument, checkOptions, oneOf, required, string, type Schema } from '../options.js';
 import { ConfigError } from '../errors.js';
+import { describeReadFailure, fsErrorCode } from '../io/read-input.js';
 import { openSafetensorsDir } from '../io/weight-source.js';
 import { CausalLM } from './causal-lm.js';
 import { parseModelConfig } from './config.js';
@@ -19,8 +21,12 @@ export interface LoadOptions {
   backend?: BackendName | 'auto';
 }
 
+export const LOAD_SCHEMA: Schema = { backend: oneOf('auto', ...BACKEND_NAMES) };
+
 /** Loads config.json, the safetensors weights (single file or sharded), and the tokenizer from `dir`. */
 export async function loadCausalLM(dir: string, options: LoadOptions = {}): Promise<CausalLM> {
+  checkArgument('loadCausalLM', 'dir', dir, required(string()));
+  checkOptions('loadCausalLM', options, LOAD_SCHEMA);
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
     throw new ConfigError(`model folder "${dir}" does not exist or is not a folder; pass a local Hugging Face model folder (config.json, model.safetensors, tokenizer.json)`);
@@ -30,8 +36,8 @@ export async function loadCausalLM(dir: string, options: LoadOptions = {}): Prom
   let configText: string;
   try {
     configText = await readFile(configPath, 'utf8');
-  } catch {
-    throw new ConfigError(`${configPath} not found: "${dir}" is not a Hugging Face model folder`);
+  } catch (err) {
+    throw new ConfigError(fsErrorCode(err) === 'ENOENT' ? `${configPath} not found: "${dir}" is not a Hugging Face model folder` : describeReadFailure(configPath, err));
   }
   let rawConfig: unknown;
   try {

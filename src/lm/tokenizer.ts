@@ -5,32 +5,21 @@
  * `add_eos_token` (default false); every other class trusts tokenizer.json's own template.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { TokenizerError } from '../errors.js';
 import { ChatTemplate, hhTranscript, tokenString, type ChatMessage, type ChatRenderOptions, type ChatRendering } from './chat-template.js';
+import { readJsonObjectFile } from '../io/read-input.js';
+import { boolean, checkArgument, checkOptions, required, string, tokenIds } from '../options.js';
 
 const FLAG_DRIVEN_CLASSES = new Set(['LlamaTokenizer', 'LlamaTokenizerFast', 'GemmaTokenizer', 'GemmaTokenizerFast', 'CodeLlamaTokenizer', 'CodeLlamaTokenizerFast']);
 
 type Json = Record<string, unknown>;
 
 /** Reads a JSON object file; undefined when absent and not `required`. Errors name the file. */
-export async function readJsonObject(path: string, required: boolean): Promise<{ value: Json; text: string } | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TokenizerError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  try {
-    const value = JSON.parse(text) as unknown;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
-    return { value: value as Json, text };
-  } catch (err) {
-    throw new TokenizerError(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
+export function readJsonObject(path: string, required: boolean): Promise<{ value: Json; text: string } | undefined> {
+  return readJsonObjectFile(path, required, (message) => new TokenizerError(message));
 }
 
 async function readOptionalText(path: string): Promise<string | undefined> {
@@ -82,20 +71,13 @@ export class PargsTokenizer {
   /** Loads `dir/tokenizer.json` and, when present, `dir/tokenizer_config.json` and `special_tokens_map.json`. */
   static async fromDir(dir: string): Promise<PargsTokenizer> {
     const jsonPath = join(dir, 'tokenizer.json');
-    let text: string;
-    try {
-      text = await readFile(jsonPath, 'utf8');
-    } catch {
+    const exists = await stat(jsonPath).then(() => true, () => false);
+    if (!exists) {
       throw new TokenizerError(
         `${jsonPath} not found: pargs needs a Hugging Face fast-tokenizer file (tokenizer.json); convert a slow tokenizer with transformers' AutoTokenizer(...).save_pretrained()`,
       );
     }
-    let json: Json;
-    try {
-      json = JSON.parse(text) as Json;
-    } catch (err) {
-      throw new TokenizerError(`${jsonPath} is not valid JSON: ${(err as Error).message}`);
-    }
+    const { value: json, text } = (await readJsonObject(jsonPath, true)) as { value: Json; text: string };
     const config = (await readJsonObject(join(dir, 'tokenizer_config.json'), false))?.value ?? {};
     const specialMap = (await readJsonObject(join(dir, 'special_tokens_map.json'), false))?.value ?? {};
     // Recent transformers versions save the template next to the config instead of inside it.
@@ -152,7 +134,8 @@ export class PargsTokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== 'string') throw new TokenizerError(`encode: text must be a string, got ${typeof text}`);
+    checkArgument('encode', 'text', text, required(string()));
+    checkOptions('encode', options, { addSpecialTokens: boolean() });
     const special = options.addSpecialTokens ?? true;
     if (!special) return this.inner.encode(text, { add_special_tokens: false }).ids;
     if (!this.flagRule) return this.inner.encode(text, { add_special_tokens: true }).ids;
@@ -163,6 +146,8 @@ export class PargsTokenizer {
   }
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
+    checkArgument('decode', 'ids', ids, required(tokenIds()));
+    checkOptions('decode', options, { skipSpecialTokens: boolean() });
     // @huggingface/tokenizers throws on an empty list; the empty sequence is the empty string.
     if (ids.length === 0) return '';
     return this.inner.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });

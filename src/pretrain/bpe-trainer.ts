@@ -15,6 +15,7 @@
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OptionError, throwIfAborted } from '../errors.js';
+import { checkArgument, checkOptions, custom, func, integer, required, signal, string, strings, type Schema } from '../options.js';
 import { BYTE_TO_UNICODE, countWords } from './byte-level.js';
 
 export interface BpeTrainOptions {
@@ -51,10 +52,10 @@ interface Resolved {
   signal?: AbortSignal;
 }
 
+export const BPE_SCHEMA: Schema = { vocabSize: required(integer()), specialTokens: strings(), minFrequency: integer(), onProgress: func(), signal: signal() };
+
 function resolveOptions(options: BpeTrainOptions): Resolved {
-  if (options === null || typeof options !== 'object') {
-    throw new OptionError(`trainByteLevelBpe options must be an object; got ${String(options)}`);
-  }
+  checkOptions('trainByteLevelBpe', options, BPE_SCHEMA);
   const specials = options.specialTokens ?? DEFAULT_SPECIALS;
   if (!Array.isArray(specials)) {
     throw new OptionError(`specialTokens must be an array of strings; got ${String(specials)}`);
@@ -343,6 +344,8 @@ async function writeAtomic(path: string, data: string): Promise<void> {
 
 /** Writes `tokenizer.json` and `tokenizer_config.json` into `dir` (created if missing). */
 export async function writeTokenizerFiles(dir: string, t: TrainedTokenizer): Promise<void> {
+  checkArgument('writeTokenizerFiles', 'dir', dir, required(string()));
+  checkArgument('writeTokenizerFiles', 'tokenizer', t, required(custom('a TrainedTokenizer (from trainByteLevelBpe)', (v) => v !== null && typeof v === 'object' && 'tokenizerJson' in v && 'tokenizerConfig' in v, [{}, 'tok', 1])));
   await mkdir(dir, { recursive: true });
   await writeAtomic(join(dir, 'tokenizer.json'), `${JSON.stringify(t.tokenizerJson, null, 2)}\n`);
   await writeAtomic(join(dir, 'tokenizer_config.json'), `${JSON.stringify(t.tokenizerConfig, null, 2)}\n`);

@@ -12,6 +12,9 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { OptionError } from '../errors.js';
+import { describeReadFailure, fsErrorCode, readInput } from '../io/read-input.js';
+
+const inputError = (message: string): OptionError => new OptionError(message);
 
 export const END_OF_TEXT = '<|endoftext|>';
 
@@ -33,7 +36,7 @@ export interface CorpusSplit {
 async function listTextFiles(root: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
+    const entries = await readInput(dir, () => readdir(dir, { withFileTypes: true }), inputError);
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const full = join(dir, e.name);
@@ -55,7 +58,7 @@ function piecesOf(name: string, text: string): Document[] {
 async function readDocuments(files: string[], root: string): Promise<Document[]> {
   const docs: Document[] = [];
   for (const file of files) {
-    const text = await readFile(file, 'utf8');
+    const text = await readInput(file, () => readFile(file, 'utf8'), inputError);
     docs.push(...piecesOf(relative(root, file) || file, text));
   }
   return docs;
@@ -72,8 +75,10 @@ export async function readCorpus(corpus: string | readonly string[]): Promise<{ 
     return { documents, files: [], root: '' };
   }
   if (typeof corpus !== 'string' || corpus === '') throw new OptionError('corpus must be a file or folder path, or an array of texts');
-  const info = await stat(corpus).catch(() => undefined);
-  if (!info) throw new OptionError(`corpus "${corpus}" does not exist; pass a .txt file or a folder of .txt files`);
+  const info = await stat(corpus).catch((err: unknown) => {
+    if (fsErrorCode(err) === 'ENOENT') throw new OptionError(`corpus "${corpus}" does not exist; pass a .txt file or a folder of .txt files`);
+    throw new OptionError(describeReadFailure(corpus, err));
+  });
   const files = info.isDirectory() ? await listTextFiles(corpus) : [corpus];
   if (files.length === 0) throw new OptionError(`corpus folder "${corpus}" holds no .txt files`);
   const root = info.isDirectory() ? corpus : resolve(corpus, '..');
@@ -132,6 +137,9 @@ export async function loadCorpusSplit(corpus: string | readonly string[], spec: 
   let validation: Document[];
   if ('files' in spec) {
     if (!Array.isArray(spec.files) || spec.files.length === 0) throw new OptionError('validation.files must be a non-empty list of .txt paths');
+    spec.files.forEach((f, i) => {
+      if (typeof f !== 'string' || f === '') throw new OptionError(`validation.files[${i}] must be a path, got ${JSON.stringify(f)}`);
+    });
     const held = new Set(spec.files.map((f) => resolve(f)));
     // Validation files inside a corpus folder are taken out of the training documents.
     train = files.length > 0 ? await readDocuments(files.filter((f) => !held.has(f)), root) : documents;

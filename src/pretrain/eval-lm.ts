@@ -13,6 +13,8 @@ import { tf } from '../engine/tf.js';
 import { yieldAndCheck, yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
+import { causalLM, positiveInt as positiveIntSpec } from '../option-specs.js';
+import { checkOptions, required, signal, string, strings, type Schema } from '../options.js';
 import { targetLogProbs } from './loss.js';
 
 export interface EvaluateLMOptions {
@@ -71,7 +73,18 @@ function positiveInt(value: number | undefined, name: string): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new OptionError(`evaluateLM: ${name} must be a positive integer, got ${value}`);
 }
 
+export const EVALUATE_LM_SCHEMA: Schema = {
+  lm: required(causalLM()),
+  text: string(),
+  texts: strings(),
+  context: positiveIntSpec(),
+  stride: positiveIntSpec(),
+  batchSize: positiveIntSpec(),
+  signal: signal(),
+};
+
 export async function evaluateLM(options: EvaluateLMOptions): Promise<LMEvaluation> {
+  checkOptions('evaluateLM', options, EVALUATE_LM_SCHEMA);
   const { lm } = options;
   if ((options.text === undefined) === (options.texts === undefined)) throw new OptionError('evaluateLM: give exactly one of text or texts');
   const texts = options.texts ?? [options.text as string];

@@ -5,6 +5,8 @@
 import { resolve, sep } from 'node:path';
 import { OptionError } from '../errors.js';
 import { DEFAULT_KEEP_CHECKPOINTS } from '../io/checkpoint-store.js';
+import { nonNegative, nonNegativeInt, positiveInt, seed } from '../option-specs.js';
+import { anyOf, boolean, checkOptions, func, integer, number, object, oneOf, required, signal, string, strings, type Schema } from '../options.js';
 import { validateSeed } from '../random.js';
 import type { ValidationSpec } from './corpus.js';
 import { defaultIntermediate } from './model-config.js';
@@ -106,8 +108,43 @@ function num(value: unknown, name: string, ok: (v: number) => boolean, range: st
   return value;
 }
 
+export const PRETRAIN_SCHEMA: Schema = {
+  corpus: required(anyOf(string(), strings())),
+  out: required(string()),
+  workDir: string(),
+  cacheDir: string(),
+  tokenizer: string(),
+  layers: required(positiveInt()),
+  dim: required(integer({ min: 2 })),
+  heads: required(positiveInt()),
+  kvHeads: positiveInt(),
+  intermediate: positiveInt(),
+  context: required(positiveInt()),
+  vocabSize: required(integer({ min: 2 })),
+  steps: required(positiveInt()),
+  batchSize: required(positiveInt()),
+  lr: required(number({ above: 0 })),
+  warmupSteps: nonNegativeInt(),
+  weightDecay: nonNegative(),
+  clip: nonNegative(),
+  beta1: number({ min: 0 }),
+  beta2: number({ min: 0 }),
+  seed: required(seed()),
+  evalEvery: positiveInt(),
+  evalTokens: positiveInt(),
+  validation: anyOf(object({ fraction: number() }, '{ fraction }'), object({ files: required(strings()) }, '{ files }')),
+  tieEmbeddings: boolean(),
+  resume: boolean(),
+  checkpointEvery: positiveInt(),
+  keepCheckpoints: positiveInt(),
+  overwrite: boolean(),
+  dtype: oneOf('F32', 'F16'),
+  signal: signal(),
+  onProgress: func(),
+};
+
 export function resolveOptions(o: PretrainOptions): ResolvedOptions {
-  if (o === null || typeof o !== 'object') throw new OptionError('pretrainLM: options must be an object');
+  checkOptions('pretrainLM', o, PRETRAIN_SCHEMA);
   if (typeof o.out !== 'string' || o.out === '') throw new OptionError('pretrainLM: out must be the path of the model folder to write');
   const steps = int(o.steps, 'steps', 1);
   const workDir = resolve(o.workDir ?? `${resolve(o.out)}.work`);

@@ -7,7 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { yieldToEventLoop } from '../engine/yield.js';
 import type { PrefixFeatures } from './features.js';
-import type { RewardHead } from './head.js';
+import { prefixFeatures, tokenPair } from '../option-specs.js';
+import { arrayOf, checkArgument, instance, required } from '../options.js';
+import { RewardHead } from './head.js';
 import type { TokenPair } from './prefixes.js';
 
 export interface RewardDiagnostics {
@@ -72,6 +74,9 @@ const softplus = (x: number): number => (x > 0 ? x + Math.log1p(Math.exp(-x)) : 
 
 /** `features` must come from a pass with mode 'partial', alignment 'eos', minPrefix 1 over `pairs`. */
 export async function computeDiagnostics(head: RewardHead, features: PrefixFeatures, pairs: readonly TokenPair[]): Promise<RewardDiagnostics> {
+  checkArgument('computeDiagnostics', 'head', head, required(instance(() => RewardHead, 'a RewardHead (rm.head)')));
+  checkArgument('computeDiagnostics', 'features', features, required(prefixFeatures()));
+  checkArgument('computeDiagnostics', 'pairs', pairs, required(arrayOf(tokenPair(), 'an array of token pairs')));
   const rewards = await rewardsOf(head, features);
   const decileHits = new Array<number>(10).fill(0);
   const decileCounts = new Array<number>(10).fill(0);

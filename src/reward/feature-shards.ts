@@ -12,6 +12,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { guardOutput } from '../io/fs-errors.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import { memoryBudget, prefixFeatures, shard as shardSpec } from '../option-specs.js';
+import { boolean, checkArgument, checkOptions, required, string, strings } from '../options.js';
 import { FeatureStore } from './feature-store.js';
 import type { PrefixFeatures, Shard } from './features.js';
 import type { PairPlan } from './prefixes.js';
@@ -46,6 +48,10 @@ export interface SaveShardOptions {
  * `overwrite`); the folder is locked while writing and each file is replaced atomically.
  */
 export async function saveFeatureShard(features: PrefixFeatures, dir: string, shard: Shard = { index: 0, count: 1 }, options: SaveShardOptions = {}): Promise<void> {
+  checkArgument('saveFeatureShard', 'features', features, required(prefixFeatures()));
+  checkArgument('saveFeatureShard', 'dir', dir, required(string()));
+  checkArgument('saveFeatureShard', 'shard', shard, shardSpec());
+  checkOptions('saveFeatureShard', options, { overwrite: boolean(), protect: strings() });
   const claimed = await claimOutputDir(dir, { kind: 'features', what: 'saveFeatureShard (pargs features --out)', overwrite: options.overwrite, protect: options.protect });
   try {
     await writeFeatureShardFiles(features, claimed.dir, shard);
@@ -78,6 +84,8 @@ export async function writeFeatureShardFiles(features: PrefixFeatures, dir: stri
 
 /** Merges shards made over one pair list into one `PrefixFeatures`; every shard 0…count−1 must be there once. */
 export async function loadFeatureShards(dirs: readonly string[], memoryBudgetBytes?: number): Promise<PrefixFeatures> {
+  checkArgument('loadFeatureShards', 'dirs', dirs, required(strings()));
+  checkArgument('loadFeatureShards', 'memoryBudgetBytes', memoryBudgetBytes, memoryBudget());
   if (dirs.length === 0) throw new CheckpointError('loadFeatureShards: no shard folders given');
   const manifests: ShardManifest[] = [];
   for (const dir of dirs) {

@@ -12,6 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
+import { causalLM, memoryBudget, positiveInt, prefixOptions, shard, tokenPair } from '../option-specs.js';
+import { arrayOf, checkOptions, func, required, signal, type Schema } from '../options.js';
 import { FeatureStore } from './feature-store.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
 
@@ -80,7 +82,19 @@ export function planPairs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs' | 'pr
   });
 }
 
+export const FEATURE_PASS_SCHEMA: Schema = {
+  backbone: required(causalLM()),
+  pairs: required(arrayOf(tokenPair(), 'an array of token pairs (from encodePreferences)')),
+  prefixes: required(prefixOptions()),
+  tokensPerBatch: positiveInt(),
+  memoryBudgetBytes: memoryBudget(),
+  shard: shard(),
+  signal: signal(),
+  onProgress: func(),
+};
+
 export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
+  checkOptions('extractPrefixFeatures', o, FEATURE_PASS_SCHEMA);
   const { backbone } = o;
   const tokensPerBatch = o.tokensPerBatch ?? 4096;
   if (!Number.isInteger(tokensPerBatch) || tokensPerBatch < 1) throw new OptionError(`tokensPerBatch must be a positive integer, got ${tokensPerBatch}`);

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { OptionError } from '../errors.js';
+import { checkArgument, func, integer, required, tagged } from '../options.js';
 import type { Rng } from '../random.js';
 
 export type HeadSpec = { kind: 'linear' } | { kind: 'mlp'; hidden: number };
@@ -51,6 +52,9 @@ export class RewardHead {
    * Drawn on the host from `rng`, so initialisation is identical on every backend.
    */
   static init(spec: HeadSpec, inputDim: number, rng: Rng): RewardHead {
+    checkArgument('RewardHead.init', 'spec', spec, required(tagged('kind', { linear: {}, mlp: { hidden: required(integer({ min: 1 })) } })));
+    checkArgument('RewardHead.init', 'inputDim', inputDim, required(integer({ min: 1 })));
+    checkArgument('RewardHead.init', 'rng', rng, required(func()));
     const shapes = RewardHead.shapes(spec, inputDim);
     const vars = new Map<string, tf.Variable>();
     for (const [name, shape] of shapes) {

@@ -5,6 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { logSigmoid } from '../engine/ops.js';
+import { checkArgument, checkOptions, instance, number, required } from '../options.js';
+
+const tensorSpec = () => instance(() => tf.Tensor, 'a tf.Tensor');
 
 export interface BradleyTerryOptions {
   /** Required reward gap: the loss is −log σ(Δ − margin). Default 0. */
@@ -20,6 +23,9 @@ export interface BradleyTerryOptions {
 
 /** rChosen, rRejected: [N] rewards of aligned prefixes → scalar loss. */
 export function bradleyTerryPrefixLoss(rChosen: tf.Tensor1D, rRejected: tf.Tensor1D, options: BradleyTerryOptions = {}): tf.Scalar {
+  checkArgument('bradleyTerryPrefixLoss', 'rChosen', rChosen, required(tensorSpec()));
+  checkArgument('bradleyTerryPrefixLoss', 'rRejected', rRejected, required(tensorSpec()));
+  checkOptions('bradleyTerryPrefixLoss', options, { margin: number(), margins: tensorSpec(), weights: tensorSpec() });
   return tf.tidy(() => {
     let gap = tf.sub(rChosen, rRejected); // [N]
     if (options.margins) gap = tf.sub(gap, options.margins);

@@ -9,6 +9,7 @@
  * full-sequence reward model (what ARGS needs).
  */
 import { OptionError } from '../errors.js';
+import { checkArgument, custom, integer, object, oneOf, required, tokenIds } from '../options.js';
 
 export interface TokenPair {
   promptIds: readonly number[];
@@ -44,6 +45,8 @@ export interface PairPlan {
 }
 
 export function planPair(pair: TokenPair, o: PrefixPlanOptions): PairPlan | null {
+  checkArgument('planPair', 'pair', pair, required(object({ promptIds: required(tokenIds()), chosenIds: required(tokenIds()), rejectedIds: required(tokenIds()) }, 'a token pair', true)));
+  checkArgument('planPair', 'options', o, required(object({ mode: required(oneOf('partial', 'full')), alignment: required(oneOf('eos', 'shortest')), minPrefix: required(integer({ min: 1 })), eosId: custom('a token id or null', (v) => v === null || (Number.isInteger(v) && (v as number) >= 0), ['1', -1]) }, 'prefix plan options')));
   const P = pair.promptIds.length;
   const Lc = pair.chosenIds.length;
   const Lr = pair.rejectedIds.length;

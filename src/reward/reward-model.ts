@@ -13,6 +13,8 @@ import { guardOutput } from '../io/fs-errors.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
+import { causalLM, positiveInt } from '../option-specs.js';
+import { arrayOf, boolean, checkArgument, checkOptions, object, required, string, tokenIds } from '../options.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
 
@@ -58,6 +60,8 @@ export class PartialRewardModel {
 
   /** The reward after every response token (index i = prefix of i + 1 tokens), from one backbone pass. */
   async scorePrefixIds(promptIds: readonly number[], responseIds: readonly number[]): Promise<number[]> {
+    checkArgument('scorePrefixIds', 'promptIds', promptIds, required(tokenIds()));
+    checkArgument('scorePrefixIds', 'responseIds', responseIds, required(tokenIds()));
     if (promptIds.length === 0) throw new OptionError('scorePrefixes: the prompt encodes to no tokens');
     if (responseIds.length === 0) return [];
     const ids = [...promptIds, ...responseIds];
@@ -79,6 +83,8 @@ export class PartialRewardModel {
    * `rowsPerBatch` sequences, reading the hidden state at each sequence's last token.
    */
   async scoreIdsBatch(items: readonly { promptIds: readonly number[]; responseIds: readonly number[] }[], rowsPerBatch = 16): Promise<number[]> {
+    checkArgument('scoreIdsBatch', 'items', items, required(arrayOf(object({ promptIds: required(tokenIds()), responseIds: required(tokenIds()) }, 'an item', true), 'an array of { promptIds, responseIds }')));
+    checkArgument('scoreIdsBatch', 'rowsPerBatch', rowsPerBatch, positiveInt());
     const out: number[] = [];
     const d = this.backbone.config.hiddenSize;
     for (let start = 0; start < items.length; start += rowsPerBatch) {
@@ -101,12 +107,16 @@ export class PartialRewardModel {
   }
 
   async scorePrefixes(prompt: string, response: string): Promise<number[]> {
+    checkArgument('scorePrefixes', 'prompt', prompt, required(string()));
+    checkArgument('scorePrefixes', 'response', response, required(string()));
     const { promptIds, responseIds } = this.encode(prompt, response);
     return this.scorePrefixIds(promptIds, responseIds);
   }
 
   /** The reward of the complete response (its last token). */
   async score(prompt: string, response: string): Promise<number> {
+    checkArgument('score', 'prompt', prompt, required(string()));
+    checkArgument('score', 'response', response, required(string()));
     const rewards = await this.scorePrefixes(prompt, response);
     if (rewards.length === 0) throw new OptionError('score: the response encodes to no tokens');
     return rewards[rewards.length - 1];
@@ -131,6 +141,8 @@ export class PartialRewardModel {
    * empty or an earlier pargs reward model (replaced only with `overwrite: true`); see io/output-dir.ts.
    */
   async save(dir: string, options: { overwrite?: boolean } = {}): Promise<void> {
+    checkArgument('save', 'dir', dir, required(string()));
+    checkOptions('save', options, { overwrite: boolean() });
     const claimed = await claimOutputDir(dir, { kind: 'reward-model', what: 'save', overwrite: options.overwrite, protect: [this.backbone.source] });
     try {
       await writeRewardModelFiles(this, claimed.dir);
@@ -162,6 +174,8 @@ export async function writeRewardModelFiles(rm: PartialRewardModel, dir: string)
 
 /** Loads a reward model saved by `save` (or a training checkpoint) onto `backbone`. */
 export async function loadRewardModel(dir: string, backbone: CausalLM): Promise<PartialRewardModel> {
+  checkArgument('loadRewardModel', 'dir', dir, required(string()));
+  checkArgument('loadRewardModel', 'backbone', backbone, required(causalLM()));
   const manifestPath = join(dir, REWARD_MODEL_FILE);
   let manifest: RewardModelManifest;
   try {

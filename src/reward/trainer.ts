@@ -17,6 +17,8 @@ import type { ChatRendering } from '../lm/chat-template.js';
 import { AdamW } from '../pretrain/adamw.js';
 import { clipByGlobalNorm } from '../pretrain/clip.js';
 import { learningRate, validateSchedule } from '../pretrain/schedule.js';
+import * as specs from '../option-specs.js';
+import { boolean, checkOptions, func, number, oneOf, required, signal, string, tagged, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 import type { ClaimedOutput } from '../io/output-dir.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
@@ -146,7 +148,36 @@ interface Resolved {
   seed: number;
 }
 
-const KNOWN_KEYS = new Set(['backbone', 'pairs', 'evalPairs', 'mode', 'prefix', 'alignment', 'minPrefix', 'weighting', 'head', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupRatio', 'clip', 'margin', 'seed', 'evalEvery', 'checkpointDir', 'checkpointEvery', 'keepCheckpoints', 'resume', 'overwrite', 'features', 'tokensPerBatch', 'memoryBudgetBytes', 'signal', 'onProgress']);
+export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
+  backbone: required(specs.causalLM()),
+  pairs: required(specs.pairsInput()),
+  evalPairs: specs.pairsInput(),
+  mode: oneOf('partial', 'full'),
+  prefix: tagged('kind', { all: {}, sample: { perPair: required(specs.positiveInt()) } }),
+  alignment: oneOf('eos', 'shortest'),
+  minPrefix: specs.positiveInt(),
+  weighting: oneOf('per-prefix', 'per-pair'),
+  head: tagged('kind', { linear: {}, mlp: { hidden: required(specs.positiveInt()) } }),
+  epochs: specs.positiveInt(),
+  batchSize: specs.positiveInt(),
+  lr: number({ above: 0 }),
+  weightDecay: specs.nonNegative(),
+  warmupRatio: number({ min: 0 }),
+  clip: specs.nonNegative(),
+  margin: specs.nonNegative(),
+  seed: specs.seed(),
+  evalEvery: specs.positiveInt(),
+  checkpointDir: string(),
+  checkpointEvery: specs.positiveInt(),
+  keepCheckpoints: specs.positiveInt(),
+  resume: boolean(),
+  overwrite: boolean(),
+  features: specs.prefixFeatures(),
+  tokensPerBatch: specs.positiveInt(),
+  memoryBudgetBytes: specs.memoryBudget(),
+  signal: signal(),
+  onProgress: func(),
+};
 
 function positiveInt(value: unknown, name: string): number {
   if (!Number.isInteger(value) || (value as number) < 1) throw new OptionError(`trainPartialRM: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
@@ -159,7 +190,7 @@ function nonNegative(value: number, name: string): number {
 }
 
 function resolve(o: TrainPartialRMOptions): Resolved {
-  for (const key of Object.keys(o)) if (!KNOWN_KEYS.has(key)) throw new OptionError(`trainPartialRM: unknown option "${key}"`);
+  checkOptions('trainPartialRM', o, TRAIN_PARTIAL_RM_SCHEMA);
   if (!o.backbone) throw new OptionError('trainPartialRM: backbone is required (a CausalLM from loadCausalLM)');
   const pairCount = Array.isArray(o.pairs) ? o.pairs.length : (o.pairs as PreferenceSet | undefined)?.pairs?.length;
   if (!pairCount) throw new OptionError('trainPartialRM: pairs must be a non-empty PreferenceSet or array of pairs (see loadPreferences / encodePreferences)');

@@ -143,7 +143,8 @@ describe('guidedSample', () => {
 
 describe('baselines', () => {
   it('ARGS is the guided loop with β = w', async () => {
-    const args = await argsSample({ ...opts(), weight: 1.5 });
+    const { beta: _guidedOnly, ...argsOptions } = opts(); // argsSample takes weight, not beta
+    const args = await argsSample({ ...argsOptions, weight: 1.5 });
     const guided = await guidedSample(opts({ beta: 1.5 }));
     expect(args.map((g) => g.generatedIds)).toEqual(guided.map((g) => g.generatedIds));
   });

@@ -1,0 +1,101 @@
+/**
+ * Option specs shared by several public functions (models, prompts, seeds, decode strategies), so the
+ * same key means the same type everywhere. Classes are looked up lazily: their modules import callers
+ * of this one.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { CausalLM } from './lm/causal-lm.js';
+import { KVCache } from './lm/kv-cache.js';
+import { anyOf, arrayOf, boolean, custom, oneOf, idRows, instance, tokenIds, integer, number, object, required, string, strings, tagged, type Spec } from './options.js';
+import { PargsTokenizer } from './lm/tokenizer.js';
+import { PartialRewardModel } from './reward/reward-model.js';
+
+export function causalLM(): Spec {
+  return instance(() => CausalLM, 'a CausalLM (from loadCausalLM)');
+}
+export function rewardModel(): Spec {
+  return instance(() => PartialRewardModel, 'a PartialRewardModel (from trainPartialRM or loadRewardModel)');
+}
+
+export function tensor(): Spec {
+  return instance(() => tf.Tensor, 'a tf.Tensor');
+}
+
+export function kvCache(): Spec {
+  return instance(() => KVCache, 'a KVCache (from prefill or step)');
+}
+
+export function tokenizer(): Spec {
+  return instance(() => PargsTokenizer, 'a PargsTokenizer (lm.tokenizer)');
+}
+
+/** Any integer seed; `validateSeed` adds the safe-integer range. */
+export function seed(): Spec {
+  return integer();
+}
+export function positiveInt(): Spec {
+  return integer({ min: 1 });
+}
+export function nonNegativeInt(): Spec {
+  return integer({ min: 0 });
+}
+export function nonNegative(): Spec {
+  return number({ min: 0 });
+}
+
+/** Bytes kept in memory before spilling (Infinity: never spill). */
+export function memoryBudget(): Spec {
+  return number({ min: 0, finite: false });
+}
+
+/** The prefix options of a feature pass (see `PrefixPlanOptions`). */
+export function prefixOptions(): Spec {
+  return object({ mode: required(oneOf('partial', 'full')), alignment: required(oneOf('eos', 'shortest')), minPrefix: required(positiveInt()) }, 'prefix options');
+}
+
+/** Prompts: text, or a conversation of `{role, content}` messages rendered with the chat template. */
+export function prompts(): Spec {
+  const message = object({ role: required(string()), content: required(string()) }, 'a {role, content} message');
+  return arrayOf(anyOf(string(), arrayOf(message, 'a message list')), 'an array of prompts (strings or {role, content} message lists)');
+}
+export function promptIds(): Spec {
+  return idRows();
+}
+
+export function decodeStrategy(): Spec {
+  return tagged('kind', {
+    greedy: {},
+    sample: { temperature: number({ above: 0 }), topK: positiveInt(), topP: number({ above: 0, max: 1 }) },
+  });
+}
+
+export function guidedMode(): Spec {
+  return tagged('kind', { greedy: {}, sample: { temperature: number({ above: 0 }) } });
+}
+
+export function stopOptions(): Spec {
+  return object({ eos: boolean(), tokenIds: tokenIds(), strings: strings() });
+}
+
+/** A token-id pair as `encodePreferences` makes it. */
+export function tokenPair(): Spec {
+  return object({ promptIds: required(tokenIds()), chosenIds: required(tokenIds()), rejectedIds: required(tokenIds()) }, 'a token pair', true);
+}
+
+export function shard(): Spec {
+  return object({ index: required(nonNegativeInt()), count: required(positiveInt()) }, 'a shard');
+}
+
+/** Precomputed features as `extractPrefixFeatures` / `loadFeatureShards` return them. */
+export function prefixFeatures(): Spec {
+  return custom('PrefixFeatures (from extractPrefixFeatures or loadFeatureShards)', (v) => v !== null && typeof v === 'object' && 'store' in v && 'plans' in v, [{}, 'features', 1]);
+}
+
+/** Preference pairs: a PreferenceSet, text rows or token-id pairs (contents are checked by the callee). */
+export function pairsInput(): Spec {
+  return custom('a PreferenceSet (from loadPreferences) or an array of pairs', (v) => Array.isArray(v) || isPreferenceSet(v), ['pairs.jsonl', 1, {}]);
+}
+
+function isPreferenceSet(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && Array.isArray((v as { pairs?: unknown }).pairs);
+}
