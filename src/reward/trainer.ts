@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { encodePreferences } from '../data/encode.js';
 import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
-import { OptionError, TrainingError, throwIfAborted } from '../errors.js';
+import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
+import { OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { AdamW } from '../pretrain/adamw.js';
 import { clipByGlobalNorm } from '../pretrain/clip.js';
@@ -291,9 +292,8 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
       });
       const [loss, accuracy, margin, gradNorm] = await Promise.all(stats.map(async (t) => (await t.data())[0]));
       stats.forEach((t) => t.dispose());
-      if (!Number.isFinite(loss)) {
-        throw new TrainingError(`trainPartialRM: the loss became ${loss} at step ${step + 1} of ${totalSteps}; lower lr (now ${r.lr}) or check the features for NaN`);
-      }
+      assertFiniteStep('trainPartialRM', step + 1, { loss, gradNorm }, `Lower lr (now ${r.lr}) or check the features for NaN.`);
+      assertFiniteWeights('trainPartialRM', step + 1, head.variables, `Lower lr (now ${r.lr}).`);
       history.steps.push({ step: step + 1, loss, accuracy });
       onProgress?.({ kind: 'step', step: step + 1, totalSteps, epoch, loss, accuracy, margin, lr, gradNorm });
       const done = step + 1;
