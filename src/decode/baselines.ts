@@ -5,7 +5,8 @@
  * - `argsSample`: ARGS (Khanov et al., ICLR 2024), score = logit + w·r with a full-sequence reward model;
  * - `bestOfN`: N genuine samples from π_ref, each scored by a reward model, the best marked.
  */
-import { OptionError } from '../errors.js';
+import { firstNonFinite } from '../engine/finite.js';
+import { DecodingError, OptionError } from '../errors.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { generate, resolvePrompts, type DecodeStrategy, type Generation } from './generate.js';
@@ -64,6 +65,8 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
   const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal });
   const rewards = await options.rewardModel.scoreIdsBatch(generations.map((g) => ({ promptIds: g.promptIds, responseIds: g.generatedIds })));
+  const bad = firstNonFinite(rewards);
+  if (bad >= 0) throw new DecodingError(`bestOfN: sample ${bad % n} of prompt ${Math.floor(bad / n)} got reward ${rewards[bad]}; the reward model's head or backbone holds non-finite weights`);
   return prompts.map((promptIds, p) => {
     const samples = generations.slice(p * n, (p + 1) * n).map((g, i) => ({ ...g, reward: rewards[p * n + i] }));
     let best = 0;

@@ -144,6 +144,8 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
     s.lmCache.dispose();
     if (!fused) s.rmCache.dispose();
   };
+  // This step's scored tensors, freed in `finally` when choosing throws (a DecodingError, or onToken).
+  let stepTensors: tf.Tensor[] = [];
   try {
     for (let step = 0; step < maxNewTokens; step++) {
       throwIfAborted(signal, 'guidedSample');
@@ -155,6 +157,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
       // One batched single-token step: every row's k candidates against that row's prefix cache.
       const scored = scorer.forward({ ids: candidates, cache: state.rmCache, candidates: true, logits: 'none' });
       const flatHidden = tf.reshape(scored.hidden, [n * topK, d]) as tf.Tensor2D; // [n·k, d]
+      stepTensors = [scored.hidden, flatHidden, ...(scored.candidateKV ?? []).flatMap((l) => [l.keysT, l.values])];
       const rewardTensor = rewardModel.rewardsFromHidden(flatHidden); // [n·k]
       const rewards = (await rewardTensor.data()) as Float32Array;
       rewardTensor.dispose();
@@ -162,7 +165,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
       const chosen = state.active.map((row, b) => {
         const lp = candidates[b].map((v) => logProbs[b][v]);
         const r = rewards.subarray(b * topK, (b + 1) * topK);
-        const scores = guidedScores(lp, r, beta);
+        const scores = guidedScores(lp, r, beta, row);
         const j = chooseCandidate(scores, mode, rngs[row]());
         const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
         const tokenId = candidates[b][j];
@@ -205,6 +208,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
       if (keep.length < state.active.length) state = compact(state, keep);
     }
   } finally {
+    for (const t of stepTensors) if (!t.isDisposed) t.dispose();
     disposeState(state);
   }
   for (const r of results) r.text = r.finishReason === 'stop' && stopStrings.length ? cutAtStop(lm.tokenizer.decode(r.generatedIds), stopStrings) : lm.tokenizer.decode(r.generatedIds);
