@@ -4,7 +4,8 @@
  * Linear by default (r = h·w + b); a small MLP (r = w₂·act(W₁h + b₁) + b₂) optionally.
  */
 import * as tf from '@tensorflow/tfjs';
-import { OptionError } from '../errors.js';
+import { firstNonFinite } from '../engine/finite.js';
+import { CheckpointError, OptionError } from '../errors.js';
 import type { Rng } from '../random.js';
 
 export type HeadSpec = { kind: 'linear' } | { kind: 'mlp'; hidden: number };
@@ -68,13 +69,17 @@ export class RewardHead {
   /** A head from saved host parameters; shapes are checked against the spec. */
   static fromHost(spec: HeadSpec, inputDim: number, params: readonly HostParam[]): RewardHead {
     const byName = new Map(params.map((p) => [p.name, p]));
-    const vars = new Map<string, tf.Variable>();
-    for (const [name, shape] of RewardHead.shapes(spec, inputDim)) {
+    const shapes = RewardHead.shapes(spec, inputDim);
+    // Everything is checked before the first variable exists, so a refusal leaves no tensor behind.
+    for (const [name, shape] of shapes) {
       const p = byName.get(name);
       if (!p) throw new OptionError(`reward head parameter "${name}" is missing`);
       if (p.shape.join(',') !== shape.join(',')) throw new OptionError(`reward head parameter "${name}" has shape [${p.shape}], expected [${shape}]`);
-      vars.set(name, variableFrom(p.data, shape));
+      const bad = firstNonFinite(p.data);
+      if (bad >= 0) throw new CheckpointError(`reward head parameter "${name}" holds ${p.data[bad]} at index ${bad}: the head diverged or the file is corrupted; retrain it`);
     }
+    const vars = new Map<string, tf.Variable>();
+    for (const [name, shape] of shapes) vars.set(name, variableFrom((byName.get(name) as HostParam).data, shape));
     return new RewardHead(spec, inputDim, vars);
   }
 
