@@ -2,25 +2,28 @@
  * Estimates of the tensor memory a forward pass needs, from the model config alone, so a batch that
  * cannot fit is refused before it runs. The forward frees each block's intermediates when the block
  * ends (transformer.ts), so the peak is the residual stream plus the larger of one attention block and
- * one MLP block. The counts are float32 values per token, rounded up (every copy, split and
- * elementwise temporary counted); bench/feature-memory.ts checks them against the measured wasm heap.
+ * one MLP block. The counts are float32 values per token, kept above what bench/feature-memory.ts
+ * measures on wasm at the bundled and GPT-2-small sizes.
  */
 import type { ModelConfig } from './config.js';
 
-/** Float32 values per token alive inside one attention block at `keys` keys per query. */
+/**
+ * Float32 values per token alive inside one attention block at `keys` keys per query. Counted from the
+ * ops (norm temporaries, q/k/v projection and split, RoPE products, transposes, context, output) and
+ * calibrated against tf.profile's peak on wasm (bench/feature-memory.ts): ≈ 39·d + 4.5·H·Tk measured
+ * for multi-head attention, so this stays an upper bound.
+ */
 function attentionFloats(c: ModelConfig, keys: number): number {
-  const d = c.hiddenSize;
   const qkv = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
-  // norm, q/k/v projection and its split, RoPE temporaries, transposes, context, output: ≤ 8 d-wide
-  // tensors plus 3 qkv-wide ones; scores, scores + mask and the softmax (plus one temporary) per head.
-  return 8 * d + 3 * qkv + 4 * c.numHeads * keys;
+  return 24 * c.hiddenSize + 5 * qkv + 5 * c.numHeads * keys;
 }
 
-/** Float32 values per token alive inside one MLP block. */
+/**
+ * Float32 values per token alive inside one MLP block: up projection (and bias), the activation's
+ * elementwise temporaries (tanh-GELU evaluated as x·σ(2u) makes 7), the gated product, the output.
+ */
 function mlpFloats(c: ModelConfig): number {
-  const inner = c.mlp === 'gated' ? 2 * c.intermediateSize : c.intermediateSize;
-  // up projection, its split (gated), the activation's temporaries (tanh-GELU has several), product.
-  return 3 * c.hiddenSize + 4 * inner;
+  return 4 * c.hiddenSize + (c.mlp === 'gated' ? 8 : 10) * c.intermediateSize;
 }
 
 /**
