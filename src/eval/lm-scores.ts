@@ -3,6 +3,7 @@
  * response perplexity; and the sequence-level KL estimate of a guided policy from its own traces.
  */
 import * as tf from '@tensorflow/tfjs';
+import { OptionError } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import type { GuidedToken } from '../decode/guided.js';
 
@@ -11,8 +12,18 @@ export interface ResponseIds {
   responseIds: readonly number[];
 }
 
-/** log π_ref of every response token, per item (batched, left-padded forwards). */
+/**
+ * log π_ref of every response token, per item (batched, left-padded forwards). Items longer than the
+ * model's context are refused up front, all of them counted: a perplexity over positions the model was
+ * never trained on would be silently wrong.
+ */
 export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds[], rowsPerBatch = 8): Promise<number[][]> {
+  const context = lm.config.maxPositions;
+  const over = items.flatMap((it, i) => (it.promptIds.length + it.responseIds.length > context ? [i] : []));
+  if (over.length > 0) {
+    const longest = Math.max(...over.map((i) => items[i].promptIds.length + items[i].responseIds.length));
+    throw new OptionError(`responseLogProbs: ${over.length} of ${items.length} prompt + response sequences are longer than the model's context of ${context} tokens (first: item ${over[0]}, longest: ${longest}); shorten the prompts or generate fewer tokens`);
+  }
   const out: number[][] = [];
   for (let start = 0; start < items.length; start += rowsPerBatch) {
     const batch = items.slice(start, start + rowsPerBatch);
