@@ -6,11 +6,13 @@
  * - `bestOfN`: N genuine samples from π_ref, each scored by a reward model, the best marked.
  */
 import { firstNonFinite } from '../engine/finite.js';
+import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { DecodingError, OptionError } from '../errors.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { generate, resolvePrompts, type DecodeStrategy, type Generation } from './generate.js';
 import { guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
+import { checkDecodeFits } from './memory-check.js';
 
 /** Plain decoding from the base model: the `generate` function under its baseline name. */
 export const sample = generate;
@@ -61,6 +63,7 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   }
   const strategy = options.strategy ?? { kind: 'sample' };
   const prompts = resolvePrompts(options);
+  checkDecodeFits(`bestOfN: n ${n} × ${prompts.length} prompts`, options.lm.config, prompts.length * n, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens ?? 32, tensorMemoryBudget());
   // All prompts × n samples in one batch; each batch row has its own random stream.
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
   const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal });

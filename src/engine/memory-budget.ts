@@ -12,6 +12,12 @@ import { tf } from './tf.js';
 /** tfjs-backend-wasm 4.22's emscripten heap maximum (`getHeapMax()` in its glue code). */
 export const WASM_HEAP_MAX_BYTES = 4294901760;
 
+/**
+ * Share of the available bytes a plan may use: the estimates ignore allocator fragmentation and the
+ * small tensors around the main computation.
+ */
+export const USABLE_FRACTION = 0.75;
+
 export interface MemoryBudget {
   /** Bytes a new computation may allocate on top of the tensors that exist now. */
   availableBytes: number;

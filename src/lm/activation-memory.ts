@@ -46,3 +46,8 @@ export function trainingStepBytes(c: ModelConfig, parameters: number, tokens: nu
   const perToken = c.numLayers * perTokenLayer + 3 * c.vocabSize + context;
   return 4 * (5 * parameters + tokens * perToken);
 }
+
+/** Bytes of a KV cache for `rows` sequences of `length` tokens: keys and values of every layer. */
+export function kvCacheBytes(c: ModelConfig, rows: number, length: number): number {
+  return 4 * rows * length * c.numLayers * 2 * c.numKvHeads * c.headDim;
+}

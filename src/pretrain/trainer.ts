@@ -12,6 +12,7 @@
  */
 import { join, resolve } from 'node:path';
 import { initBackend } from '../engine/backend.js';
+import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { tf } from '../engine/tf.js';
 import { AbortError, CheckpointError, OptionError, throwIfAborted } from '../errors.js';
 import { countParameters, type ModelConfig } from '../lm/config.js';
@@ -22,7 +23,7 @@ import { readCheckpoint, writeCheckpoint, type CheckpointContents } from './chec
 import { loadCorpusSplit } from './corpus.js';
 import { writeModelFolder } from './export.js';
 import { initLlamaModel, type TrainableModel } from './init.js';
-import { llamaConfig } from './model-config.js';
+import { checkTrainingFits, llamaConfig } from './model-config.js';
 import { resolveOptions, trainingSettings, type PretrainOptions, type ResolvedOptions } from './options.js';
 import { learningRate } from './schedule.js';
 import { bundleFrom, obtainTokenizer, type TokenizerBundle } from './tokenizer-source.js';
@@ -113,6 +114,7 @@ export async function pretrainLM(options: PretrainOptions): Promise<PretrainResu
   const o = resolveOptions(options);
   const runStart = performance.now();
   await initBackend();
+  checkTrainingFits({ ...o, eotId: 0 }, o, tensorMemoryBudget());
   throwIfAborted(o.signal, 'pretraining');
   const { checkpointDir, resumeFrom, split, bundle, streams, raw, config, settings } = await prepare(o);
 

@@ -3,19 +3,13 @@
  * batch that cannot fit is an `OptionError` naming `tokensPerBatch` and a value that fits, never a
  * wasm abort halfway through. By default each batch takes as many sequences as fit, up to 4096 tokens.
  */
-import { formatBytes, type MemoryBudget } from '../engine/memory-budget.js';
+import { formatBytes, USABLE_FRACTION, type MemoryBudget } from '../engine/memory-budget.js';
 import { OptionError } from '../errors.js';
 import { forwardBytesPerToken } from '../lm/activation-memory.js';
 import type { ModelConfig } from '../lm/config.js';
 
 /** Default cap on padded tokens per forward: larger batches buy little speed on CPU. */
 export const DEFAULT_TOKENS_PER_BATCH = 4096;
-/**
- * Share of the available bytes a plan may use: the estimate ignores allocator fragmentation and the
- * feature pass's own small tensors (gathered rows, index vectors).
- */
-export const USABLE_FRACTION = 0.75;
-
 /** Padded tokens of `length`-token sequences that fit in `usable` bytes. */
 function fittingTokens(config: ModelConfig, length: number, usable: number): number {
   return Math.floor(usable / forwardBytesPerToken(config, length));

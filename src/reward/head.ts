@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { firstNonFinite } from '../engine/finite.js';
+import { formatBytes, USABLE_FRACTION, type MemoryBudget } from '../engine/memory-budget.js';
 import { CheckpointError, OptionError } from '../errors.js';
 import type { Rng } from '../random.js';
 
@@ -37,6 +38,23 @@ export function validateHeadSpec(spec: unknown): HeadSpec {
     return { kind: 'mlp', hidden: s.hidden };
   }
   throw new OptionError(`head must be { kind: 'linear' } or { kind: 'mlp', hidden: N }, got ${JSON.stringify(spec)}`);
+}
+
+/**
+ * Refuses a head whose training cannot fit in tensor memory, before the (expensive) feature pass:
+ * weights with AdamW moments, gradients and clipped gradients (5 copies), and per step the hidden
+ * activations of both sides with their gradients (4 × 2 × batch × hidden).
+ */
+export function checkHeadFits(spec: HeadSpec, inputDim: number, batchSize: number, budget: MemoryBudget): void {
+  if (spec.kind !== 'mlp') return;
+  const params = inputDim * spec.hidden + 2 * spec.hidden + 1;
+  const bytes = 4 * (5 * params + 8 * batchSize * spec.hidden);
+  if (bytes <= budget.availableBytes * USABLE_FRACTION) return;
+  const perUnit = 4 * (5 * (inputDim + 2) + 8 * batchSize);
+  const fits = Math.max(0, Math.floor((budget.availableBytes * USABLE_FRACTION - 4 * 5) / perUnit));
+  throw new OptionError(
+    `head.hidden ${spec.hidden} (mlp:${spec.hidden}) needs about ${formatBytes(bytes)} to train on ${inputDim}-dimensional features, but ${formatBytes(budget.availableBytes)} of tensor memory are free (${budget.limit}); use a hidden width ≤ ${fits}`,
+  );
 }
 
 export class RewardHead {

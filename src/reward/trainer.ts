@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { encodePreferences } from '../data/encode.js';
 import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
 import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
+import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { AdamW } from '../pretrain/adamw.js';
@@ -21,7 +22,7 @@ import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js'
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, gatherBatch, type PrefixSelection, type Weighting } from './examples.js';
 import { extractPrefixFeatures, hashPairs, type PrefixFeatures } from './features.js';
-import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
+import { checkHeadFits, RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel } from './reward-model.js';
@@ -190,6 +191,7 @@ function runKey(r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[]): s
 export async function trainPartialRM(options: TrainPartialRMOptions): Promise<PartialRewardModel> {
   const r = resolve(options);
   const { backbone, signal, onProgress } = options;
+  checkHeadFits(r.head, backbone.config.hiddenSize, r.batchSize, tensorMemoryBudget());
   const pairs = toTokenPairs(options.pairs, backbone, 'train', onProgress);
   const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
   if (pairs.length === 0) throw new OptionError('trainPartialRM: no pair is left after encoding (see the encoded event’s drop report)');
