@@ -40,7 +40,8 @@ export interface TrainPartialRMOptions {
   backbone: CausalLM;
   /**
    * Preference pairs: text (a `PreferenceSet` from `loadPreferences`, or `{prompt, chosen, rejected}`
-   * rows), encoded here with the backbone's tokenizer (longer than 512 tokens: dropped and reported);
+   * rows), encoded here with the backbone's tokenizer (longer than 512 tokens or the backbone's context:
+   * dropped and reported in the `encoded` event);
    * or token-id pairs from `encodePreferences`.
    */
   pairs: PairsInput;
@@ -97,7 +98,7 @@ function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'e
   const rows = isSet ? (input as PreferenceSet).pairs : (input as readonly (PreferencePair | TokenPair)[]);
   if (!Array.isArray(rows)) throw new OptionError(`trainPartialRM: ${split === 'train' ? 'pairs' : 'evalPairs'} must be a PreferenceSet or an array of pairs`);
   if (rows.length > 0 && typeof (rows[0] as PreferencePair).prompt !== 'string') return rows as readonly TokenPair[];
-  const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer);
+  const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer, { maxLength: Math.min(512, backbone.config.maxPositions) });
   onProgress?.({ kind: 'encoded', split, report: encoded.report });
   return encoded.pairs;
 }

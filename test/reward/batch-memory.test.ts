@@ -10,6 +10,7 @@ import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { planFeatureBatches } from '../../src/reward/batch-plan.js';
 import { extractPrefixFeatures } from '../../src/reward/features.js';
+import { trainPartialRM, type TrainEvent } from '../../src/reward/trainer.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;
@@ -73,5 +74,18 @@ describe('sequences past the backbone context', () => {
     // EOS alignment pads the rejected side to the chosen length: both sequences of pairs 3 and 4 are over.
     expect((err as Error).message).toMatch(/^4 of 10 sequences \(2 pairs\) are longer than the backbone's context of 24 tokens \(the longest, pair 3, has 32\)/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('trainPartialRM on text drops (and reports) rows past the backbone context instead of running past it', async () => {
+    const rows = [
+      ...Array.from({ length: 6 }, (_, i) => ({ prompt: `q${i}`, chosen: ' yes', rejected: ' no', source: { index: i } })),
+      { prompt: 'q', chosen: ' a very long answer that runs well past twenty four tokens of context', rejected: ' no', source: { index: 6 } },
+    ];
+    const events: TrainEvent[] = [];
+    const rm = await trainPartialRM({ backbone: lm, pairs: rows, epochs: 1, onProgress: (e) => events.push(e) });
+    rm.dispose();
+    const encoded = events.find((e) => e.kind === 'encoded');
+    expect(encoded?.kind === 'encoded' && encoded.report.counts['too-long']).toBe(1);
+    expect(encoded?.kind === 'encoded' && encoded.report.kept).toBe(6);
   });
 });
