@@ -82,7 +82,7 @@ export interface TrainPartialRMOptions {
    * the feature pass is skipped. Their prefix options must match mode, alignment and minPrefix.
    */
   features?: PrefixFeatures;
-  /** Padded tokens per backbone forward in the feature pass (default 4096). */
+  /** Padded tokens per backbone forward in the feature pass (default: what fits in free tensor memory, at most 4096). */
   tokensPerBatch?: number;
   /** Float32 feature bytes kept in memory before spilling to disk (default 1 GiB). */
   memoryBudgetBytes?: number;
