@@ -63,3 +63,8 @@ export class AbortError extends PargsError {
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new AbortError(`${what} was aborted`);
 }
+
+/** Guided decoding met a non-finite reward or score (a diverged head, or β too large for the rewards). */
+export class DecodingError extends PargsError {
+  override name = 'DecodingError';
+}

@@ -1,4 +1,5 @@
 /** `pargs features`: one shard of the backbone feature pass, to be merged by `pargs train --features`. */
+import { resolveMaxLength } from './max-length.js';
 import { encodePreferences, formatDropReport, loadPreferences } from '../data/index.js';
 import { OptionError } from '../errors.js';
 import { loadCausalLM } from '../lm/load.js';
@@ -28,7 +29,7 @@ export const featuresCommand = defineCommand({
     mode: { type: 'string', default: 'partial', help: 'partial or full (as pargs train --mode)', placeholder: 'MODE' },
     alignment: { type: 'string', default: 'eos', help: 'eos or shortest', placeholder: 'A' },
     minPrefix: { type: 'number', integer: true, min: 1, default: 1, help: 'shortest prefix compared' },
-    maxLength: { type: 'number', integer: true, min: 2, default: 512, help: 'drop pairs longer than N tokens' },
+    maxLength: { type: 'number', integer: true, min: 2, help: 'drop pairs longer than N tokens (default: 512 or the model context, the smaller)' },
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
   },
   async run(flags, _positionals, io) {
@@ -42,7 +43,7 @@ export const featuresCommand = defineCommand({
     try {
       lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
       const set = await loadPreferences(flags.data as string, { signal: io.signal });
-      const { pairs, report } = encodePreferences(set, lm.tokenizer, { maxLength: flags.maxLength });
+      const { pairs, report } = encodePreferences(set, lm.tokenizer, { maxLength: resolveMaxLength(flags.maxLength, lm, 'features') });
       io.err(`${flags.data}: ${formatDropReport(report)}`);
       const features = await extractPrefixFeatures({
         backbone: lm, pairs, shard, signal: io.signal,

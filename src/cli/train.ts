@@ -1,4 +1,5 @@
 /** `pargs train`: preference file → partial (or full-sequence) reward model, with progress on stderr. */
+import { resolveMaxLength } from './max-length.js';
 import { encodePreferences, formatDropReport, loadPreferences, splitPairs } from '../data/index.js';
 import { OptionError } from '../errors.js';
 import { inspectOutputDir } from '../io/output-dir.js';
@@ -37,7 +38,7 @@ export const trainCommand = defineCommand({
     batchSize: { type: 'number', integer: true, min: 1, default: 256, help: 'prefix pairs per step' },
     lr: { type: 'number', min: 0, default: 1e-3, help: 'peak learning rate of the head' },
     maxPairs: { type: 'number', integer: true, min: 1, help: 'use at most N training pairs (a seeded subsample)' },
-    maxLength: { type: 'number', integer: true, min: 2, default: 512, help: 'drop pairs whose prompt + longer response exceed N tokens' },
+    maxLength: { type: 'number', integer: true, min: 2, help: 'drop pairs whose prompt + longer response exceed N tokens (default: 512 or the model context, the smaller)' },
     seed: { type: 'number', integer: true, default: 0, help: 'seed for every random choice' },
     resume: { type: 'boolean', help: 'continue from the newest valid checkpoint in --out' },
     overwrite: { type: 'boolean', help: 'replace an earlier result (or unfinished run) in --out' },
@@ -62,7 +63,7 @@ export const trainCommand = defineCommand({
       io.err(`backbone ${flags.model}: ${lm.config.modelType}, ${lm.config.numLayers} layers, d ${lm.config.hiddenSize} (${lm.backend.description})`);
       const encodeFile = async (file: string) => {
         const set = await loadPreferences(file, { signal: io.signal });
-        const encoded = encodePreferences(set, lm.tokenizer, { maxLength: flags.maxLength });
+        const encoded = encodePreferences(set, lm.tokenizer, { maxLength: resolveMaxLength(flags.maxLength, lm, 'train') });
         io.err(`${file} (${set.format}): ${formatDropReport(encoded.report)}`);
         return encoded.pairs;
       };

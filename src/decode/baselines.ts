@@ -6,13 +6,16 @@
  * - `bestOfN`: N genuine samples from π_ref, each scored by a reward model, the best marked.
  */
 import { yieldAndCheck } from '../engine/yield.js';
-import { OptionError } from '../errors.js';
+import { firstNonFinite } from '../engine/finite.js';
+import { tensorMemoryBudget } from '../engine/memory-budget.js';
+import { DecodingError, OptionError } from '../errors.js';
 import { causalLM, decodeStrategy, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed } from '../option-specs.js';
 import { boolean, checkOptions, number, required, signal, without, type Schema } from '../options.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { generate, resolvePrompts, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
+import { checkDecodeFits } from './memory-check.js';
 
 /** Plain decoding from the base model: the `generate` function under its baseline name. */
 export const sample = generate;
@@ -84,6 +87,7 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   }
   const strategy = options.strategy ?? { kind: 'sample' };
   const prompts = resolvePrompts(options);
+  checkDecodeFits(`bestOfN: n ${n} × ${prompts.length} prompts`, options.lm.config, prompts.length * n, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens ?? 32, tensorMemoryBudget());
   // All prompts × n samples in one batch; each batch row has its own random stream.
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
   const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal });
@@ -94,6 +98,8 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
     await yieldAndCheck(options.signal, 'bestOfN');
     rewards.push(...(await options.rewardModel.scoreIdsBatch(items.slice(start, start + SCORE_ROWS_PER_BATCH), SCORE_ROWS_PER_BATCH)));
   }
+  const bad = firstNonFinite(rewards);
+  if (bad >= 0) throw new DecodingError(`bestOfN: sample ${bad % n} of prompt ${Math.floor(bad / n)} got reward ${rewards[bad]}; the reward model's head or backbone holds non-finite weights`);
   return prompts.map((promptIds, p) => {
     const samples = generations.slice(p * n, (p + 1) * n).map((g, i) => ({ ...g, reward: rewards[p * n + i] }));
     let best = 0;

@@ -177,7 +177,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
       // One batched single-token step: every row's k candidates against that row's prefix cache.
       const scored = scorer.forward({ ids: candidates, cache: state.rmCache, candidates: true, logits: 'none' });
       const flatHidden = tf.reshape(scored.hidden, [n * topK, d]) as tf.Tensor2D; // [n·k, d]
-      // The step's tensors are freed however it ends, also when onToken throws.
+      // The step's tensors are freed however it ends, also when choosing throws (DecodingError, onToken).
       let next: State | undefined;
       try {
         const rewardTensor = rewardModel.rewardsFromHidden(flatHidden); // [n·k]
@@ -187,7 +187,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
         const chosen = state.active.map((row, b) => {
           const lp = candidates[b].map((v) => logProbs[b][v]);
           const r = rewards.subarray(b * topK, (b + 1) * topK);
-          const scores = guidedScores(lp, r, beta);
+          const scores = guidedScores(lp, r, beta, row);
           const j = chooseCandidate(scores, mode, rngs[row]());
           const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
           const tokenId = candidates[b][j];

@@ -4,7 +4,7 @@
  *
  * Tie-breaking everywhere: among equal values the lowest token id wins (torch.argmax does the same).
  */
-import { OptionError } from '../errors.js';
+import { DecodingError, OptionError } from '../errors.js';
 import { checkArgument, custom, number, numbers, required, tagged } from '../options.js';
 
 const iterable = () => required(custom('an iterable of token ids', (v) => v !== null && typeof v === 'object' && Symbol.iterator in v, [1, null, {}]));
@@ -125,13 +125,26 @@ export function applyRepetitionPenalty(logits: Float32Array | Float64Array, seen
   }
 }
 
-/** The tokenwise guided score of each candidate: log π_ref(v) + β·r(prefix ⊕ v). */
-export function guidedScores(logProbs: ArrayLike<number>, rewards: ArrayLike<number>, beta: number): Float64Array {
+/**
+ * The tokenwise guided score of each candidate: log π_ref(v) + β·r(prefix ⊕ v). A reward that is not
+ * finite (a diverged head), or a β·r that overflows, would turn the softmax into NaN and the draw into
+ * noise, so it is a `DecodingError` naming β, the batch `row` and the candidate. log π_ref = −∞ (a
+ * token the model rules out) stays legal: its score is −∞ and it is never chosen.
+ */
+export function guidedScores(logProbs: ArrayLike<number>, rewards: ArrayLike<number>, beta: number, row = 0): Float64Array {
   checkArgument('guidedScores', 'logProbs', logProbs, required(numbers()));
   checkArgument('guidedScores', 'rewards', rewards, required(numbers()));
   checkArgument('guidedScores', 'beta', beta, required(number()));
+  if (!Number.isFinite(beta)) throw new DecodingError(`guided decoding: beta must be a finite number, got ${beta}`);
   const out = new Float64Array(logProbs.length);
-  for (let i = 0; i < out.length; i++) out[i] = logProbs[i] + beta * rewards[i];
+  for (let i = 0; i < out.length; i++) {
+    const weighted = beta * rewards[i];
+    if (!Number.isFinite(weighted)) {
+      const why = Number.isFinite(rewards[i]) ? `β·r overflows (β = ${beta}, r = ${rewards[i]}); use a smaller beta` : `the reward model returned r = ${rewards[i]} (β = ${beta}); its head or backbone holds non-finite weights`;
+      throw new DecodingError(`guided decoding, row ${row}, candidate ${i}: ${why}`);
+    }
+    out[i] = logProbs[i] + weighted;
+  }
   return out;
 }
 
@@ -144,6 +157,12 @@ export type GuidedMode = { kind: 'sample'; temperature?: number } | { kind: 'gre
 export function chooseCandidate(scores: ArrayLike<number>, mode: GuidedMode, u: number): number {
   checkArgument('chooseCandidate', 'scores', scores, required(numbers()));
   checkArgument('chooseCandidate', 'mode', mode, required(tagged('kind', { greedy: {}, sample: { temperature: number({ above: 0 }) } })));
+  let best = -Infinity;
+  for (let i = 0; i < scores.length; i++) {
+    if (Number.isNaN(scores[i]) || scores[i] === Infinity) throw new DecodingError(`guided decoding: candidate ${i} has score ${scores[i]}; every score must be finite (or −∞ for a ruled-out token)`);
+    if (scores[i] > best) best = scores[i];
+  }
+  if (best === -Infinity) throw new DecodingError('guided decoding: every candidate has score −∞ (log π_ref = −∞); raise topK or check the logits');
   if (mode.kind === 'greedy') return argmax(scores);
   return sampleIndex(softmax(scores, mode.temperature ?? 1), u);
 }

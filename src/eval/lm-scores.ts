@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { yieldAndCheck } from '../engine/yield.js';
+import { OptionError } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import type { GuidedToken } from '../decode/guided.js';
 import { causalLM, positiveInt } from '../option-specs.js';
@@ -21,12 +22,22 @@ export interface ResponseLogProbsOptions {
   signal?: AbortSignal;
 }
 
-/** log π_ref of every response token, per item (batched, left-padded forwards). */
+/**
+ * log π_ref of every response token, per item (batched, left-padded forwards). Items longer than the
+ * model's context are refused up front, all of them counted: a perplexity over positions the model was
+ * never trained on would be silently wrong.
+ */
 export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds[], options: ResponseLogProbsOptions = {}): Promise<number[][]> {
   checkArgument('responseLogProbs', 'lm', lm, required(causalLM()));
   checkArgument('responseLogProbs', 'items', items, required(arrayOf(object({ promptIds: required(tokenIds()), responseIds: required(tokenIds()) }, 'an item', true), 'an array of { promptIds, responseIds }')));
   checkOptions('responseLogProbs', options, { rowsPerBatch: positiveInt(), signal: signal() });
   const rowsPerBatch = options.rowsPerBatch ?? 8;
+  const context = lm.config.maxPositions;
+  const over = items.flatMap((it, i) => (it.promptIds.length + it.responseIds.length > context ? [i] : []));
+  if (over.length > 0) {
+    const longest = Math.max(...over.map((i) => items[i].promptIds.length + items[i].responseIds.length));
+    throw new OptionError(`responseLogProbs: ${over.length} of ${items.length} prompt + response sequences are longer than the model's context of ${context} tokens (first: item ${over[0]}, longest: ${longest}); shorten the prompts or generate fewer tokens`);
+  }
   const out: number[][] = [];
   for (let start = 0; start < items.length; start += rowsPerBatch) {
     await yieldAndCheck(options.signal, 'responseLogProbs');

@@ -167,7 +167,23 @@ async function parseHeader(
     }
     tensors.set(name, { name, dtype, shape, begin: dataStart + begin, end: dataStart + end });
   }
+  refuseOverlaps(tensors, fail);
   return { tensors, metadata, dataStart, fileSize };
+}
+
+/**
+ * Two tensors sharing bytes would load as aliases of each other (writing one format, reading another);
+ * safetensors forbids it, so it is refused. Sorting by start makes the check O(n log n).
+ */
+function refuseOverlaps(tensors: ReadonlyMap<string, TensorInfo>, fail: (message: string, name?: string) => Error): void {
+  const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < sorted.length; i++) {
+    const previous = sorted[i - 1];
+    const current = sorted[i];
+    if (current.begin < previous.end) {
+      throw fail(`data_offsets overlap those of "${previous.name}" (bytes ${current.begin}–${previous.end} of the file are shared); each tensor needs its own bytes`, current.name);
+    }
+  }
 }
 
 function checkRangeBytes(options: SafetensorsReadOptions): number {

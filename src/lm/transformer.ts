@@ -8,7 +8,7 @@ import { activation } from '../engine/ops.js';
 import { OptionError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 import { KVCache, type LayerKV } from './kv-cache.js';
-import type { NormParams, TransformerParams } from './params.js';
+import type { LayerParams, NormParams, TransformerParams } from './params.js';
 import { ropeInverseFrequencies, ropeTables, rotateHalfMatrix } from './rope.js';
 
 /** Added to the scores of keys a query may not see: large and finite, so fully masked rows stay finite. */
@@ -53,6 +53,24 @@ interface HostInputs {
   bias: Float32Array; // [B, 1, T, Tk]
 }
 
+interface LayerDims {
+  B: number;
+  T: number;
+  Tk: number;
+  H: number;
+  Hkv: number;
+  hd: number;
+  group: number;
+}
+
+interface AttentionOutput extends tf.TensorContainerObject {
+  out: tf.Tensor2D; // [B·T, d]
+  keysT?: tf.Tensor4D; // [B, Hkv, hd, Tk]
+  values?: tf.Tensor4D; // [B, Hkv, Tk, hd]
+  newKeysT?: tf.Tensor4D; // [B, Hkv, hd, T]
+  newValues?: tf.Tensor4D; // [B, Hkv, T, hd]
+}
+
 export class Transformer {
   private readonly invFreq?: Float32Array;
   private readonly rotateHalf?: tf.Tensor2D; // [hd, hd]
@@ -88,51 +106,23 @@ export class Transformer {
       const bias = tf.tensor4d(host.bias, [B, 1, T, Tk]);
       const kv: LayerKV[] = [];
       const newKV: LayerKV[] = [];
+      const want = { cache: input.returnCache === true, candidates: input.candidates === true };
+      const dims: LayerDims = { B, T, Tk, H, Hkv, hd, group };
 
       params.layers.forEach((layer, li) => {
-        const h = this.norm(x, layer.attnNorm); // [B·T, d]
-        let qkv = tf.matMul(h, layer.qkv); // [B·T, (H + 2·Hkv)·hd]
-        if (layer.qkvBias) qkv = tf.add(qkv, layer.qkvBias);
-        const [qFlat, kFlat, vFlat] = tf.split(qkv, [H * hd, Hkv * hd, Hkv * hd], 1);
-        let q = tf.reshape(qFlat, [B * T, H, hd]); // [B·T, H, hd]
-        let k = tf.reshape(kFlat, [B * T, Hkv, hd]); // [B·T, Hkv, hd]
-        if (rope) {
-          q = this.rotate(q as tf.Tensor3D, rope.cos, rope.sin);
-          k = this.rotate(k as tf.Tensor3D, rope.cos, rope.sin);
-        }
-        q = tf.mul(q, this.attentionScale(li));
-        const q4 = tf.transpose(tf.reshape(q, [B, T, H, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
-        let keysT = tf.transpose(tf.reshape(k, [B, T, Hkv, hd]), [0, 2, 3, 1]) as tf.Tensor4D; // [B, Hkv, hd, T]
-        let values = tf.transpose(tf.reshape(vFlat, [B, T, Hkv, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, Hkv, T, hd]
-        if (input.candidates) newKV.push({ keysT, values });
-        if (past) {
-          keysT = tf.concat([past[li].keysT, keysT], 3); // [B, Hkv, hd, Tk]
-          values = tf.concat([past[li].values, values], 2); // [B, Hkv, Tk, hd]
-        }
-        kv.push({ keysT, values });
-        // GQA without repeating K/V: the `group` query heads sharing a kv head are contiguous, so fold them
-        // into the query-length axis and let one matMul serve the whole group.
-        const scores = tf.matMul(tf.reshape(q4, [B, Hkv, group * T, hd]), keysT); // [B, Hkv, g·T, Tk]
-        const probs = tf.softmax(tf.add(tf.reshape(scores, [B, H, T, Tk]), bias)); // [B, H, T, Tk]
-        const context = tf.matMul(tf.reshape(probs, [B, Hkv, group * T, Tk]), values); // [B, Hkv, g·T, hd]
-        const merged = tf.reshape(tf.transpose(tf.reshape(context, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]); // [B·T, H·hd]
-        let attnOut = tf.matMul(merged, layer.attnOut); // [B·T, d]
-        if (layer.attnOutBias) attnOut = tf.add(attnOut, layer.attnOutBias);
-        x = tf.add(x, attnOut);
-
-        const m = this.norm(x, layer.mlpNorm); // [B·T, d]
-        let up = tf.matMul(m, layer.mlpIn); // [B·T, I] or [B·T, 2·I]
-        if (layer.mlpInBias) up = tf.add(up, layer.mlpInBias);
-        let inner: tf.Tensor2D;
-        if (c.mlp === 'gated') {
-          const [gate, lin] = tf.split(up, 2, 1); // [B·T, I] each
-          inner = tf.mul(this.act(gate), lin) as tf.Tensor2D;
-        } else {
-          inner = this.act(up) as tf.Tensor2D;
-        }
-        let mlpOut = tf.matMul(inner, layer.mlpOut); // [B·T, d]
-        if (layer.mlpOutBias) mlpOut = tf.add(mlpOut, layer.mlpOutBias);
-        x = tf.add(x, mlpOut);
+        // Each sub-block runs in its own tidy: attention scores [B, H, T, Tk] and the MLP's [B·T, I]
+        // activations are freed as soon as the block's output exists, so peak memory is one layer's
+        // worth, not all layers' (a gradient tape still keeps what backprop needs, as its own copies).
+        const attn = tf.tidy(() => this.attention(x, layer, li, dims, rope, bias, past?.[li], want));
+        if (attn.keysT && attn.values) kv.push({ keysT: attn.keysT, values: attn.values });
+        if (attn.newKeysT && attn.newValues) newKV.push({ keysT: attn.newKeysT, values: attn.newValues });
+        const residual = tf.add(x, attn.out) as tf.Tensor2D; // [B·T, d]
+        x.dispose();
+        attn.out.dispose();
+        const mlpOut = tf.tidy(() => this.mlp(residual, layer));
+        x = tf.add(residual, mlpOut) as tf.Tensor2D; // [B·T, d]
+        residual.dispose();
+        mlpOut.dispose();
       });
 
       const final = this.norm(x, params.finalNorm); // [B·T, d]
@@ -169,6 +159,63 @@ export class Transformer {
 
   dispose(): void {
     this.rotateHalf?.dispose();
+  }
+
+  /**
+   * One attention block on the normed residual: returns its output [B·T, d] and, as `keep` asks, the
+   * layer's full keys/values (for a returned cache) or only the new tokens' (for candidates).
+   */
+  private attention(
+    x: tf.Tensor2D, layer: LayerParams, li: number, dims: LayerDims,
+    rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | undefined, bias: tf.Tensor4D, past: LayerKV | undefined,
+    keep: { cache: boolean; candidates: boolean },
+  ): AttentionOutput {
+    const { B, T, Tk, H, Hkv, hd, group } = dims;
+    const h = this.norm(x, layer.attnNorm); // [B·T, d]
+    let qkv = tf.matMul(h, layer.qkv); // [B·T, (H + 2·Hkv)·hd]
+    if (layer.qkvBias) qkv = tf.add(qkv, layer.qkvBias);
+    const [qFlat, kFlat, vFlat] = tf.split(qkv, [H * hd, Hkv * hd, Hkv * hd], 1);
+    let q = tf.reshape(qFlat, [B * T, H, hd]); // [B·T, H, hd]
+    let k = tf.reshape(kFlat, [B * T, Hkv, hd]); // [B·T, Hkv, hd]
+    if (rope) {
+      q = this.rotate(q as tf.Tensor3D, rope.cos, rope.sin);
+      k = this.rotate(k as tf.Tensor3D, rope.cos, rope.sin);
+    }
+    q = tf.mul(q, this.attentionScale(li));
+    const q4 = tf.transpose(tf.reshape(q, [B, T, H, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
+    const newKeysT = tf.transpose(tf.reshape(k, [B, T, Hkv, hd]), [0, 2, 3, 1]) as tf.Tensor4D; // [B, Hkv, hd, T]
+    const newValues = tf.transpose(tf.reshape(vFlat, [B, T, Hkv, hd]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, Hkv, T, hd]
+    const keysT = past ? (tf.concat([past.keysT, newKeysT], 3) as tf.Tensor4D) : newKeysT; // [B, Hkv, hd, Tk]
+    const values = past ? (tf.concat([past.values, newValues], 2) as tf.Tensor4D) : newValues; // [B, Hkv, Tk, hd]
+    // GQA without repeating K/V: the `group` query heads sharing a kv head are contiguous, so fold them
+    // into the query-length axis and let one matMul serve the whole group.
+    const scores = tf.matMul(tf.reshape(q4, [B, Hkv, group * T, hd]), keysT); // [B, Hkv, g·T, Tk]
+    const probs = tf.softmax(tf.add(tf.reshape(scores, [B, H, T, Tk]), bias)); // [B, H, T, Tk]
+    const context = tf.matMul(tf.reshape(probs, [B, Hkv, group * T, Tk]), values); // [B, Hkv, g·T, hd]
+    const merged = tf.reshape(tf.transpose(tf.reshape(context, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]); // [B·T, H·hd]
+    let out = tf.matMul(merged, layer.attnOut) as tf.Tensor2D; // [B·T, d]
+    if (layer.attnOutBias) out = tf.add(out, layer.attnOutBias);
+    const result: AttentionOutput = { out };
+    if (keep.cache) Object.assign(result, { keysT, values });
+    if (keep.candidates) Object.assign(result, { newKeysT, newValues });
+    return result;
+  }
+
+  /** The MLP block on the residual x [B·T, d] → its output [B·T, d]. */
+  private mlp(x: tf.Tensor2D, layer: LayerParams): tf.Tensor2D {
+    const m = this.norm(x, layer.mlpNorm); // [B·T, d]
+    let up = tf.matMul(m, layer.mlpIn); // [B·T, I] or [B·T, 2·I]
+    if (layer.mlpInBias) up = tf.add(up, layer.mlpInBias);
+    let inner: tf.Tensor2D;
+    if (this.config.mlp === 'gated') {
+      const [gate, lin] = tf.split(up, 2, 1); // [B·T, I] each
+      inner = tf.mul(this.act(gate), lin) as tf.Tensor2D;
+    } else {
+      inner = this.act(up) as tf.Tensor2D;
+    }
+    let out = tf.matMul(inner, layer.mlpOut) as tf.Tensor2D; // [B·T, d]
+    if (layer.mlpOutBias) out = tf.add(out, layer.mlpOutBias);
+    return out;
   }
 
   private attentionScale(layerIndex: number): number {

@@ -95,8 +95,8 @@ export async function evaluateLM(options: EvaluateLMOptions): Promise<LMEvaluati
   positiveInt(options.stride, 'stride');
   positiveInt(options.batchSize, 'batchSize');
   const context = options.context ?? Math.min(lm.config.maxPositions, 1024);
-  if (lm.config.positional === 'learned' && context > lm.config.maxPositions) {
-    throw new OptionError(`evaluateLM: context ${context} exceeds this model's ${lm.config.maxPositions} positions`);
+  if (context > lm.config.maxPositions) {
+    throw new OptionError(`evaluateLM: context ${context} exceeds this model's ${lm.config.maxPositions} positions (max_position_embeddings); longer texts are scored in sliding windows, so pass context ≤ ${lm.config.maxPositions}`);
   }
   const stride = options.stride ?? context;
   if (stride > context) throw new OptionError(`evaluateLM: stride (${stride}) must not exceed context (${context})`);

@@ -2,8 +2,10 @@
  * The config.json of a pretrained backbone: a plain Llama architecture (RMSNorm, SwiGLU, RoPE, no
  * biases) that `parseModelConfig` — and transformers' LlamaForCausalLM — load as is.
  */
+import { formatBytes, USABLE_FRACTION, type MemoryBudget } from '../engine/memory-budget.js';
 import { OptionError } from '../errors.js';
-import { parseModelConfig, type ModelConfig } from '../lm/config.js';
+import { trainingStepBytes } from '../lm/activation-memory.js';
+import { countParameters, parseModelConfig, type ModelConfig } from '../lm/config.js';
 
 export interface ArchitectureOptions {
   vocabSize: number;
@@ -74,4 +76,37 @@ export function llamaConfigJson(o: ArchitectureOptions): Record<string, unknown>
 export function llamaConfig(o: ArchitectureOptions): { raw: Record<string, unknown>; config: ModelConfig } {
   const raw = llamaConfigJson(o);
   return { raw, config: parseModelConfig(raw, 'pretrain config') };
+}
+
+export interface TrainingSize {
+  batchSize: number;
+  context: number;
+}
+
+/**
+ * Refuses a model and batch whose training step cannot fit in tensor memory, before the corpus is read
+ * or a tokenizer trained: weights, AdamW moments and gradients (5 copies of every parameter), plus
+ * the activations every layer keeps for backprop and the logits of batchSize × context tokens.
+ */
+export function checkTrainingFits(o: ArchitectureOptions, size: TrainingSize, budget: MemoryBudget): void {
+  const { config } = llamaConfig(o);
+  const parameters = countParameters(config);
+  const tokens = size.batchSize * size.context;
+  const total = trainingStepBytes(config, parameters, tokens, size.context);
+  const usable = budget.availableBytes * USABLE_FRACTION;
+  if (total <= usable) return;
+  const weights = trainingStepBytes(config, parameters, 0, size.context);
+  const free = `${formatBytes(budget.availableBytes)} of tensor memory are free (${budget.limit})`;
+  if (weights > usable) {
+    throw new OptionError(
+      `pretrainLM: a model of dim ${o.dim}, layers ${o.layers}, intermediate ${config.intermediateSize} and vocabSize ${o.vocabSize} has ${parameters.toLocaleString('en-US')} parameters; ` +
+        `its weights, AdamW state and gradients alone need about ${formatBytes(weights)} and ${free}; lower dim, layers or vocabSize`,
+    );
+  }
+  const perToken = (total - weights) / tokens;
+  const fitTokens = Math.floor((usable - weights) / perToken);
+  throw new OptionError(
+    `pretrainLM: batchSize ${size.batchSize} × context ${size.context} = ${tokens} tokens per step need about ${formatBytes(total - weights)} of activations on top of ${formatBytes(weights)} of weights and optimizer state, and ${free}; ` +
+      `use batchSize × context ≤ ${Math.max(0, fitTokens)} tokens (e.g. batchSize ${Math.max(1, Math.floor(fitTokens / size.context))})`,
+  );
 }

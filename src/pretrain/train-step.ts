@@ -3,7 +3,7 @@
  * the training variables passed as its params override. The whole update runs in one `tf.tidy`:
  * tape, gradients, clipping and AdamW temporaries are freed before it returns.
  */
-import { TrainingError } from '../errors.js';
+import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import { tf } from '../engine/tf.js';
 import type { Transformer } from '../lm/transformer.js';
 import type { AdamW } from './adamw.js';
@@ -11,6 +11,8 @@ import type { Batch } from './batches.js';
 import { clipByGlobalNorm } from './clip.js';
 import type { TrainableModel } from './init.js';
 import { meanCrossEntropy, targetLogProbs } from './loss.js';
+
+const HINT = 'Lower the learning rate (lr) or keep gradient clipping on (clip).';
 
 export interface StepContext {
   model: TrainableModel;
@@ -22,7 +24,8 @@ export interface StepContext {
 
 /**
  * Computes the batch loss and its gradients, then applies clipping and AdamW at `lr`. `step` (1-based)
- * only names the update in errors. A non-finite loss throws before any weight changes.
+ * only names the update in errors. A non-finite loss or gradient norm throws a `TrainingError` before any
+ * weight changes; weights the update made non-finite throw right after it, before the caller can save them.
  */
 export function trainStep(ctx: StepContext, batch: Batch, lr: number, step: number): { loss: number; gradNorm: number } {
   const { model, transformer, optimizer } = ctx;
@@ -34,14 +37,14 @@ export function trainStep(ctx: StepContext, batch: Batch, lr: number, step: numb
       return meanCrossEntropy(out.logits as tf.Tensor, batch.targets); // scalar over [B, T]
     }, variables);
     const loss = value.dataSync()[0];
-    if (!Number.isFinite(loss)) {
-      throw new TrainingError(`the training loss became ${loss} at step ${step}; lower the learning rate (lr) or keep gradient clipping on`);
-    }
     const named: Record<string, tf.Tensor> = {};
     for (const p of model.params) named[p.name] = grads[p.variable.name];
     const clipped = clipByGlobalNorm(named, ctx.clip);
+    const gradNorm = clipped.norm.dataSync()[0];
+    assertFiniteStep('pretrainLM', step, { loss, gradNorm }, HINT);
     optimizer.apply(clipped.grads, lr);
-    return { loss, gradNorm: clipped.norm.dataSync()[0] };
+    assertFiniteWeights('pretrainLM', step, model.params, HINT);
+    return { loss, gradNorm };
   });
 }
 

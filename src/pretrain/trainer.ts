@@ -13,6 +13,7 @@
 import { resolve } from 'node:path';
 import { initBackend } from '../engine/backend.js';
 import { yieldToEventLoop } from '../engine/yield.js';
+import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { tf } from '../engine/tf.js';
 import { AbortError, CheckpointError, OptionError, throwIfAborted } from '../errors.js';
 import { countParameters, type ModelConfig } from '../lm/config.js';
@@ -24,7 +25,7 @@ import { loadCorpusSplit } from './corpus.js';
 import { modelFolderRules, writeModelFolder } from './export.js';
 import { claimPretrainOutput } from './output.js';
 import { initLlamaModel, type TrainableModel } from './init.js';
-import { llamaConfig } from './model-config.js';
+import { checkTrainingFits, llamaConfig } from './model-config.js';
 import { resolveOptions, trainingSettings, type PretrainOptions, type ResolvedOptions } from './options.js';
 import { learningRate } from './schedule.js';
 import { bundleFrom, obtainTokenizer, type TokenizerBundle } from './tokenizer-source.js';
@@ -116,6 +117,7 @@ export async function pretrainLM(options: PretrainOptions): Promise<PretrainResu
 async function pretrainClaimed(o: ResolvedOptions): Promise<PretrainResult> {
   const runStart = performance.now();
   await initBackend();
+  checkTrainingFits({ ...o, eotId: 0 }, o, tensorMemoryBudget());
   throwIfAborted(o.signal, 'pretraining');
   const { checkpointDir, resumeFrom, split, bundle, streams, raw, config, settings } = await prepare(o);
 

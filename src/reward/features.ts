@@ -14,6 +14,8 @@ import { OptionError } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import { causalLM, memoryBudget, positiveInt, prefixOptions, shard, tokenPair } from '../option-specs.js';
 import { arrayOf, checkOptions, func, required, signal, type Schema } from '../options.js';
+import { tensorMemoryBudget } from '../engine/memory-budget.js';
+import { planFeatureBatches } from './batch-plan.js';
 import { FeatureStore } from './feature-store.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
 
@@ -26,7 +28,10 @@ export interface FeaturePassOptions {
   backbone: CausalLM;
   pairs: readonly TokenPair[];
   prefixes: Omit<PrefixPlanOptions, 'eosId'>;
-  /** Padded tokens per backbone forward (default 4096): bounds activation memory. */
+  /**
+   * Padded tokens per backbone forward: bounds activation memory. Default: as many as fit in the free
+   * tensor memory (the wasm heap's 4 GiB on wasm), at most 4096; a value that cannot fit is refused.
+   */
   tokensPerBatch?: number;
   /** Float32 bytes of features kept in memory before spilling to a float16 file (default 1 GiB). */
   memoryBudgetBytes?: number;
@@ -93,11 +98,26 @@ export const FEATURE_PASS_SCHEMA: Schema = {
   onProgress: func(),
 };
 
+/**
+ * Positions past max_position_embeddings are outside what the backbone was trained on (and outside
+ * GPT-2's position table), so such sequences are refused, all of them counted, before any work.
+ */
+function refuseBeyondContext(jobs: readonly Job[], context: number): void {
+  const over = jobs.filter((j) => j.ids.length > context);
+  if (over.length === 0) return;
+  const longest = over.reduce((a, b) => (b.ids.length > a.ids.length ? b : a));
+  const pairs = new Set(over.map((j) => j.pair)).size;
+  throw new OptionError(
+    `${over.length} of ${jobs.length} sequences (${pairs} pairs) are longer than the backbone's context of ${context} tokens (the longest, pair ${longest.pair}, has ${longest.ids.length}); ` +
+      `encode with maxLength ≤ ${context}: overLength 'drop' (the default) drops and reports them, 'truncate' shortens their responses`,
+  );
+}
+
 export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
   checkOptions('extractPrefixFeatures', o, FEATURE_PASS_SCHEMA);
   const { backbone } = o;
-  const tokensPerBatch = o.tokensPerBatch ?? 4096;
-  if (!Number.isInteger(tokensPerBatch) || tokensPerBatch < 1) throw new OptionError(`tokensPerBatch must be a positive integer, got ${tokensPerBatch}`);
+  const tokensPerBatch = o.tokensPerBatch;
+  if (tokensPerBatch !== undefined && (!Number.isInteger(tokensPerBatch) || tokensPerBatch < 1)) throw new OptionError(`tokensPerBatch must be a positive integer, got ${tokensPerBatch}`);
   validateShard(o.shard);
   const started = performance.now();
   const context = backbone.config.maxPositions;
@@ -106,14 +126,13 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
   plans.forEach((plan, pair) => {
     if (!plan) return;
     for (const [side, ids, positions] of [[0, plan.chosenSequence, plan.chosenPositions], [1, plan.rejectedSequence, plan.rejectedPositions]] as const) {
-      if (backbone.config.positional === 'learned' && ids.length > context) {
-        throw new OptionError(`pair ${pair} is ${ids.length} tokens long, beyond the backbone's context of ${context}; lower maxLength when encoding`);
-      }
       jobs.push({ pair, side, ids, positions });
     }
   });
+  refuseBeyondContext(jobs, context);
   // Longest first: the first batch is the most memory-hungry, so a budget problem shows immediately.
   jobs.sort((a, b) => b.ids.length - a.ids.length || a.pair - b.pair || a.side - b.side);
+  const batchRows = planFeatureBatches(backbone.config, jobs.map((j) => j.ids.length), tokensPerBatch, tensorMemoryBudget());
 
   const d = backbone.config.hiddenSize;
   const store = new FeatureStore(d, o.memoryBudgetBytes);
@@ -124,7 +143,7 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
     for (let start = 0; start < jobs.length; ) {
       await yieldAndCheck(o.signal, 'the feature pass');
       const T = jobs[start].ids.length;
-      const count = Math.max(1, Math.min(jobs.length - start, Math.floor(tokensPerBatch / T)));
+      const count = batchRows.shift() as number;
       const batch = jobs.slice(start, start + count);
       start += count;
       const { ids, mask } = leftPad(batch.map((j) => j.ids), backbone.padId);

@@ -4,7 +4,9 @@
  * Linear by default (r = h·w + b); a small MLP (r = w₂·act(W₁h + b₁) + b₂) optionally.
  */
 import * as tf from '@tensorflow/tfjs';
-import { OptionError } from '../errors.js';
+import { firstNonFinite } from '../engine/finite.js';
+import { formatBytes, USABLE_FRACTION, type MemoryBudget } from '../engine/memory-budget.js';
+import { CheckpointError, OptionError } from '../errors.js';
 import { checkArgument, func, integer, required, tagged } from '../options.js';
 import type { Rng } from '../random.js';
 
@@ -37,6 +39,23 @@ export function validateHeadSpec(spec: unknown): HeadSpec {
     return { kind: 'mlp', hidden: s.hidden };
   }
   throw new OptionError(`head must be { kind: 'linear' } or { kind: 'mlp', hidden: N }, got ${JSON.stringify(spec)}`);
+}
+
+/**
+ * Refuses a head whose training cannot fit in tensor memory, before the (expensive) feature pass:
+ * weights with AdamW moments, gradients and clipped gradients (5 copies), and per step the hidden
+ * activations of both sides with their gradients (4 × 2 × batch × hidden).
+ */
+export function checkHeadFits(spec: HeadSpec, inputDim: number, batchSize: number, budget: MemoryBudget): void {
+  if (spec.kind !== 'mlp') return;
+  const params = inputDim * spec.hidden + 2 * spec.hidden + 1;
+  const bytes = 4 * (5 * params + 8 * batchSize * spec.hidden);
+  if (bytes <= budget.availableBytes * USABLE_FRACTION) return;
+  const perUnit = 4 * (5 * (inputDim + 2) + 8 * batchSize);
+  const fits = Math.max(0, Math.floor((budget.availableBytes * USABLE_FRACTION - 4 * 5) / perUnit));
+  throw new OptionError(
+    `head.hidden ${spec.hidden} (mlp:${spec.hidden}) needs about ${formatBytes(bytes)} to train on ${inputDim}-dimensional features, but ${formatBytes(budget.availableBytes)} of tensor memory are free (${budget.limit}); use a hidden width ≤ ${fits}`,
+  );
 }
 
 export class RewardHead {
@@ -72,13 +91,17 @@ export class RewardHead {
   /** A head from saved host parameters; shapes are checked against the spec. */
   static fromHost(spec: HeadSpec, inputDim: number, params: readonly HostParam[]): RewardHead {
     const byName = new Map(params.map((p) => [p.name, p]));
-    const vars = new Map<string, tf.Variable>();
-    for (const [name, shape] of RewardHead.shapes(spec, inputDim)) {
+    const shapes = RewardHead.shapes(spec, inputDim);
+    // Everything is checked before the first variable exists, so a refusal leaves no tensor behind.
+    for (const [name, shape] of shapes) {
       const p = byName.get(name);
       if (!p) throw new OptionError(`reward head parameter "${name}" is missing`);
       if (p.shape.join(',') !== shape.join(',')) throw new OptionError(`reward head parameter "${name}" has shape [${p.shape}], expected [${shape}]`);
-      vars.set(name, variableFrom(p.data, shape));
+      const bad = firstNonFinite(p.data);
+      if (bad >= 0) throw new CheckpointError(`reward head parameter "${name}" holds ${p.data[bad]} at index ${bad}: the head diverged or the file is corrupted; retrain it`);
     }
+    const vars = new Map<string, tf.Variable>();
+    for (const [name, shape] of shapes) vars.set(name, variableFrom((byName.get(name) as HostParam).data, shape));
     return new RewardHead(spec, inputDim, vars);
   }
 

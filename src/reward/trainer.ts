@@ -12,6 +12,8 @@ import { encodePreferences } from '../data/encode.js';
 import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
 import { yieldToEventLoop } from '../engine/yield.js';
 import { AbortError, OptionError, TrainingError } from '../errors.js';
+import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
+import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { ChatRendering } from '../lm/chat-template.js';
 import { AdamW } from '../pretrain/adamw.js';
@@ -25,7 +27,7 @@ import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js'
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, gatherBatch, pairMargins, type PrefixSelection, type Weighting } from './examples.js';
 import { extractPrefixFeatures, hashPairs, planPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
-import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
+import { checkHeadFits, RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
@@ -46,7 +48,8 @@ export interface TrainPartialRMOptions {
   backbone: CausalLM;
   /**
    * Preference pairs: text (a `PreferenceSet` from `loadPreferences`, or `{prompt, chosen, rejected}`
-   * rows), encoded here with the backbone's tokenizer (longer than 512 tokens: dropped and reported);
+   * rows), encoded here with the backbone's tokenizer (longer than 512 tokens or the backbone's context:
+   * dropped and reported in the `encoded` event);
    * or token-id pairs from `encodePreferences`.
    */
   pairs: PairsInput;
@@ -96,7 +99,7 @@ export interface TrainPartialRMOptions {
    * the feature pass is skipped. Their prefix options must match mode, alignment and minPrefix.
    */
   features?: PrefixFeatures;
-  /** Padded tokens per backbone forward in the feature pass (default 4096). */
+  /** Padded tokens per backbone forward in the feature pass (default: what fits in free tensor memory, at most 4096). */
   tokensPerBatch?: number;
   /** Float32 feature bytes kept in memory before spilling to disk (default 1 GiB). */
   memoryBudgetBytes?: number;
@@ -112,7 +115,7 @@ function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'e
   const rows = isSet ? (input as PreferenceSet).pairs : (input as readonly (PreferencePair | TokenPair)[]);
   if (!Array.isArray(rows)) throw new OptionError(`trainPartialRM: ${split === 'train' ? 'pairs' : 'evalPairs'} must be a PreferenceSet or an array of pairs`);
   if (rows.length > 0 && typeof (rows[0] as PreferencePair).prompt !== 'string') return rows as readonly TokenPair[];
-  const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer);
+  const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer, { maxLength: Math.min(512, backbone.config.maxPositions) });
   onProgress?.({ kind: 'encoded', split, report: encoded.report, ...(encoded.conversationRendering ? { conversationRendering: encoded.conversationRendering } : {}) });
   return encoded.pairs;
 }
@@ -246,6 +249,7 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
 
 async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep: number, output: ClaimedOutput | undefined): Promise<PartialRewardModel> {
   const { backbone, signal, onProgress } = options;
+  checkHeadFits(r.head, backbone.config.hiddenSize, r.batchSize, tensorMemoryBudget());
   const pairs = toTokenPairs(options.pairs, backbone, 'train', onProgress);
   const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
   if (pairs.length === 0) throw new OptionError('trainPartialRM: no pair is left after encoding (see the encoded event’s drop report)');
@@ -357,9 +361,8 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
       });
       const [loss, accuracy, margin, gradNorm] = await Promise.all(stats.map(async (t) => (await t.data())[0]));
       stats.forEach((t) => t.dispose());
-      if (!Number.isFinite(loss)) {
-        throw new TrainingError(`trainPartialRM: the loss became ${loss} at step ${step + 1} of ${totalSteps}; lower lr (now ${r.lr}) or check the features for NaN`);
-      }
+      assertFiniteStep('trainPartialRM', step + 1, { loss, gradNorm }, `Lower lr (now ${r.lr}) or check the features for NaN.`);
+      assertFiniteWeights('trainPartialRM', step + 1, head.variables, `Lower lr (now ${r.lr}).`);
       history.steps.push({ step: step + 1, loss, accuracy });
       onProgress?.({ kind: 'step', step: step + 1, totalSteps, epoch, loss, accuracy, margin, lr, gradNorm });
       const done = step + 1;

@@ -228,6 +228,8 @@ describe('malformed files', () => {
     { why: 'offsets past the data', file: rawFile({ w: { ...good, data_offsets: [4, 12] } }, eight), tensor: 'w', message: /past the 8-byte data/ },
     { why: 'bad offsets', file: rawFile({ w: { ...good, data_offsets: [0] } }, eight), tensor: 'w', message: /data_offsets/ },
     { why: 'byte length mismatch', file: rawFile({ w: { ...good, shape: [3] } }, eight), tensor: 'w', message: /holds 8 bytes.*needs 12/ },
+    { why: 'overlapping offsets', file: rawFile({ a: { ...good, data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, eight), tensor: 'b', message: /overlap those of "a"/ },
+    { why: 'two tensors on the same bytes', file: rawFile({ a: good, b: good }, eight), tensor: 'b', message: /overlap those of "a"/ },
     { why: 'metadata not strings', file: rawFile({ __metadata__: { a: 1 }, w: good }, eight), message: /__metadata__/ },
   ];
 

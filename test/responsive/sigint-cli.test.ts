@@ -17,7 +17,7 @@ import { writeTinyModel } from '../helpers/tiny-model.js';
 let model = '';
 let work = '';
 beforeAll(async () => {
-  model = (await writeTinyModel({ modelType: 'llama', kvHeads: 2, seed: 74 })).dir;
+  model = (await writeTinyModel({ modelType: 'llama', kvHeads: 2, seed: 74, config: { max_position_embeddings: 512 } })).dir;
   work = await mkdtemp(join(tmpdir(), 'pargs-sigint-'));
   const lm = await loadCausalLM(model);
   const rm = new PartialRewardModel(lm, RewardHead.init({ kind: 'linear' }, lm.config.hiddenSize, createRng(1, 'head-init')), 'partial');
