@@ -30,18 +30,20 @@ export interface DemoOptions {
   config: DemoConfig;
   /** The first seed; seed i of N is seed + i. */
   seed: number;
-  seeds: number;
+  /** Seeds to run (default: config.seeds). */
+  seeds?: number;
   signal?: AbortSignal;
   onEvent?: (e: DemoEvent) => void;
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
-  if (!Number.isInteger(o.seeds) || o.seeds < 1) throw new OptionError(`pargs demo: --seeds must be a positive integer, got ${o.seeds}`);
+  const seeds = o.seeds ?? o.config.seeds;
+  if (!Number.isInteger(seeds) || seeds < 1) throw new OptionError(`runDemo: seeds must be a positive integer, got ${seeds}`);
   const started = performance.now();
   const perSeed: SeedResult[] = [];
-  for (let i = 0; i < o.seeds; i++) {
+  for (let i = 0; i < seeds; i++) {
     const seed = o.seed + i;
-    const tag = o.seeds > 1 ? `seed ${seed} (${i + 1}/${o.seeds}): ` : '';
+    const tag = seeds > 1 ? `seed ${seed} (${i + 1}/${seeds}): ` : '';
     perSeed.push(
       await runDemoSeed({
         lm: o.lm, trainPrompts: o.trainPrompts, testPrompts: o.testPrompts, config: o.config, seed, signal: o.signal,
