@@ -27,6 +27,14 @@ function shade(reward: number, scale: number): string {
 /** Error bar half-width: the s.e. across seeds, absent with one seed. */
 const err = (a: AcrossSeeds): number | undefined => (a.seeds >= 2 && Number.isFinite(a.stderr) ? a.stderr : undefined);
 
+/** The evaluation RM is a judge only as far as it ranks held-out pairs; say how far, from this run's number. */
+function judgeCaveat(accuracy: AcrossSeeds): string {
+  const a = accuracy.mean.toFixed(2);
+  return accuracy.mean < 0.55
+    ? `The evaluation RM ranks only ${a} of the held-out pairs the way AFINN does, close to chance: in this run its column in section 4 does not rank the methods.`
+    : `The evaluation RM ranks ${a} of the held-out pairs the way AFINN does; its column in section 4 is a judge of that strength.`;
+}
+
 export function renderReport(r: DemoResult): string {
   const s = r.summary;
   const nSeeds = s.seeds.length;
@@ -86,6 +94,7 @@ the response with the higher AFINN score is chosen — deterministic labels; ${m
 ${(100 * c.judgeFraction).toFixed(0)}% of the pairs (${mean0(p.judgeTrain)}) train only the evaluation RM; of the rest, ${mean0(p.guideTrain)} train the partial and the full-sequence RM and ${mean0(p.guideEval)} are held out for the diagnostics below.</p>
 <h2>2. Reward models: equal optimizer steps, same head and learning rate</h2>
 ${markdownTable(rewardModelTable(r))}
+<p>${judgeCaveat(s.rewardModels.judge.fullAccuracy)}</p>
 <h2>3. Prefix accuracy by position (held-out pairs)</h2>
 ${markdownTable(prefixAccuracyTable(r))}
 <div class="plots">${prefixPlot}</div>

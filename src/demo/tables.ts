@@ -14,7 +14,7 @@ export function formatAcrossSeeds(a: AcrossSeeds, digits = 3): string {
 }
 
 const pct = (a: AcrossSeeds): string => (Number.isNaN(a.mean) ? '–' : `${(100 * a.mean).toFixed(0)}%`);
-const distinct = (values: number[]): string => [...new Set(values)].join(', ');
+const perSeed = (values: number[]): string => values.join(' / ');
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -31,9 +31,9 @@ const RM_ROWS: [keyof DemoResult['summary']['rewardModels'], string][] = [
 export function rewardModelTable(r: DemoResult): string {
   const row = ([key, name]: (typeof RM_ROWS)[number]) => {
     const s: RewardModelSummary = r.summary.rewardModels[key];
-    return [name, formatAcrossSeeds(s.trainPairs, 0), distinct(s.epochs), distinct(s.batchSize), distinct(s.steps), formatAcrossSeeds(s.fullAccuracy, 2), formatAcrossSeeds(s.prefixAccuracy, 2)];
+    return [name, formatAcrossSeeds(s.trainPairs, 0), perSeed(s.epochs), perSeed(s.batchSize), perSeed(s.steps), formatAcrossSeeds(s.fullAccuracy, 2), formatAcrossSeeds(s.prefixAccuracy, 2)];
   };
-  return table(['reward model', 'train pairs', 'epochs', 'batch', 'optimizer steps', 'held-out full accuracy', 'held-out prefix accuracy'], RM_ROWS.map(row));
+  return table(['reward model', 'train pairs', 'epochs (per seed)', 'batch (per seed)', 'optimizer steps (per seed)', 'held-out full accuracy', 'held-out prefix accuracy'], RM_ROWS.map(row));
 }
 
 export function prefixAccuracyTable(r: DemoResult): string {

@@ -70,6 +70,8 @@ describe('demo report', () => {
     expect(html).toContain('strong &amp; free<sub>-0.20</sub>');
     expect(html).toMatch(/class="tok" style="background:rgb\(/);
     expect(html).not.toMatch(/class="banner"/);
+    // The synthetic evaluation RM has held-out accuracy 0.8: no near-chance warning.
+    expect(html).toContain('ranks 0.80 of the held-out pairs');
   });
 
   it('says what the error bars are, draws them from the across-seed s.e., and uses the Okabe–Ito palette', () => {
