@@ -32,7 +32,7 @@ export const demoCommand = defineCommand({
   summary: 'run the whole PARGS path on the bundled model and write an HTML report',
   usage: 'pargs demo [--quick] [--out DIR] [--model DIR] [--prompts FILE] [--seed S] [--seeds N] [--json]',
   flags: {
-    quick: { type: 'boolean', help: 'a small configuration (about a minute)' },
+    quick: { type: 'boolean', help: 'a smoke test: a small configuration and one seed (under a minute)' },
     out: { type: 'string', default: 'pargs-report', help: 'folder for index.html and results.json', placeholder: 'DIR' },
     model: { type: 'string', help: 'model folder (default: the bundled models/sotu-lm)', placeholder: 'DIR' },
     prompts: { type: 'string', help: 'JSON {train, test} prompt lists (default: prompts.json in the model folder)', placeholder: 'FILE' },
