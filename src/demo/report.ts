@@ -44,13 +44,14 @@ export function renderReport(r: DemoResult): string {
     { key: 'full', name: 'full-sequence (ARGS)' },
     { key: 'judge', name: 'evaluation RM' },
   ] as const;
+  const nRange = `${Math.min(...s.prefixPairsByDecile)}–${Math.max(...s.prefixPairsByDecile)}`;
   const prefixPlot = chart(
     rms.map((m, i) => ({
       name: m.name,
       color: PALETTE[[4, 5, 0][i]],
       points: s.rewardModels[m.key].prefixAccuracyByDecile.map((a, d) => ({ x: (d + 1) * 10, y: a.mean, err: err(a) })),
     })),
-    { title: 'Held-out prefix accuracy by position in the response', note: `${note}; n per tenth in the table above`, xLabel: 'prefix length (% of the response)', yLabel: 'accuracy (chosen > rejected)', yRange: [0, 1], reference: 0.5 },
+    { title: 'Held-out prefix accuracy by position in the response', note: `${note}; n = ${nRange} prefix pairs per tenth`, xLabel: 'prefix length (% of the response)', yLabel: 'accuracy (chosen > rejected)', yRange: [0, 1], reference: 0.5 },
   );
   const betaPlot = chart(
     [
