@@ -44,7 +44,8 @@ export function renderReport(r: DemoResult): string {
     { key: 'full', name: 'full-sequence (ARGS)' },
     { key: 'judge', name: 'evaluation RM' },
   ] as const;
-  const nRange = `${Math.min(...s.prefixPairsByDecile)}–${Math.max(...s.prefixPairsByDecile)}`;
+  const [nMin, nMax] = [Math.min(...s.prefixPairsByDecile), Math.max(...s.prefixPairsByDecile)];
+  const nRange = nMin === nMax ? String(nMin) : `${nMin}–${nMax}`;
   const prefixPlot = chart(
     rms.map((m, i) => ({
       name: m.name,

@@ -82,7 +82,7 @@ describe('demo report', () => {
     const colours = [...attrs('fill'), ...attrs('stroke')].filter((c) => c.startsWith('#') && !/^#(999|333|e5e5e5)$/i.test(c));
     expect(colours.length).toBeGreaterThan(0);
     for (const c of colours) expect(PALETTE).toContain(c);
-    expect(html).toContain('n = 12–12 prefix pairs per tenth');
+    expect(html).toContain('n = 12 prefix pairs per tenth');
     // The prefix-accuracy table gives n per tenth.
     expect(prefixAccuracyTable(synthetic())).toMatch(/\| n \(prefix pairs, all seeds\) +\| 12 /);
   });
