@@ -2,11 +2,11 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DEMO_CONFIGS } from '../demo/config.js';
 import { runDemo } from '../demo/pipeline.js';
 import { renderReport } from '../demo/report.js';
-import { betaSweepTable, prefixAccuracyTable, resultsTable } from '../demo/tables.js';
+import { betaSweepTable, cellLegend, prefixAccuracyTable, resultsTable, rewardModelTable } from '../demo/tables.js';
+import { bundledModelPath } from '../bundled.js';
 import { OptionError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { guardOutput } from '../io/fs-errors.js';
@@ -14,8 +14,6 @@ import { claimOutputDir } from '../io/output-dir.js';
 import { loadCausalLM } from '../lm/load.js';
 import { defineCommand } from './args.js';
 
-/** models/sotu-lm inside the installed package (this file is src/cli/ or dist/cli/). */
-export const BUNDLED_MODEL = fileURLToPath(new URL('../../models/sotu-lm', import.meta.url));
 
 async function readDemoPrompts(file: string): Promise<{ train: string[]; test: string[] }> {
   let parsed: { train?: unknown; test?: unknown };
@@ -32,19 +30,20 @@ async function readDemoPrompts(file: string): Promise<{ train: string[]; test: s
 export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'run the whole PARGS path on the bundled model and write an HTML report',
-  usage: 'pargs demo [--quick] [--out DIR [--overwrite]] [--model DIR] [--prompts FILE] [--seed S] [--json]',
+  usage: 'pargs demo [--quick] [--out DIR [--overwrite]] [--model DIR] [--prompts FILE] [--seed S] [--seeds N] [--json]',
   flags: {
-    quick: { type: 'boolean', help: 'a small configuration (about a minute)' },
+    quick: { type: 'boolean', help: 'a smoke test: a small configuration and one seed (under a minute)' },
     out: { type: 'string', default: 'pargs-report', help: 'folder for index.html and results.json (new, empty or an earlier report)', placeholder: 'DIR' },
     overwrite: { type: 'boolean', help: 'replace an earlier report in --out' },
     model: { type: 'string', help: 'model folder (default: the bundled models/sotu-lm)', placeholder: 'DIR' },
     prompts: { type: 'string', help: 'JSON {train, test} prompt lists (default: prompts.json in the model folder)', placeholder: 'FILE' },
-    seed: { type: 'number', integer: true, default: 1, help: 'seed for every random choice' },
-    json: { type: 'boolean', help: 'print the results as one JSON object instead of tables' },
+    seed: { type: 'number', integer: true, default: 1, help: 'first seed; seed i of --seeds N is S + i' },
+    seeds: { type: 'number', integer: true, min: 1, help: 'run the whole pipeline for N seeds; tables give mean ± s.e. across seeds (default 3, --quick 1)', placeholder: 'N' },
+    json: { type: 'boolean', help: 'print the whole result as one JSON object on the last stdout line instead of tables' },
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
   },
   async run(flags, _positionals, io) {
-    const model = resolve(flags.model ?? BUNDLED_MODEL);
+    const model = resolve(flags.model ?? bundledModelPath());
     const promptsFile = flags.prompts ?? join(model, 'prompts.json');
     if (!existsSync(promptsFile)) throw new OptionError(`no demo prompts: ${promptsFile} does not exist; pass --prompts FILE with {"train": […], "test": […]}`);
     const prompts = await readDemoPrompts(promptsFile);
@@ -63,6 +62,7 @@ export const demoCommand = defineCommand({
         testPrompts: prompts.test,
         config,
         seed: flags.seed ?? 1,
+        seeds: flags.seeds ?? config.seeds,
         signal: io.signal,
         onEvent: (e) => {
           const t = ((performance.now() - t0) / 1000).toFixed(0).padStart(4);
@@ -78,7 +78,10 @@ export const demoCommand = defineCommand({
       await claimed.markComplete();
       if (flags.json) io.out(JSON.stringify(result));
       else {
-        io.out(`Preference pairs: ${result.preferences.pairs} (${result.preferences.ties} ties dropped), ${result.preferences.train} train / ${result.preferences.eval} eval\n`);
+        const p = result.summary.preferences;
+        io.out(`${cellLegend(result)}\n`);
+        io.out(`Preference pairs per seed: ${p.pairs.mean.toFixed(0)} (${p.ties.mean.toFixed(0)} ties dropped): ${p.guideTrain.mean.toFixed(0)} train the guiding RMs, ${p.guideEval.mean.toFixed(0)} held out, ${p.judgeTrain.mean.toFixed(0)} train the evaluation RM\n`);
+        io.out(`Reward models (same head, learning rate and optimizer steps):\n${rewardModelTable(result)}\n`);
         io.out(`Prefix accuracy by position (held-out pairs):\n${prefixAccuracyTable(result)}\n`);
         io.out(`Decoding on ${config.testPrompts} unseen prompts (β = ${config.beta}, top-${config.topK}, ${config.responseTokens} tokens):\n${resultsTable(result)}\n`);
         io.out(`β sweep:\n${betaSweepTable(result)}\n`);

@@ -17,7 +17,12 @@ export interface ChartOptions {
   yRange?: [number, number];
   /** Dashed horizontal reference line, e.g. chance accuracy 0.5. */
   reference?: number;
+  /** A line under the title saying what the error bars are (e.g. "error bars: ± s.e. across 3 seeds"). */
+  note?: string;
 }
+
+/** Okabe–Ito colours, distinguishable with the common colour-vision deficiencies. */
+export const PALETTE = ['#000000', '#E69F00', '#56B4E9', '#009E73', '#0072B2', '#D55E00', '#CC79A7', '#F0E442'];
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -32,9 +37,9 @@ function niceTicks(min: number, max: number, count = 5): number[] {
 }
 
 export function chart(series: readonly Series[], o: ChartOptions): string {
-  const W = o.width ?? 560;
-  const H = o.height ?? 320;
-  const m = { left: 62, right: 130, top: 34, bottom: 48 };
+  const W = o.width ?? 720;
+  const H = o.height ?? 400;
+  const m = { left: 66, right: 190, top: o.note ? 52 : 34, bottom: 50 };
   const all = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
   const xs = all.map((p) => p.x);
   const ys = all.flatMap((p) => [p.y - (p.err ?? 0), p.y + (p.err ?? 0)]);
@@ -48,7 +53,8 @@ export function chart(series: readonly Series[], o: ChartOptions): string {
   const X = (x: number) => m.left + ((x - x0) / (x1 - x0)) * (W - m.left - m.right);
   const Y = (y: number) => H - m.bottom - ((y - y0) / (y1 - y0)) * (H - m.top - m.bottom);
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(o.title)}">`];
-  parts.push(`<text x="${W / 2 - m.right / 2}" y="20" text-anchor="middle" font-size="14" font-weight="600">${esc(o.title)}</text>`);
+  parts.push(`<text x="${W / 2 - m.right / 2}" y="20" text-anchor="middle" font-size="15" font-weight="600">${esc(o.title)}</text>`);
+  if (o.note) parts.push(`<text class="note" x="${W / 2 - m.right / 2}" y="38" text-anchor="middle" font-size="12">${esc(o.note)}</text>`);
   for (const t of niceTicks(y0, y1)) {
     parts.push(`<line x1="${m.left}" x2="${W - m.right}" y1="${Y(t)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
     parts.push(`<text x="${m.left - 6}" y="${Y(t) + 4}" text-anchor="end" font-size="11">${t}</text>`);
@@ -63,7 +69,7 @@ export function chart(series: readonly Series[], o: ChartOptions): string {
     const pts = s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
     if (o.lines !== false && pts.length > 1) parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map((p) => `${X(p.x)},${Y(p.y)}`).join(' ')}"/>`);
     for (const p of pts) {
-      if (p.err) parts.push(`<line x1="${X(p.x)}" x2="${X(p.x)}" y1="${Y(p.y - p.err)}" y2="${Y(p.y + p.err)}" stroke="${s.color}"/>`);
+      if (p.err) parts.push(`<line class="err" x1="${X(p.x)}" x2="${X(p.x)}" y1="${Y(p.y - p.err)}" y2="${Y(p.y + p.err)}" stroke="${s.color}"/>`);
       parts.push(`<circle cx="${X(p.x)}" cy="${Y(p.y)}" r="4" fill="${s.color}"><title>${esc(s.name)}: (${p.x.toPrecision(4)}, ${p.y.toPrecision(4)})</title></circle>`);
       if (p.label) parts.push(`<text x="${X(p.x) + 6}" y="${Y(p.y) - 6}" font-size="11">${esc(p.label)}</text>`);
     }

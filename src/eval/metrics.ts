@@ -1,7 +1,8 @@
 /**
  * The paper's evaluation metrics, as pure functions of responses and scores: mean judge reward with its
- * standard error, win/tie/lose rates against a baseline, diversity (the product over n = 2..4 of
- * unique / total word n-grams) and distinct-n.
+ * standard error, win/tie/lose rates against a baseline, two diversities — pooled (the product over
+ * n = 2..4 of unique / total word n-grams over all responses together) and ARGS's per-response one —
+ * and distinct-n.
  */
 import { OptionError } from '../errors.js';
 import { checkArgument, custom, number, required, string, strings } from '../options.js';
@@ -76,8 +77,42 @@ export function distinctN(responses: readonly string[], n: number): number {
   return total === 0 ? 0 : unique / total;
 }
 
-/** Diversity as in the paper: Π_{n=2..4} distinct-n. */
+/**
+ * Pooled diversity: Π_{n=2..4} distinct-n over all responses together, so a method that writes the same
+ * response to every prompt scores low even if each response is varied within itself.
+ */
 export function diversity(responses: readonly string[]): number {
   checkArgument('diversity', 'responses', responses, required(strings()));
   return [2, 3, 4].reduce((p, n) => p * distinctN(responses, n), 1);
+}
+
+/**
+ * Tokens of ARGS's diversity: words (letters, digits, apostrophes) and every other non-space character
+ * on its own, close to NLTK's word_tokenize, which splits punctuation off (it also splits "don't" into
+ * "do n't", which this does not).
+ */
+export function argsTokens(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}']+|[^\s\p{L}\p{N}']/gu) ?? [];
+}
+
+/**
+ * Diversity as ARGS's evaluation code defines it (deeplearning-wisc/args, metrics.py): per response,
+ * Π_{n=2..4} unique n-grams ÷ (n-grams + 1), then the mean over responses. The +1 makes short
+ * responses score lower (a response with fewer than 4 tokens scores 0); repetition across responses is
+ * not seen (that is what the pooled `diversity` measures).
+ */
+export function argsDiversity(responses: readonly string[]): number {
+  if (responses.length === 0) return Number.NaN;
+  let sum = 0;
+  for (const r of responses) {
+    const tokens = argsTokens(r);
+    let product = 1;
+    for (let n = 2; n <= 4; n++) {
+      const grams: string[] = [];
+      for (let i = 0; i + n <= tokens.length; i++) grams.push(tokens.slice(i, i + n).join(' '));
+      product *= new Set(grams).size / (grams.length + 1);
+    }
+    sum += product;
+  }
+  return sum / responses.length;
 }
