@@ -8,6 +8,7 @@ import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
 import { createRng, validateSeed, type Rng } from '../random.js';
+import { generateOnWorkers } from '../workers/decode-parallel.js';
 import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
 
 export type DecodeStrategy = { kind: 'greedy' } | { kind: 'sample'; temperature?: number; topK?: number; topP?: number };
@@ -34,6 +35,16 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Called for every token as it is chosen. */
   onToken?: (event: { row: number; step: number; tokenId: number }) => void;
+  /**
+   * Worker threads that share the prompts (default: PARGS_WORKERS, else the available cores; lists of
+   * fewer than 8 prompts and in-memory models run in this thread). Results are identical for any n.
+   */
+  workers?: number;
+  /**
+   * Index of the first prompt within a larger list (default 0): prompt r draws from the random stream
+   * of row firstRow + r, so a list decoded in parts samples exactly as the whole list.
+   */
+  firstRow?: number;
 }
 
 export interface Generation {
@@ -99,6 +110,12 @@ export function checkContext(lm: CausalLM, prompts: readonly (readonly number[])
   });
 }
 
+export function validateFirstRow(firstRow: unknown, where: string): number {
+  if (firstRow === undefined) return 0;
+  if (typeof firstRow !== 'number' || !Number.isSafeInteger(firstRow) || firstRow < 0) throw new OptionError(`${where}: firstRow must be a non-negative integer, got ${JSON.stringify(firstRow)}`);
+  return firstRow;
+}
+
 export async function generate(options: GenerateOptions): Promise<Generation[]> {
   const { lm, signal, onToken } = options;
   const maxNewTokens = options.maxNewTokens ?? 32;
@@ -116,8 +133,11 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
   const eos = new Set(options.stopAtEos === false ? [] : lm.generation.eosTokenIds);
   const prompts = resolvePrompts(options);
   // One stream per row: a row samples the same tokens whether it runs alone or in a batch.
-  const rngs = prompts.map((_, row) => createRng(seed, `decode:${row}`));
+  const firstRow = validateFirstRow(options.firstRow, 'generate');
+  const rngs = prompts.map((_, row) => createRng(seed, `decode:${firstRow + row}`));
   checkContext(lm, prompts, maxNewTokens);
+  const parallel = generateOnWorkers(options, prompts);
+  if (parallel) return parallel;
   const generated: number[][] = prompts.map(() => []);
   const finished: (Generation['finishReason'] | null)[] = prompts.map(() => null);
   throwIfAborted(signal, 'generate');

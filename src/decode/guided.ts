@@ -13,7 +13,8 @@ import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
 import { createRng, validateSeed } from '../random.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
-import { checkContext, resolvePrompts } from './generate.js';
+import { guidedOnWorkers } from '../workers/decode-parallel.js';
+import { checkContext, resolvePrompts, validateFirstRow } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { streamOf } from './stream.js';
 
@@ -47,6 +48,10 @@ export interface GuidedSampleOptions {
   onToken?: (token: GuidedToken) => void;
   /** Use the shared-backbone path when possible (default true); false forces separate passes (tests, benchmarks). */
   fuse?: boolean;
+  /** Worker threads that share the prompts (see `GenerateOptions.workers`); results are identical for any n. */
+  workers?: number;
+  /** Index of the first prompt within a larger list (see `GenerateOptions.firstRow`). */
+  firstRow?: number;
 }
 
 export interface CandidateTrace {
@@ -124,7 +129,10 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const eos = new Set(options.stop?.eos === false ? [] : lm.generation.eosTokenIds);
   const stopIds = new Set(options.stop?.tokenIds ?? []);
   const stopStrings = options.stop?.strings ?? [];
-  const rngs = prompts.map((_, row) => createRng(seed, `decode:${row}`));
+  const firstRow = validateFirstRow(options.firstRow, 'guidedSample');
+  const rngs = prompts.map((_, row) => createRng(seed, `decode:${firstRow + row}`));
+  const parallel = guidedOnWorkers(options, prompts);
+  if (parallel) return parallel;
   const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: fused ? 1 : 2 }));
   const V = lm.config.vocabSize;
   const d = scorer.config.hiddenSize;

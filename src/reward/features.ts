@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { OptionError, throwIfAborted } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import { FeatureStore } from './feature-store.js';
+import { extractOnWorkers } from '../workers/features-parallel.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
 
 export interface Shard {
@@ -29,6 +30,11 @@ export interface FeaturePassOptions {
   memoryBudgetBytes?: number;
   /** Process only pairs with index ≡ shard.index (mod shard.count). */
   shard?: Shard;
+  /**
+   * Worker threads for the backbone passes (default: PARGS_WORKERS, else the available cores); each
+   * loads its own copy of the backbone from its folder. 1 runs in this thread. Results are identical.
+   */
+  workers?: number;
   signal?: AbortSignal;
   onProgress?: (event: { kind: 'features'; sequencesDone: number; sequences: number; tokens: number }) => void;
 }
@@ -49,7 +55,7 @@ export interface PrefixFeatures {
   stats: { sequences: number; tokens: number; paddedTokens: number; seconds: number };
 }
 
-interface Job {
+export interface Job {
   pair: number;
   side: 0 | 1;
   ids: number[];
@@ -76,24 +82,9 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
   if (!Number.isInteger(tokensPerBatch) || tokensPerBatch < 1) throw new OptionError(`tokensPerBatch must be a positive integer, got ${tokensPerBatch}`);
   validateShard(o.shard);
   const started = performance.now();
-  const eosId = backbone.generation.eosTokenIds[0] ?? backbone.tokenizer.eosTokenId;
-  const context = backbone.config.maxPositions;
-  const plans = o.pairs.map((pair, i) => {
-    if (o.shard && i % o.shard.count !== o.shard.index) return null;
-    return planPair(pair, { ...o.prefixes, eosId });
-  });
-  const jobs: Job[] = [];
-  plans.forEach((plan, pair) => {
-    if (!plan) return;
-    for (const [side, ids, positions] of [[0, plan.chosenSequence, plan.chosenPositions], [1, plan.rejectedSequence, plan.rejectedPositions]] as const) {
-      if (backbone.config.positional === 'learned' && ids.length > context) {
-        throw new OptionError(`pair ${pair} is ${ids.length} tokens long, beyond the backbone's context of ${context}; lower maxLength when encoding`);
-      }
-      jobs.push({ pair, side, ids, positions });
-    }
-  });
-  // Longest first: the first batch is the most memory-hungry, so a budget problem shows immediately.
-  jobs.sort((a, b) => b.ids.length - a.ids.length || a.pair - b.pair || a.side - b.side);
+  const parallel = extractOnWorkers(o, tokensPerBatch);
+  if (parallel) return parallel;
+  const { plans, jobs } = planFeatureJobs(o);
 
   const d = backbone.config.hiddenSize;
   const store = new FeatureStore(d, o.memoryBudgetBytes);
@@ -104,20 +95,10 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
     for (let start = 0; start < jobs.length; ) {
       throwIfAborted(o.signal, 'the feature pass');
       const T = jobs[start].ids.length;
-      const count = Math.max(1, Math.min(jobs.length - start, Math.floor(tokensPerBatch / T)));
+      const count = featureBatchSize(jobs, start, tokensPerBatch);
       const batch = jobs.slice(start, start + count);
       start += count;
-      const { ids, mask } = leftPad(batch.map((j) => j.ids), backbone.padId);
-      const rowIndex: number[] = [];
-      batch.forEach((job, b) => {
-        const pad = T - job.ids.length;
-        for (const p of job.positions) rowIndex.push(b * T + pad + p);
-      });
-      const out = backbone.forward({ ids, mask, logits: 'none' });
-      const picked = tf.tidy(() => tf.gather(tf.reshape(out.hidden, [-1, d]), tf.tensor1d(Int32Array.from(rowIndex), 'int32'))); // [rows, d]
-      out.hidden.dispose();
-      const host = (await picked.data()) as Float32Array;
-      picked.dispose();
+      const host = await forwardFeatureBatch(backbone, batch);
       let offset = 0;
       for (const job of batch) {
         const n = job.positions.length * d;
@@ -143,4 +124,52 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
     dim: d,
     stats: { sequences: jobs.length, tokens, paddedTokens, seconds: (performance.now() - started) / 1000 },
   };
+}
+
+/** One plan per pair (null outside the shard or without a comparable prefix), and the sequences to run, longest first. */
+export function planFeatureJobs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs' | 'prefixes' | 'shard'>): { plans: (PairPlan | null)[]; jobs: Job[] } {
+  const { backbone } = o;
+  const eosId = backbone.generation.eosTokenIds[0] ?? backbone.tokenizer.eosTokenId;
+  const context = backbone.config.maxPositions;
+  const plans = o.pairs.map((pair, i) => {
+    if (o.shard && i % o.shard.count !== o.shard.index) return null;
+    return planPair(pair, { ...o.prefixes, eosId });
+  });
+  const jobs: Job[] = [];
+  plans.forEach((plan, pair) => {
+    if (!plan) return;
+    for (const [side, ids, positions] of [[0, plan.chosenSequence, plan.chosenPositions], [1, plan.rejectedSequence, plan.rejectedPositions]] as const) {
+      if (backbone.config.positional === 'learned' && ids.length > context) {
+        throw new OptionError(`pair ${pair} is ${ids.length} tokens long, beyond the backbone's context of ${context}; lower maxLength when encoding`);
+      }
+      jobs.push({ pair, side, ids, positions });
+    }
+  });
+  // Longest first: the first batch is the most memory-hungry, so a budget problem shows immediately.
+  jobs.sort((a, b) => b.ids.length - a.ids.length || a.pair - b.pair || a.side - b.side);
+
+  return { plans, jobs };
+}
+
+/** How many jobs from `start` form the next batch: as many as fit in `tokensPerBatch` padded tokens (at least one). */
+export function featureBatchSize(jobs: readonly Job[], start: number, tokensPerBatch: number): number {
+  return Math.max(1, Math.min(jobs.length - start, Math.floor(tokensPerBatch / jobs[start].ids.length)));
+}
+
+/** One backbone forward of a batch; the hidden states at every job's positions, job after job, [rows·d] on the host. */
+export async function forwardFeatureBatch(backbone: CausalLM, batch: readonly Pick<Job, 'ids' | 'positions'>[]): Promise<Float32Array> {
+  const d = backbone.config.hiddenSize;
+  const { ids, mask } = leftPad(batch.map((j) => j.ids), backbone.padId);
+  const T = ids[0].length;
+  const rowIndex: number[] = [];
+  batch.forEach((job, b) => {
+    const pad = T - job.ids.length;
+    for (const p of job.positions) rowIndex.push(b * T + pad + p);
+  });
+  const out = backbone.forward({ ids, mask, logits: 'none' });
+  const picked = tf.tidy(() => tf.gather(tf.reshape(out.hidden, [-1, d]), tf.tensor1d(Int32Array.from(rowIndex), 'int32'))); // [rows, d]
+  out.hidden.dispose();
+  const host = (await picked.data()) as Float32Array;
+  picked.dispose();
+  return host;
 }
