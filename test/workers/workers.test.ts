@@ -30,8 +30,8 @@ beforeAll(async () => {
 });
 afterAll(() => [rm, twinRm, lm, twin].forEach((x) => x.dispose()));
 
-/** Ten prompts of different lengths (so the whole list is left-padded unevenly). */
-const PROMPTS = Array.from({ length: 10 }, (_, i) => [260, ...Array.from({ length: 1 + ((i * 3) % 7) }, (_, j) => 30 + ((i * 13 + j * 5) % 200))]);
+/** Ten prompts of different lengths; the long ones all in the first half, so two chunks would pad differently on their own. */
+const PROMPTS = Array.from({ length: 10 }, (_, i) => [260, ...Array.from({ length: i < 5 ? 2 + i : 1 + (i % 3) }, (_, j) => 30 + ((i * 13 + j * 5) % 200))]);
 
 const pairs = Array.from({ length: 12 }, (_, i) => ({
   promptIds: [260, ...Array.from({ length: 1 + (i % 5) }, (_, j) => 10 + i + j)],

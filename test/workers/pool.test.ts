@@ -1,0 +1,71 @@
+/** The worker pool from the outside: crashes and throws become WorkerErrors, aborts end every thread. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { AbortError, OptionError, WorkerError } from '../../src/errors.js';
+import { fitWorkers, parseWorkers, requestedWorkers, WORKER_OVERHEAD_BYTES } from '../../src/workers/count.js';
+import { runOnWorkers, type RunOptions } from '../../src/workers/pool.js';
+import type { WorkerInit } from '../../src/workers/protocol.js';
+
+const fixture = (name: string) => new URL(`./fixtures/${name}.ts`, import.meta.url);
+const tasks = [{ kind: 'features', jobs: [] }, { kind: 'features', jobs: [] }] as RunOptions['tasks'];
+const run = (entry: URL, o: Partial<RunOptions> = {}) =>
+  runOnWorkers({ workers: 2, init: {} as WorkerInit, tasks, what: 'the test run', onResult: () => {}, entry, ...o });
+
+describe('runOnWorkers', () => {
+  it('a worker that exits mid-task rejects with a WorkerError naming the task', async () => {
+    const err = await run(fixture('crashing-worker')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkerError);
+    expect((err as WorkerError).workerErrorName).toBe('exit');
+    expect((err as Error).message).toMatch(/the test run: worker \d exited \(code 3\) on task \d of 2 before the work was done/);
+  });
+
+  it('a worker that throws at startup rejects with a WorkerError carrying its message', async () => {
+    const err = await run(fixture('throwing-worker')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkerError);
+    expect((err as Error).message).toMatch(/crashed while loading the model: RangeError: fixture worker failed to start/);
+  });
+
+  it('an abort rejects with AbortError and terminates every worker', async () => {
+    const alive = new SharedArrayBuffer(4);
+    const counter = new Int32Array(alive);
+    const controller = new AbortController();
+    const running = run(fixture('busy-worker'), { init: { alive } as unknown as WorkerInit, signal: controller.signal });
+    while (Atomics.load(counter, 0) < 20) await sleep(20); // both threads are up and counting
+    controller.abort();
+    await expect(running).rejects.toThrow(AbortError);
+    const after = Atomics.load(counter, 0);
+    await sleep(150);
+    expect(Atomics.load(counter, 0)).toBe(after); // nobody counts any more: every thread was terminated
+  });
+
+  it('an already-aborted signal starts no worker', async () => {
+    await expect(run(fixture('throwing-worker'), { signal: AbortSignal.abort() })).rejects.toThrow(AbortError);
+  });
+});
+
+describe('worker count', () => {
+  const MiB = 2 ** 20;
+  it('keeps a request that fits, lowers one that does not, with a message naming the cost', () => {
+    expect(fitWorkers(2, 100 * MiB, 8192 * MiB)).toEqual({ workers: 2 });
+    const lowered = fitWorkers(4, 1024 * MiB, 4 * (1024 * MiB + WORKER_OVERHEAD_BYTES));
+    expect(lowered.workers).toBe(3);
+    expect(lowered.message).toMatch(/4 workers need 4 × 1280 MiB \(weights 1024 MiB \+ engine 256 MiB\).*using 3 workers/);
+    expect(fitWorkers(2, 1024 * MiB, 1024 * MiB)).toMatchObject({ workers: 1, message: expect.stringMatching(/using this thread only/) });
+  });
+
+  it('reads PARGS_WORKERS when no option is given and refuses bad values', () => {
+    const saved = process.env.PARGS_WORKERS;
+    try {
+      process.env.PARGS_WORKERS = '3';
+      expect(requestedWorkers(undefined)).toBe(3);
+      expect(requestedWorkers(1)).toBe(1);
+      process.env.PARGS_WORKERS = 'two';
+      expect(() => requestedWorkers(undefined)).toThrow(/PARGS_WORKERS: workers must be a positive integer.*"two"/);
+    } finally {
+      if (saved === undefined) delete process.env.PARGS_WORKERS;
+      else process.env.PARGS_WORKERS = saved;
+    }
+    expect(() => parseWorkers(0, 'workers option')).toThrow(OptionError);
+    expect(() => parseWorkers(1.5, 'workers option')).toThrow(OptionError);
+  });
+});
