@@ -27,6 +27,7 @@ export const featuresCommand = defineCommand({
     alignment: { type: 'string', default: 'eos', help: 'eos or shortest', placeholder: 'A' },
     minPrefix: { type: 'number', integer: true, min: 1, default: 1, help: 'shortest prefix compared' },
     maxLength: { type: 'number', integer: true, min: 2, default: 512, help: 'drop pairs longer than N tokens' },
+    workers: { type: 'number', integer: true, min: 1, help: 'worker threads, each with its own copy of the weights (default PARGS_WORKERS, else the cores)' },
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
   },
   async run(flags, _positionals, io) {
@@ -40,7 +41,7 @@ export const featuresCommand = defineCommand({
       const { pairs, report } = encodePreferences(set, lm.tokenizer, { maxLength: flags.maxLength });
       io.err(`${flags.data}: ${formatDropReport(report)}`);
       const features = await extractPrefixFeatures({
-        backbone: lm, pairs, shard, signal: io.signal,
+        backbone: lm, pairs, shard, workers: flags.workers, signal: io.signal,
         prefixes: { mode: flags.mode, alignment: flags.alignment, minPrefix: flags.minPrefix as number },
         onProgress: (e) => e.sequencesDone === e.sequences && io.err(`shard ${shard.index}/${shard.count}: ${e.sequences} sequences, ${e.tokens} tokens`),
       });

@@ -41,6 +41,7 @@ export const trainCommand = defineCommand({
     resume: { type: 'boolean', help: 'continue from the checkpoint in --out' },
     features: { type: 'string', help: 'train from feature shards of pargs features (comma-separated folders) over all of --data', placeholder: 'DIRS' },
     json: { type: 'boolean', help: 'print the final summary as one JSON object' },
+    workers: { type: 'number', integer: true, min: 1, help: 'worker threads, each with its own copy of the weights (default PARGS_WORKERS, else the cores)' },
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
   },
   async run(flags, _positionals, io) {
@@ -95,6 +96,7 @@ export const trainCommand = defineCommand({
       };
       const rm = await trainPartialRM({
         backbone: lm,
+        workers: flags.workers,
         pairs: train,
         evalPairs,
         mode: flags.mode,

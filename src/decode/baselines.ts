@@ -8,7 +8,8 @@
 import { OptionError } from '../errors.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import { generate, resolvePrompts, type DecodeStrategy, type Generation } from './generate.js';
+import { bestOfNOnWorkers } from '../workers/decode-parallel.js';
+import { generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation } from './generate.js';
 import { guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 
 /** Plain decoding from the base model: the `generate` function under its baseline name. */
@@ -42,6 +43,10 @@ export interface BestOfNOptions {
   seed?: number;
   stopAtEos?: boolean;
   signal?: AbortSignal;
+  /** Worker threads that share the prompts (see `GenerateOptions.workers`); results are identical for any n. */
+  workers?: number;
+  /** Index of the first prompt within a larger list (see `GenerateOptions.firstRow`). */
+  firstRow?: number;
 }
 
 export interface BestOfNResult {
@@ -60,9 +65,12 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   }
   const strategy = options.strategy ?? { kind: 'sample' };
   const prompts = resolvePrompts(options);
+  const firstRow = validateFirstRow(options.firstRow, 'bestOfN');
+  const parallel = bestOfNOnWorkers(options, prompts, n);
+  if (parallel) return parallel;
   // All prompts × n samples in one batch; each batch row has its own random stream.
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
-  const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal });
+  const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal, firstRow: firstRow * n, workers: 1 });
   const rewards = await options.rewardModel.scoreIdsBatch(generations.map((g) => ({ promptIds: g.promptIds, responseIds: g.generatedIds })));
   return prompts.map((promptIds, p) => {
     const samples = generations.slice(p * n, (p + 1) * n).map((g, i) => ({ ...g, reward: rewards[p * n + i] }));

@@ -83,6 +83,8 @@ export interface TrainPartialRMOptions {
   tokensPerBatch?: number;
   /** Float32 feature bytes kept in memory before spilling to disk (default 1 GiB). */
   memoryBudgetBytes?: number;
+  /** Worker threads for the feature pass (default: PARGS_WORKERS, else the available cores); identical results for any n. */
+  workers?: number;
   signal?: AbortSignal;
   onProgress?: (event: TrainEvent) => void;
 }
@@ -131,7 +133,7 @@ interface Resolved {
   seed: number;
 }
 
-const KNOWN_KEYS = new Set(['backbone', 'pairs', 'evalPairs', 'mode', 'prefix', 'alignment', 'minPrefix', 'weighting', 'head', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupRatio', 'clip', 'margin', 'seed', 'evalEvery', 'checkpointDir', 'checkpointEvery', 'resume', 'features', 'tokensPerBatch', 'memoryBudgetBytes', 'signal', 'onProgress']);
+const KNOWN_KEYS = new Set(['backbone', 'pairs', 'evalPairs', 'mode', 'prefix', 'alignment', 'minPrefix', 'weighting', 'head', 'epochs', 'batchSize', 'lr', 'weightDecay', 'warmupRatio', 'clip', 'margin', 'seed', 'evalEvery', 'checkpointDir', 'checkpointEvery', 'resume', 'features', 'tokensPerBatch', 'memoryBudgetBytes', 'workers', 'signal', 'onProgress']);
 
 function positiveInt(value: unknown, name: string): number {
   if (!Number.isInteger(value) || (value as number) < 1) throw new OptionError(`trainPartialRM: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
@@ -192,7 +194,7 @@ export async function trainPartialRM(options: TrainPartialRMOptions): Promise<Pa
   const pairs = toTokenPairs(options.pairs, backbone, 'train', onProgress);
   const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
   if (pairs.length === 0) throw new OptionError('trainPartialRM: no pair is left after encoding (see the encoded event’s drop report)');
-  const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, signal };
+  const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, workers: options.workers, signal };
   const prefixes = { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix };
   if (options.features) checkFeatures(options.features, prefixes, pairs, backbone);
   const train =

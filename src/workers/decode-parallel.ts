@@ -6,6 +6,7 @@
  *   padded to the length of the longest prompt of the whole list (`PaddedCausalLM`).
  * Hence n workers give bit-identical results to one thread, for any n.
  */
+import type { BestOfNOptions, BestOfNResult } from '../decode/baselines.js';
 import type { GenerateOptions, Generation } from '../decode/generate.js';
 import type { GuidedGeneration, GuidedSampleOptions, GuidedToken } from '../decode/guided.js';
 import type { CausalLM } from '../lm/causal-lm.js';
@@ -31,9 +32,9 @@ function decodeWorkers(models: readonly CausalLM[], rows: number, option: number
   return Math.min(resolveWorkers(option, distinct.reduce((s, m) => s + weightBytes(m), 0)), byRows);
 }
 
-/** `n` contiguous chunks of near-equal size. */
-function chunksOf(prompts: number[][], n: number): Chunk[] {
-  const size = Math.ceil(prompts.length / n);
+/** `n` contiguous chunks of near-equal size, each a multiple of `multiple` prompts (but the last). */
+function chunksOf(prompts: number[][], n: number, multiple = 1): Chunk[] {
+  const size = Math.ceil(prompts.length / n / multiple) * multiple;
   const chunks: Chunk[] = [];
   for (let start = 0; start < prompts.length; start += size) chunks.push({ start, rows: prompts.slice(start, start + size) });
   return chunks;
@@ -89,4 +90,29 @@ export function guidedOnWorkers(options: GuidedSampleOptions, prompts: number[][
     parts.forEach((part, i) => part.forEach((g) => g.trace.forEach((t) => (t.row += chunks[i].start))));
     return parts.flat();
   });
+}
+
+/** Rows per reward-scoring batch in `bestOfN` (`scoreIdsBatch`'s default): chunks keep these groups whole. */
+const SCORE_ROWS = 16;
+
+/** `bestOfN` on workers, or undefined when it runs in this thread. */
+export function bestOfNOnWorkers(options: BestOfNOptions, prompts: number[][], n: number): Promise<BestOfNResult[]> | undefined {
+  const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, options.workers);
+  if (workers <= 1) return undefined;
+  const { lm, rewardModel, signal, prompts: _text, promptIds: _ids, workers: _n, firstRow = 0, ...plain } = options;
+  // Samples are scored 16 rows at a time, padded within the group: a chunk starts on a group boundary
+  // so every group (and its padding) is the one the whole list forms.
+  const multiple = SCORE_ROWS / gcd(SCORE_ROWS, n);
+  const chunks = chunksOf(prompts, workers, multiple);
+  if (chunks.length < 2) return undefined;
+  const padTo = longest(prompts);
+  const tasks: Task[] = chunks.map((c) => ({ kind: 'bestOfN', options: { ...plain, promptIds: c.rows, firstRow: firstRow + c.start }, padTo }));
+  return rewardModelInit(lm, rewardModel).then(async (reward) => {
+    const init: WorkerInit = { backend: lm.backend.name, lm: { dir: lm.source, fingerprint: lm.fingerprint }, ...reward };
+    return (await runChunks<BestOfNResult>({ workers: chunks.length, init, chunks, tasks, what: 'bestOfN', signal })).flat();
+  });
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }

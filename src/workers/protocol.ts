@@ -6,6 +6,7 @@
 import type { BackendName } from '../engine/backend.js';
 import type { GenerateOptions } from '../decode/generate.js';
 import type { GuidedSampleOptions } from '../decode/guided.js';
+import type { BestOfNOptions } from '../decode/baselines.js';
 import type { HeadSpec, HostParam } from '../reward/head.js';
 import type { RewardMode } from '../reward/prefixes.js';
 
@@ -39,6 +40,7 @@ export interface FeatureJob {
 
 /** Decoding options that cross the thread boundary (no models, signal or callbacks). */
 export type PlainGenerateOptions = Omit<GenerateOptions, 'lm' | 'signal' | 'onToken' | 'prompts' | 'workers'>;
+export type PlainBestOfNOptions = Omit<BestOfNOptions, 'lm' | 'rewardModel' | 'signal' | 'prompts' | 'workers'>;
 export type PlainGuidedOptions = Omit<GuidedSampleOptions, 'lm' | 'rewardModel' | 'signal' | 'onToken' | 'prompts' | 'workers'>;
 
 export type Task =
@@ -46,7 +48,8 @@ export type Task =
   | { kind: 'features'; jobs: FeatureJob[] }
   /** A chunk of prompts, left-padded to `padTo` tokens: the length the whole prompt list pads to. */
   | { kind: 'generate'; options: PlainGenerateOptions; padTo: number; events: boolean }
-  | { kind: 'guided'; options: PlainGuidedOptions; padTo: number; events: boolean };
+  | { kind: 'guided'; options: PlainGuidedOptions; padTo: number; events: boolean }
+  | { kind: 'bestOfN'; options: PlainBestOfNOptions; padTo: number };
 
 export type ToMain =
   | { type: 'ready' }

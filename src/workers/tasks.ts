@@ -3,6 +3,7 @@
  * worker's own copy of the models. Decoding chunks run on padded views of the models, so each chunk
  * sees the left padding of the whole prompt list.
  */
+import { bestOfN } from '../decode/baselines.js';
 import { generate } from '../decode/generate.js';
 import { guidedSample } from '../decode/guided.js';
 import { PargsError } from '../errors.js';
@@ -23,10 +24,11 @@ export async function runTask(models: WorkerModels, task: Task, emit: (event: un
     const value = await generate({ ...task.options, lm, workers: 1, onToken: task.events ? emit : undefined });
     return { value, transfer: [] };
   }
-  if (!models.head || !models.mode) throw new PargsError('guided decoding task sent to a worker started without a reward head');
+  if (!models.head || !models.mode) throw new PargsError('reward-guided task sent to a worker started without a reward head');
   const scorer = models.scorer === models.lm ? lm : new PaddedCausalLM(models.scorer, task.padTo);
   // The worker owns the head for its lifetime: this wrapper is never disposed.
   const rewardModel = new PartialRewardModel(scorer, models.head, models.mode);
+  if (task.kind === 'bestOfN') return { value: await bestOfN({ ...task.options, lm, rewardModel, workers: 1 }), transfer: [] };
   const value = await guidedSample({ ...task.options, lm, rewardModel, workers: 1, onToken: task.events ? emit : undefined });
   return { value, transfer: [] };
 }

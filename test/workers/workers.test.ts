@@ -3,6 +3,7 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bestOfN } from '../../src/decode/baselines.js';
 import { generate } from '../../src/decode/generate.js';
 import { guidedSample, type GuidedSampleOptions } from '../../src/decode/guided.js';
 import { AbortError, WorkerError } from '../../src/errors.js';
@@ -86,6 +87,13 @@ describe('workers: bit-identical to one thread', () => {
     expect(two).toEqual(one);
     const tail = await generate({ ...o, promptIds: PROMPTS.slice(5), firstRow: 5, workers: 1 });
     expect(tail).toEqual(one.slice(5));
+  });
+
+  it('bestOfN (chunks keep the 16-row scoring groups whole)', async () => {
+    const o = { lm, rewardModel: rm, promptIds: PROMPTS, n: 4, maxNewTokens: 4, seed: 2 };
+    const one = await bestOfN({ ...o, workers: 1 });
+    const two = await bestOfN({ ...o, workers: 2 });
+    expect(two).toEqual(one);
   });
 });
 
