@@ -1,5 +1,9 @@
 /** The worker pool from the outside: crashes and throws become WorkerErrors, aborts end every thread. */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AbortError, OptionError, WorkerError } from '../../src/errors.js';
 import { fitWorkers, parseWorkers, requestedWorkers, WORKER_OVERHEAD_BYTES } from '../../src/workers/count.js';
@@ -67,5 +71,15 @@ describe('worker count', () => {
     }
     expect(() => parseWorkers(0, 'workers option')).toThrow(OptionError);
     expect(() => parseWorkers(1.5, 'workers option')).toThrow(OptionError);
+  });
+});
+
+// The built package starts dist/workers/entry.js directly (no tsx); `npm run build` (also run by
+// `npm install`) produces it.
+const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+describe.skipIf(!existsSync(dist))('the built package (dist)', () => {
+  it('runs workers from plain Node, with results identical to one thread', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(new URL('./fixtures/dist-check.mjs', import.meta.url))], { timeout: 60_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ identical: true });
   });
 });
