@@ -5,6 +5,7 @@ import { loadCausalLM } from '../lm/load.js';
 import { saveFeatureShard } from '../reward/feature-shards.js';
 import { extractPrefixFeatures } from '../reward/features.js';
 import { defineCommand } from './args.js';
+import { shardFromEnv } from './shard-env.js';
 
 /** "i/n" → {index, count}. */
 export function parseShard(text: string): { index: number; count: number } {
@@ -17,12 +18,12 @@ export function parseShard(text: string): { index: number; count: number } {
 export const featuresCommand = defineCommand({
   name: 'features',
   summary: 'compute one shard of the frozen-backbone prefix features (for sharded training)',
-  usage: 'pargs features --model DIR --data FILE --out DIR [--shard I/N] [--mode partial|full] [--alignment eos|shortest] [--max-length N]',
+  usage: 'pargs features --model DIR --data FILE --out DIR [--shard I/N|auto] [--mode partial|full] [--alignment eos|shortest] [--max-length N]',
   flags: {
     model: { type: 'string', help: 'frozen backbone folder', placeholder: 'DIR' },
     data: { type: 'string', help: 'preference pairs (every shard must read the same file)', placeholder: 'FILE' },
     out: { type: 'string', help: 'shard folder to write', placeholder: 'DIR' },
-    shard: { type: 'string', default: '0/1', help: 'this job’s shard: pairs with index ≡ I (mod N)', placeholder: 'I/N' },
+    shard: { type: 'string', default: '0/1', help: 'this job’s shard: pairs with index ≡ I (mod N); auto: from the Slurm / Kubernetes array-job environment', placeholder: 'I/N|auto' },
     mode: { type: 'string', default: 'partial', help: 'partial or full (as pargs train --mode)', placeholder: 'MODE' },
     alignment: { type: 'string', default: 'eos', help: 'eos or shortest', placeholder: 'A' },
     minPrefix: { type: 'number', integer: true, min: 1, default: 1, help: 'shortest prefix compared' },
@@ -34,7 +35,9 @@ export const featuresCommand = defineCommand({
     for (const key of ['model', 'data', 'out'] as const) if (!flags[key]) throw new OptionError(`pargs features: --${key} is required`);
     if (flags.mode !== 'partial' && flags.mode !== 'full') throw new OptionError(`pargs features: --mode must be partial or full, got "${flags.mode}"`);
     if (flags.alignment !== 'eos' && flags.alignment !== 'shortest') throw new OptionError(`pargs features: --alignment must be eos or shortest, got "${flags.alignment}"`);
-    const shard = parseShard(flags.shard as string);
+    const fromEnv = flags.shard === 'auto' ? shardFromEnv() : undefined;
+    if (fromEnv) io.err(`--shard auto: shard ${fromEnv.index}/${fromEnv.count} (from the ${fromEnv.source} environment)`);
+    const shard = fromEnv ? { index: fromEnv.index, count: fromEnv.count } : parseShard(flags.shard as string);
     const lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
     try {
       const set = await loadPreferences(flags.data as string, { signal: io.signal });
