@@ -21,12 +21,22 @@ export function parseWorkers(value: unknown, where: string): number {
   return n;
 }
 
-/** The requested worker count: option > PARGS_WORKERS > os.availableParallelism(). */
-export function requestedWorkers(option: number | undefined): number {
+/**
+ * Work (tokens run × parameters) below which the default worker count stays in this thread: about
+ * 20 k tokens on the bundled 2.56 M-parameter model, several seconds of one wasm thread, against the
+ * 1–1.5 s each call's workers take to start. An explicit count (option or PARGS_WORKERS) is always used.
+ */
+export const MIN_AUTO_WORK = 5e10;
+
+/**
+ * The requested worker count: option > PARGS_WORKERS > os.availableParallelism(), the last only for
+ * calls of at least MIN_AUTO_WORK (`work`: tokens the call runs × parameters per token).
+ */
+export function requestedWorkers(option: number | undefined, work: number): number {
   if (option !== undefined) return parseWorkers(option, 'workers option');
   const env = process.env.PARGS_WORKERS;
   if (env !== undefined && env.trim() !== '') return parseWorkers(env, 'PARGS_WORKERS');
-  return availableParallelism();
+  return work >= MIN_AUTO_WORK ? availableParallelism() : 1;
 }
 
 /**
@@ -49,8 +59,8 @@ export function fitWorkers(requested: number, weightBytes: number, freeBytes: nu
 }
 
 /** `requestedWorkers` lowered to what memory allows; a lowered count is reported as a process warning. */
-export function resolveWorkers(option: number | undefined, weightBytes: number): number {
-  const { workers, message } = fitWorkers(requestedWorkers(option), weightBytes, freemem());
+export function resolveWorkers(option: number | undefined, work: number, weightBytes: number): number {
+  const { workers, message } = fitWorkers(requestedWorkers(option, work), weightBytes, freemem());
   if (message) process.emitWarning(message, 'PargsWarning');
   return workers;
 }

@@ -18,18 +18,24 @@ import type { Task, WorkerInit } from './protocol.js';
 /** Below this many prompts per worker, starting workers (each loads the model) costs more than it saves. */
 export const MIN_ROWS_PER_WORKER = 4;
 
+const longest = (prompts: number[][]): number => Math.max(...prompts.map((p) => p.length));
+
 interface Chunk {
   start: number;
   rows: number[][];
 }
 
-/** How many workers to use for `rows` prompts: 1 (this thread) for small lists or in-memory models. */
-function decodeWorkers(models: readonly CausalLM[], rows: number, option: number | undefined): number {
-  if (models.some((m) => !m.source) || requestedWorkers(option) <= 1) return 1;
+/**
+ * How many workers to use for `rows` prompts: 1 (this thread) for short lists, in-memory models, and
+ * (by default) small calls; `tokensPerRow` is how many tokens one prompt makes the models run.
+ */
+function decodeWorkers(models: readonly CausalLM[], rows: number, tokensPerRow: number, option: number | undefined): number {
+  if (models.some((m) => !m.source)) return 1;
   const byRows = Math.floor(rows / MIN_ROWS_PER_WORKER);
   if (byRows < 2) return 1;
   const distinct = [...new Set(models)];
-  return Math.min(resolveWorkers(option, distinct.reduce((s, m) => s + weightBytes(m), 0)), byRows);
+  const work = rows * tokensPerRow * distinct.reduce((s, m) => s + m.parameterCount, 0);
+  return Math.min(resolveWorkers(option, work, distinct.reduce((s, m) => s + weightBytes(m), 0)), byRows);
 }
 
 /** `n` contiguous chunks of near-equal size, each a multiple of `multiple` prompts (but the last). */
@@ -54,11 +60,9 @@ async function runChunks<R>(o: { workers: number; init: WorkerInit; chunks: Chun
   return results;
 }
 
-const longest = (prompts: number[][]): number => Math.max(...prompts.map((p) => p.length));
-
 /** `generate` on workers, or undefined when it runs in this thread. `prompts` are the resolved, checked prompt ids. */
 export function generateOnWorkers(options: GenerateOptions, prompts: number[][]): Promise<Generation[]> | undefined {
-  const workers = decodeWorkers([options.lm], prompts.length, options.workers);
+  const workers = decodeWorkers([options.lm], prompts.length, longest(prompts) + (options.maxNewTokens ?? 32), options.workers);
   if (workers <= 1) return undefined;
   const { lm, signal, onToken, prompts: _text, promptIds: _ids, workers: _n, firstRow = 0, ...plain } = options;
   const chunks = chunksOf(prompts, workers);
@@ -74,7 +78,8 @@ export function generateOnWorkers(options: GenerateOptions, prompts: number[][])
 
 /** `guidedSample` on workers, or undefined when it runs in this thread. */
 export function guidedOnWorkers(options: GuidedSampleOptions, prompts: number[][]): Promise<GuidedGeneration[]> | undefined {
-  const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, options.workers);
+  // Each step runs the k candidates (and, unfused, the chosen token once more).
+  const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, longest(prompts) + (options.maxNewTokens ?? 64) * ((options.topK ?? 10) + 1), options.workers);
   if (workers <= 1) return undefined;
   const { lm, rewardModel, signal, onToken, prompts: _text, promptIds: _ids, workers: _n, firstRow = 0, ...plain } = options;
   const chunks = chunksOf(prompts, workers);
@@ -97,7 +102,7 @@ const SCORE_ROWS = 16;
 
 /** `bestOfN` on workers, or undefined when it runs in this thread. */
 export function bestOfNOnWorkers(options: BestOfNOptions, prompts: number[][], n: number): Promise<BestOfNResult[]> | undefined {
-  const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, options.workers);
+  const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, n * (longest(prompts) + (options.maxNewTokens ?? 32) + 1), options.workers);
   if (workers <= 1) return undefined;
   const { lm, rewardModel, signal, prompts: _text, promptIds: _ids, workers: _n, firstRow = 0, ...plain } = options;
   // Samples are scored 16 rows at a time, padded within the group: a chunk starts on a group boundary

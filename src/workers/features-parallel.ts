@@ -13,8 +13,8 @@ import { weightBytes } from './models.js';
 /** The pass on workers, or undefined when it runs in this thread (1 worker, one batch, or an in-memory backbone). */
 export function extractOnWorkers(o: FeaturePassOptions, tokensPerBatch: number): Promise<PrefixFeatures> | undefined {
   const { backbone } = o;
-  // An in-memory backbone (no folder) cannot be loaded by a worker.
-  if (!backbone.source || requestedWorkers(o.workers) <= 1) return undefined;
+  // An in-memory backbone (no folder) cannot be loaded by a worker; an explicit 1 needs no planning here.
+  if (!backbone.source || requestedWorkers(o.workers, Infinity) <= 1) return undefined;
   const { plans, jobs } = planFeatureJobs(o);
   const batches: Job[][] = [];
   for (let start = 0; start < jobs.length; ) {
@@ -23,7 +23,8 @@ export function extractOnWorkers(o: FeaturePassOptions, tokensPerBatch: number):
     start += count;
   }
   if (batches.length < 2) return undefined;
-  const workers = Math.min(resolveWorkers(o.workers, weightBytes(backbone)), batches.length);
+  const work = batches.reduce((sum, b) => sum + b[0].ids.length * b.length, 0) * backbone.parameterCount; // padded tokens × parameters
+  const workers = Math.min(resolveWorkers(o.workers, work, weightBytes(backbone)), batches.length);
   if (workers <= 1) return undefined;
   return run(o, plans, jobs, batches, workers);
 }

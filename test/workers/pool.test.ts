@@ -1,12 +1,13 @@
 /** The worker pool from the outside: crashes and throws become WorkerErrors, aborts end every thread. */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AbortError, OptionError, WorkerError } from '../../src/errors.js';
-import { fitWorkers, parseWorkers, requestedWorkers, WORKER_OVERHEAD_BYTES } from '../../src/workers/count.js';
+import { fitWorkers, MIN_AUTO_WORK, parseWorkers, requestedWorkers, WORKER_OVERHEAD_BYTES } from '../../src/workers/count.js';
 import { runOnWorkers, type RunOptions } from '../../src/workers/pool.js';
 import type { WorkerInit } from '../../src/workers/protocol.js';
 
@@ -57,14 +58,18 @@ describe('worker count', () => {
     expect(fitWorkers(2, 1024 * MiB, 1024 * MiB)).toMatchObject({ workers: 1, message: expect.stringMatching(/using this thread only/) });
   });
 
-  it('reads PARGS_WORKERS when no option is given and refuses bad values', () => {
+  it('option > PARGS_WORKERS > the cores (for big calls); bad values are refused', () => {
     const saved = process.env.PARGS_WORKERS;
     try {
+      delete process.env.PARGS_WORKERS;
+      // The default (the cores) only for calls big enough to repay the workers' start-up.
+      expect(requestedWorkers(undefined, MIN_AUTO_WORK - 1)).toBe(1);
+      expect(requestedWorkers(undefined, MIN_AUTO_WORK)).toBe(availableParallelism());
       process.env.PARGS_WORKERS = '3';
-      expect(requestedWorkers(undefined)).toBe(3);
-      expect(requestedWorkers(1)).toBe(1);
+      expect(requestedWorkers(undefined, 0)).toBe(3);
+      expect(requestedWorkers(2, 0)).toBe(2);
       process.env.PARGS_WORKERS = 'two';
-      expect(() => requestedWorkers(undefined)).toThrow(/PARGS_WORKERS: workers must be a positive integer.*"two"/);
+      expect(() => requestedWorkers(undefined, 0)).toThrow(/PARGS_WORKERS: workers must be a positive integer.*"two"/);
     } finally {
       if (saved === undefined) delete process.env.PARGS_WORKERS;
       else process.env.PARGS_WORKERS = saved;

@@ -106,6 +106,14 @@ describe('workers: failures', () => {
     const run = generate({ lm: local, promptIds: PROMPTS, maxNewTokens: 2, workers: 2 });
     await expect(run).rejects.toThrow(WorkerError);
     await expect(run).rejects.toThrow(/worker \d of 2 failed while loading the model: CheckpointError: the model folder .* changed on disk/);
+    // By default (no option, no PARGS_WORKERS) a call this small stays in this thread, so it succeeds.
+    const saved = process.env.PARGS_WORKERS;
+    delete process.env.PARGS_WORKERS;
+    try {
+      await expect(generate({ lm: local, promptIds: PROMPTS, maxNewTokens: 2 })).resolves.toHaveLength(PROMPTS.length);
+    } finally {
+      if (saved !== undefined) process.env.PARGS_WORKERS = saved;
+    }
     local.dispose();
   });
 
