@@ -13,6 +13,7 @@ import { createRng } from '../../src/random.js';
 import { extractPrefixFeatures, type PrefixFeatures } from '../../src/reward/features.js';
 import { RewardHead } from '../../src/reward/head.js';
 import { PartialRewardModel } from '../../src/reward/reward-model.js';
+import { trainPartialRM } from '../../src/reward/trainer.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;
@@ -87,6 +88,14 @@ describe('workers: bit-identical to one thread', () => {
     expect(two).toEqual(one);
     const tail = await generate({ ...o, promptIds: PROMPTS.slice(5), firstRow: 5, workers: 1 });
     expect(tail).toEqual(one.slice(5));
+  });
+
+  it('trainPartialRM: the head trained from a feature pass on 2 workers equals the one-thread head', async () => {
+    const train = (workers: number) => trainPartialRM({ backbone: lm, pairs, epochs: 2, batchSize: 8, seed: 5, tokensPerBatch: 40, workers });
+    const [one, two] = [await train(1), await train(2)];
+    expect(await two.head.toHost()).toEqual(await one.head.toHost());
+    one.dispose();
+    two.dispose();
   });
 
   it('bestOfN (chunks keep the 16-row scoring groups whole)', async () => {
