@@ -10,7 +10,7 @@ import type { BestOfNOptions, BestOfNResult } from '../decode/baselines.js';
 import type { GenerateOptions, Generation } from '../decode/generate.js';
 import type { GuidedGeneration, GuidedSampleOptions, GuidedToken } from '../decode/guided.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import { requestedWorkers, resolveWorkers } from './count.js';
+import { resolveWorkers } from './count.js';
 import { rewardModelInit, weightBytes } from './models.js';
 import { runOnWorkers } from './pool.js';
 import type { Task, WorkerInit } from './protocol.js';

@@ -43,6 +43,17 @@ describe('runOnWorkers', () => {
     expect(Atomics.load(counter, 0)).toBe(after); // nobody counts any more: every thread was terminated
   });
 
+  it('a successful run delivers every result and terminates every worker', async () => {
+    const alive = new SharedArrayBuffer(4);
+    const counter = new Int32Array(alive);
+    const results: unknown[] = [];
+    await run(fixture('lingering-worker'), { init: { alive } as unknown as WorkerInit, tasks: [...tasks, ...tasks], onResult: (i, v) => (results[i] = v) });
+    expect(results).toEqual([0, 1, 2, 3]);
+    const after = Atomics.load(counter, 0);
+    await sleep(150);
+    expect(Atomics.load(counter, 0)).toBe(after);
+  });
+
   it('an already-aborted signal starts no worker', async () => {
     await expect(run(fixture('throwing-worker'), { signal: AbortSignal.abort() })).rejects.toThrow(AbortError);
   });
