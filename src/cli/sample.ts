@@ -52,7 +52,6 @@ export const sampleCommand = defineCommand({
     maxNewTokens: { type: 'number', integer: true, min: 1, default: 64, help: 'tokens to generate at most' },
     seed: { type: 'number', integer: true, default: 0, help: 'random seed' },
     json: { type: 'boolean', help: 'JSON lines: one per token, then one result per prompt' },
-    workers: { type: 'number', integer: true, min: 1, help: 'worker threads, each with its own copy of the weights (default PARGS_WORKERS, else the cores)' },
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
   },
   async run(flags, _positionals, io) {
@@ -86,13 +85,12 @@ interface SampleFlags {
   n?: number;
   maxNewTokens?: number;
   seed?: number;
-  workers?: number;
   json: boolean;
 }
 
 async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, prompt: string, method: Method, f: SampleFlags, io: CommandIO): Promise<void> {
   const started = performance.now();
-  const common = { lm, prompts: [prompt], maxNewTokens: f.maxNewTokens, seed: f.seed, workers: f.workers, signal: io.signal };
+  const common = { lm, prompts: [prompt], maxNewTokens: f.maxNewTokens, seed: f.seed, signal: io.signal };
   const streamed: number[] = [];
   let printed = '';
   const show = (tokenId: number, event?: GuidedToken): void => {

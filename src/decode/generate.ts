@@ -36,8 +36,9 @@ export interface GenerateOptions {
   /** Called for every token as it is chosen. */
   onToken?: (event: { row: number; step: number; tokenId: number }) => void;
   /**
-   * Worker threads that share the prompts (default: PARGS_WORKERS, else the available cores; lists of
-   * fewer than 8 prompts and in-memory models run in this thread). Results are identical for any n.
+   * Worker threads that share the prompts, each with its own copy of the weights (default:
+   * PARGS_WORKERS, else the available cores for calls big enough to repay the workers' start-up).
+   * Lists of fewer than 8 prompts and in-memory models run in this thread. Results are identical for any n.
    */
   workers?: number;
   /**

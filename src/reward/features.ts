@@ -31,8 +31,9 @@ export interface FeaturePassOptions {
   /** Process only pairs with index ≡ shard.index (mod shard.count). */
   shard?: Shard;
   /**
-   * Worker threads for the backbone passes (default: PARGS_WORKERS, else the available cores); each
-   * loads its own copy of the backbone from its folder. 1 runs in this thread. Results are identical.
+   * Worker threads for the backbone passes (default: PARGS_WORKERS, else the available cores for passes
+   * big enough to repay the start-up); each loads its own copy of the backbone from its folder. 1 runs
+   * in this thread. Results are identical for any n.
    */
   workers?: number;
   signal?: AbortSignal;
