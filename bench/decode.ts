@@ -18,7 +18,7 @@
  * inherent cost is sampled at every even step (from the onToken hook, so in the state a real step
  * meets) and the clean cycle of the following odd → even step is the guided step it is paired with.
  * Reward heads are seeded random linear heads: speed does not depend on their values.
- * Workers axis (bundled size only): PARGS fused on `--worker-prompts` prompts (default 16), k = 10,
+ * Workers axis (bundled size only): PARGS fused on `--worker-prompts` prompts (default 64), k = 10,
  * 64 new tokens, with `--workers 1,2` (any list) worker threads, start-up included, outputs checked
  * identical; `--only workers` runs it alone. Everything else runs in this thread (PARGS_WORKERS=1).
  * Prints one JSON object, then Markdown tables. Progress goes to stderr.
@@ -260,7 +260,7 @@ function markdown(r: Awaited<ReturnType<typeof measure>>): string {
   return `**${r.model}**\n\n${speed}\n\n${profile}\n`;
 }
 
-const WORKER_PROMPTS = intFlag('worker-prompts', 16);
+const WORKER_PROMPTS = intFlag('worker-prompts', 64);
 
 /** Multi-prompt PARGS (fused) with 1, 2, … workers, side by side. */
 async function workersAxis(lm: CausalLM, reps: number): Promise<WorkersAxis> {

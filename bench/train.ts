@@ -11,7 +11,7 @@
  *   (b) enumeration: every prefix `prompt ⊕ response[:i]` run as its own left-padded sequence, packed
  *       with the same tokens-per-batch budget, reading the last position's hidden state;
  *   (d) a full `trainPartialRM` (1 epoch), with the share of its time spent in the feature pass;
- *   (e) the workers axis: the one-pass feature pass on `--worker-pairs` pairs (default 128) with
+ *   (e) the workers axis: the one-pass feature pass on `--worker-pairs` pairs (default 256) with
  *       `--workers 1,2` (any list) worker threads, start-up included, results checked identical.
  * `--only workers` runs (e) alone. (a)–(d) run in this thread (PARGS_WORKERS=1).
  * and checks (c) that both feature sets agree and give the same Bradley–Terry loss under one seeded head.
@@ -42,7 +42,7 @@ const TOKENS_PER_BATCH = intFlag('tokens-per-batch', 4096);
 const SEED = 1;
 const HH = resolve(ROOT, '../shared/data/hh-rlhf/harmless-base-test.jsonl.gz');
 const PREFIXES = { mode: 'partial', alignment: 'eos', minPrefix: 1 } as const;
-const WORKER_PAIRS = intFlag('worker-pairs', 128);
+const WORKER_PAIRS = intFlag('worker-pairs', 256);
 const ONLY_WORKERS = flag('only') === 'workers';
 
 /** HH pairs whose responses both reach L tokens, cut to L; prompts cut to their last L tokens (BOS kept). */
