@@ -2,7 +2,8 @@
  * Decoding benchmark: tokens/s of plain sampling and of reward-guided decoding, as ratios measured side
  * by side in one run, and the cost of a guided token against its inherent cost.
  *
- *   npx tsx bench/decode.ts [--model DIR] [--quick] [--reps R] [--only bundled|gpt2] [--prompt-length P]
+ *   npx tsx bench/decode.ts [--model DIR] [--quick] [--reps R] [--only bundled|gpt2|workers] [--prompt-length P]
+ *                           [--workers 1,2] [--worker-prompts N]
  *   (default rounds: 5 on the bundled size, 3 at GPT-2-small shapes; --quick: 1)
  *
  * Models: `--model DIR` (e.g. models/sotu-lm), else a random Llama of the bundled model's size in a temp
@@ -17,6 +18,9 @@
  * inherent cost is sampled at every even step (from the onToken hook, so in the state a real step
  * meets) and the clean cycle of the following odd → even step is the guided step it is paired with.
  * Reward heads are seeded random linear heads: speed does not depend on their values.
+ * Workers axis (bundled size only): PARGS fused on `--worker-prompts` prompts (default 64), k = 10,
+ * 64 new tokens, with `--workers 1,2` (any list) worker threads, start-up included, outputs checked
+ * identical; `--only workers` runs it alone. Everything else runs in this thread (PARGS_WORKERS=1).
  * Prints one JSON object, then Markdown tables. Progress goes to stderr.
  */
 import { argsSample } from '../src/decode/baselines.js';
@@ -31,6 +35,10 @@ import { RewardHead } from '../src/reward/head.js';
 import { PartialRewardModel } from '../src/reward/reward-model.js';
 import { benchModel, flag, GPT2_SMALL_LABEL, gpt2SmallInMemory, hasFlag, intFlag, loadAverage, log, machine, median, round, table } from './common.js';
 import { costProbe, PARTS, type Part } from './decode-cost.js';
+import { measureWorkers, workersTable, type WorkersAxis } from './workers-axis.js';
+
+// The per-method figures measure one thread; the workers axis passes `workers` explicitly.
+process.env.PARGS_WORKERS = '1';
 
 const QUICK = hasFlag('quick');
 const ONLY = flag('only');
@@ -252,15 +260,49 @@ function markdown(r: Awaited<ReturnType<typeof measure>>): string {
   return `**${r.model}**\n\n${speed}\n\n${profile}\n`;
 }
 
+const WORKER_PROMPTS = intFlag('worker-prompts', 64);
+
+/** Multi-prompt PARGS (fused) with 1, 2, … workers, side by side. */
+async function workersAxis(lm: CausalLM, reps: number): Promise<WorkersAxis> {
+  const rm = new PartialRewardModel(lm, RewardHead.init({ kind: 'linear' }, lm.config.hiddenSize, createRng(SEED, 'bench:head')), 'partial');
+  const promptIds = prompts(lm, WORKER_PROMPTS);
+  const axis = await measureWorkers('multi-prompt PARGS', reps, async (workers) => {
+    const out = await guidedSample({ lm, rewardModel: rm, promptIds, beta: BETA, topK: K, maxNewTokens: NEW, stop: { eos: false }, seed: SEED, workers });
+    return JSON.stringify(out);
+  }, (a, b) => a === b);
+  rm.dispose();
+  return axis;
+}
+
+function printWorkers(axis: WorkersAxis, label: string, loadBefore: number): void {
+  const m = machine();
+  process.stdout.write(`${JSON.stringify({ benchmark: 'decode-workers', date: new Date().toISOString(), machine: m, backend: currentBackend()?.description, model: label, prompts: WORKER_PROMPTS, promptLength: PROMPT, k: K, newTokens: NEW, ...axis }, null, 2)}\n\n`);
+  process.stdout.write(
+    `Multi-prompt PARGS on worker threads, ${new Date().toISOString().slice(0, 10)}, ${m.cpu} (${m.cores} cores, load ${loadBefore} → ${loadAverage()}), ${currentBackend()?.description}; ${label}; ` +
+      `${WORKER_PROMPTS} prompts of ${PROMPT} random ids, k = ${K}, ${NEW} new tokens, EOS ignored; start-up included; median of ${axis.reps} interleaved round(s)\n\n`,
+  );
+  process.stdout.write(`${workersTable(axis, 'PARGS, fused', { unit: 'tokens/s', amount: WORKER_PROMPTS * NEW })}\n`);
+}
+
 async function main(): Promise<void> {
   const results = [];
+  if (ONLY === 'workers') {
+    const loadBefore = loadAverage();
+    const m = await benchModel(flag('model'));
+    printWorkers(await workersAxis(m.lm, flag('reps') === undefined ? (QUICK ? 1 : 3) : intFlag('reps', 1)), m.label, loadBefore);
+    m.lm.dispose();
+    await m.cleanup();
+    return;
+  }
   const loadBefore = loadAverage();
+  let workers: { axis: WorkersAxis; label: string } | undefined;
   const reps = flag('reps') === undefined ? undefined : intFlag('reps', 1);
   if (ONLY !== 'gpt2') {
     const m = await benchModel(flag('model'));
     log(`model: ${m.label}; backend: ${m.lm.backend.description}`);
     const twin = await m.reload();
     results.push(await measure({ key: 'bundled', label: m.label, lm: m.lm, twin, noCacheTokens: NEW, reps: reps ?? (QUICK ? 1 : 5) }));
+    workers = { axis: await workersAxis(m.lm, reps ?? (QUICK ? 1 : 3)), label: m.label };
     [m.lm, twin].forEach((x) => x.dispose());
     await m.cleanup();
   }
@@ -279,6 +321,7 @@ async function main(): Promise<void> {
       `prompts ${PROMPT} random ids, k = ${K}, ${NEW} new tokens, EOS ignored; all figures from one run, methods interleaved per round${QUICK ? ', --quick' : ''}\n\n`,
   );
   for (const r of results) process.stdout.write(`${markdown(r)}\n`);
+  if (workers) printWorkers(workers.axis, workers.label, loadBefore);
 }
 
 await main();

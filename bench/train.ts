@@ -2,6 +2,7 @@
  * Training benchmark: the one-pass prefix feature pass against the paper's per-prefix enumeration.
  *
  *   npx tsx bench/train.ts [--model DIR] [--pairs N] [--length L] [--reps R] [--tokens-per-batch T] [--quick]
+ *                          [--workers 1,2] [--worker-pairs N] [--only workers]
  *
  * On real HH-RLHF pairs (../shared/data/hh-rlhf/harmless-base-test.jsonl.gz, encoded with the model's
  * tokenizer; both responses cut to exactly L tokens, the prompt to its last L tokens) — or, when that
@@ -9,7 +10,10 @@
  *   (a) one-pass: `extractPrefixFeatures` (partial mode, EOS alignment, every prefix);
  *   (b) enumeration: every prefix `prompt ⊕ response[:i]` run as its own left-padded sequence, packed
  *       with the same tokens-per-batch budget, reading the last position's hidden state;
- *   (d) a full `trainPartialRM` (1 epoch), with the share of its time spent in the feature pass.
+ *   (d) a full `trainPartialRM` (1 epoch), with the share of its time spent in the feature pass;
+ *   (e) the workers axis: the one-pass feature pass on `--worker-pairs` pairs (default 256) with
+ *       `--workers 1,2` (any list) worker threads, start-up included, results checked identical.
+ * `--only workers` runs (e) alone. (a)–(d) run in this thread (PARGS_WORKERS=1).
  * and checks (c) that both feature sets agree and give the same Bradley–Terry loss under one seeded head.
  * Prints one JSON object, then Markdown tables. Progress goes to stderr.
  */
@@ -25,6 +29,10 @@ import { bradleyTerryPrefixLoss } from '../src/reward/loss.js';
 import { planPair, type PairPlan, type TokenPair } from '../src/reward/prefixes.js';
 import { trainPartialRM } from '../src/reward/trainer.js';
 import { benchModel, flag, hasFlag, intFlag, log, machine, median, ROOT, round, table } from './common.js';
+import { measureWorkers, workersTable, type WorkersAxis } from './workers-axis.js';
+
+// (a)–(d) measure one thread; the workers axis passes `workers` explicitly.
+process.env.PARGS_WORKERS = '1';
 
 const QUICK = hasFlag('quick');
 const N = intFlag('pairs', 16);
@@ -34,9 +42,11 @@ const TOKENS_PER_BATCH = intFlag('tokens-per-batch', 4096);
 const SEED = 1;
 const HH = resolve(ROOT, '../shared/data/hh-rlhf/harmless-base-test.jsonl.gz');
 const PREFIXES = { mode: 'partial', alignment: 'eos', minPrefix: 1 } as const;
+const WORKER_PAIRS = intFlag('worker-pairs', 256);
+const ONLY_WORKERS = flag('only') === 'workers';
 
 /** HH pairs whose responses both reach L tokens, cut to L; prompts cut to their last L tokens (BOS kept). */
-async function hhPairs(lm: CausalLM): Promise<{ pairs: TokenPair[]; scanned: number }> {
+async function hhPairs(lm: CausalLM, N: number): Promise<{ pairs: TokenPair[]; scanned: number }> {
   const set = await loadPreferences(HH);
   const tok = lm.tokenizer;
   const { pairs: encoded } = encodePreferences(set, tok, { maxLength: Number.MAX_SAFE_INTEGER });
@@ -58,7 +68,7 @@ async function hhPairs(lm: CausalLM): Promise<{ pairs: TokenPair[]; scanned: num
 }
 
 /** Seeded random-id pairs of the same shape (used only when the HH file is absent). */
-function syntheticPairs(lm: CausalLM): TokenPair[] {
+function syntheticPairs(lm: CausalLM, N: number): TokenPair[] {
   const rng = createRng(SEED, 'bench:synthetic-pairs');
   const V = Math.min(lm.config.vocabSize, lm.tokenizer.size);
   const ids = (n: number): number[] => Array.from({ length: n }, () => Math.floor(rng() * V));
@@ -148,8 +158,15 @@ async function main(): Promise<void> {
   const d = lm.config.hiddenSize;
   log(`model: ${model.label}; backend: ${lm.backend.description}`);
   const real = existsSync(HH);
-  const data = real ? await hhPairs(lm) : { pairs: syntheticPairs(lm), scanned: 0 };
-  if (!real) log(`NOTE: ${HH} not found; using ${N} synthetic random-id pairs`);
+  if (!real) log(`NOTE: ${HH} not found; using synthetic random-id pairs`);
+  if (ONLY_WORKERS) {
+    const workerPairs = real ? (await hhPairs(lm, WORKER_PAIRS)).pairs : syntheticPairs(lm, WORKER_PAIRS);
+    printWorkers(await workersAxis(lm, workerPairs), workerPairs.length, real, model.label, lm.backend.description);
+    lm.dispose();
+    await model.cleanup();
+    return;
+  }
+  const data = real ? await hhPairs(lm, N) : { pairs: syntheticPairs(lm, N), scanned: 0 };
   const { pairs } = data;
   const eosId = lm.generation.eosTokenIds[0] ?? lm.tokenizer.eosTokenId;
   const plans = pairs.map((p) => planPair(p, { ...PREFIXES, eosId }) as PairPlan);
@@ -255,8 +272,33 @@ async function main(): Promise<void> {
       ],
     )}\n`,
   );
+  const workerPairs = real ? (await hhPairs(lm, WORKER_PAIRS)).pairs : syntheticPairs(lm, WORKER_PAIRS);
+  printWorkers(await workersAxis(lm, workerPairs), workerPairs.length, real, model.label, lm.backend.description);
   lm.dispose();
   await model.cleanup();
+}
+
+/** (e): the feature pass with 1, 2, … workers, side by side. */
+async function workersAxis(lm: CausalLM, pairs: TokenPair[]): Promise<WorkersAxis> {
+  const pass = (workers: number) => extractPrefixFeatures({ backbone: lm, pairs, prefixes: PREFIXES, tokensPerBatch: TOKENS_PER_BATCH, workers });
+  const bytes = (x: Float32Array): Buffer => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+  const bits = (f: PrefixFeatures): Buffer => Buffer.concat(f.pairIndices.flatMap((p) => [bytes(f.store.get(p, 0)), bytes(f.store.get(p, 1))]));
+  return measureWorkers('feature pass', REPS, async (n) => {
+    const f = await pass(n);
+    const out = bits(f);
+    f.store.dispose();
+    return out;
+  }, (a, b) => a.equals(b));
+}
+
+function printWorkers(axis: WorkersAxis, pairs: number, real: boolean, model: string, backend: string): void {
+  const m = machine();
+  process.stdout.write(`${JSON.stringify({ benchmark: 'train-workers', date: new Date().toISOString(), machine: m, backend, model, pairs, responseLength: L, tokensPerBatch: TOKENS_PER_BATCH, ...axis }, null, 2)}\n\n`);
+  process.stdout.write(
+    `Feature pass on worker threads, ${new Date().toISOString().slice(0, 10)}, ${m.cpu} (${m.cores} cores, load ${m.loadAverage1m} after), ${backend}; ${model}; ` +
+      `${pairs} ${real ? 'HH' : 'synthetic'} pairs, responses ${L} tokens; ${TOKENS_PER_BATCH} padded tokens per batch; start-up included; median of ${axis.reps} interleaved round(s)\n\n`,
+  );
+  process.stdout.write(`${workersTable(axis, 'feature pass')}\n`);
 }
 
 await main();

@@ -68,3 +68,18 @@ export function throwIfAborted(signal: AbortSignal | undefined, what: string): v
 export class DecodingError extends PargsError {
   override name = 'DecodingError';
 }
+
+/**
+ * A worker thread failed: it threw while loading the model or running its share of the work, or it
+ * exited unexpectedly. The message names the worker and carries the worker's own error message.
+ */
+export class WorkerError extends PargsError {
+  override name = 'WorkerError';
+  constructor(
+    message: string,
+    /** The error class the worker reported (e.g. 'SafetensorsError'), or 'exit' when it crashed. */
+    readonly workerErrorName: string = 'Error',
+  ) {
+    super(message);
+  }
+}

@@ -46,6 +46,7 @@ export const trainCommand = defineCommand({
     keepCheckpoints: { type: 'number', integer: true, min: 1, default: 2, help: 'checkpoints kept in --out/checkpoints' },
     features: { type: 'string', help: 'train from feature shards of pargs features (comma-separated folders) over all of --data', placeholder: 'DIRS' },
     json: { type: 'boolean', help: 'print the final summary as one JSON object' },
+    workers: { type: 'number', integer: true, min: 1, help: 'worker threads, each with its own copy of the weights (default PARGS_WORKERS, else the cores)' },
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
   },
   async run(flags, _positionals, io) {
@@ -105,6 +106,7 @@ export const trainCommand = defineCommand({
       };
       const rm = await trainPartialRM({
         backbone: lm,
+        workers: flags.workers,
         pairs: train,
         evalPairs,
         mode: flags.mode,

@@ -13,7 +13,8 @@ import { causalLM, decodeStrategy, nonNegativeInt, positiveInt, promptIds, promp
 import { boolean, checkOptions, number, required, signal, without, type Schema } from '../options.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import { generate, resolvePrompts, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
+import { bestOfNOnWorkers } from '../workers/decode-parallel.js';
+import { generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { checkDecodeFits } from './memory-check.js';
 
@@ -52,6 +53,10 @@ export interface BestOfNOptions {
   seed?: number;
   stopAtEos?: boolean;
   signal?: AbortSignal;
+  /** Worker threads that share the prompts (see `GenerateOptions.workers`); results are identical for any n. */
+  workers?: number;
+  /** Index of the first prompt within a larger list (see `GenerateOptions.firstRow`). */
+  firstRow?: number;
 }
 
 export interface BestOfNResult {
@@ -74,6 +79,8 @@ export const BEST_OF_N_SCHEMA: Schema = {
   maxNewTokens: nonNegativeInt(),
   seed: seed(),
   stopAtEos: boolean(),
+  workers: positiveInt(),
+  firstRow: nonNegativeInt(),
   signal: signal(),
 };
 
@@ -87,10 +94,13 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   }
   const strategy = options.strategy ?? { kind: 'sample' };
   const prompts = resolvePrompts(options);
+  const firstRow = validateFirstRow(options.firstRow, 'bestOfN');
+  const parallel = bestOfNOnWorkers(options, prompts, n);
+  if (parallel) return parallel;
   checkDecodeFits(`bestOfN: n ${n} × ${prompts.length} prompts`, options.lm.config, prompts.length * n, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens ?? 32, tensorMemoryBudget());
   // All prompts × n samples in one batch; each batch row has its own random stream.
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
-  const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal });
+  const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal, firstRow: firstRow * n, workers: 1 });
   const items = generations.map((g) => ({ promptIds: g.promptIds, responseIds: g.generatedIds }));
   const rewards: number[] = [];
   // Scored a batch at a time, so the event loop (timers, Ctrl-C) gets a turn and an abort stops here too.

@@ -9,9 +9,10 @@ import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { checkMessages, type ChatMessage } from '../lm/chat-template.js';
 import type { KVCache } from '../lm/kv-cache.js';
-import { causalLM, decodeStrategy, nonNegativeInt, promptIds, prompts, seed } from '../option-specs.js';
+import { causalLM, decodeStrategy, nonNegativeInt, positiveInt, promptIds, prompts, seed } from '../option-specs.js';
 import { boolean, checkArgument, checkOptions, func, numbers, oneOf, required, signal, type Schema } from '../options.js';
 import { createRng, validateSeed, type Rng } from '../random.js';
+import { generateOnWorkers } from '../workers/decode-parallel.js';
 import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
 
 /** A text prompt, or a conversation to render with the model's chat template. */
@@ -45,6 +46,17 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Called for every token as it is chosen. */
   onToken?: (event: { row: number; step: number; tokenId: number }) => void;
+  /**
+   * Worker threads that share the prompts, each with its own copy of the weights (default:
+   * PARGS_WORKERS, else the available cores for calls big enough to repay the workers' start-up).
+   * Lists of fewer than 8 prompts and in-memory models run in this thread. Results are identical for any n.
+   */
+  workers?: number;
+  /**
+   * Index of the first prompt within a larger list (default 0): prompt r draws from the random stream
+   * of row firstRow + r, so a list decoded in parts samples exactly as the whole list.
+   */
+  firstRow?: number;
 }
 
 export interface Generation {
@@ -137,9 +149,17 @@ export const GENERATE_SCHEMA: Schema = {
   seed: seed(),
   stopAtEos: boolean(),
   generationConfig: oneOf('apply', 'ignore'),
+  workers: positiveInt(),
+  firstRow: nonNegativeInt(),
   signal: signal(),
   onToken: func(),
 };
+
+export function validateFirstRow(firstRow: unknown, where: string): number {
+  if (firstRow === undefined) return 0;
+  if (typeof firstRow !== 'number' || !Number.isSafeInteger(firstRow) || firstRow < 0) throw new OptionError(`${where}: firstRow must be a non-negative integer, got ${JSON.stringify(firstRow)}`);
+  return firstRow;
+}
 
 export async function generate(options: GenerateOptions): Promise<Generation[]> {
   checkOptions('generate', options, GENERATE_SCHEMA);
@@ -159,8 +179,11 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
   const eos = new Set(options.stopAtEos === false ? [] : lm.generation.eosTokenIds);
   const prompts = resolvePrompts(options);
   // One stream per row: a row samples the same tokens whether it runs alone or in a batch.
-  const rngs = prompts.map((_, row) => createRng(seed, `decode:${row}`));
+  const firstRow = validateFirstRow(options.firstRow, 'generate');
+  const rngs = prompts.map((_, row) => createRng(seed, `decode:${firstRow + row}`));
   checkContext(lm, prompts, maxNewTokens);
+  const parallel = generateOnWorkers(options, prompts);
+  if (parallel) return parallel;
   const generated: number[][] = prompts.map(() => []);
   const finished: (Generation['finishReason'] | null)[] = prompts.map(() => null);
   throwIfAborted(signal, 'generate');

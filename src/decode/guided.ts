@@ -16,7 +16,8 @@ import { causalLM, guidedMode, nonNegativeInt, positiveInt, promptIds, prompts, 
 import { boolean, checkOptions, func, number, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
-import { checkContext, resolvePrompts, type Prompt } from './generate.js';
+import { guidedOnWorkers } from '../workers/decode-parallel.js';
+import { checkContext, resolvePrompts, validateFirstRow, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { streamOf } from './stream.js';
 
@@ -51,6 +52,10 @@ export interface GuidedSampleOptions {
   onToken?: (token: GuidedToken) => void;
   /** Use the shared-backbone path when possible (default true); false forces separate passes (tests, benchmarks). */
   fuse?: boolean;
+  /** Worker threads that share the prompts (see `GenerateOptions.workers`); results are identical for any n. */
+  workers?: number;
+  /** Index of the first prompt within a larger list (see `GenerateOptions.firstRow`). */
+  firstRow?: number;
 }
 
 export interface CandidateTrace {
@@ -100,6 +105,8 @@ export const GUIDED_SAMPLE_SCHEMA: Schema = {
   signal: signal(),
   onToken: func(),
   fuse: boolean(),
+  workers: positiveInt(),
+  firstRow: nonNegativeInt(),
 };
 
 function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: GuidedMode; maxNewTokens: number; seed: number } {
@@ -146,7 +153,10 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const eos = new Set(options.stop?.eos === false ? [] : lm.generation.eosTokenIds);
   const stopIds = new Set(options.stop?.tokenIds ?? []);
   const stopStrings = options.stop?.strings ?? [];
-  const rngs = prompts.map((_, row) => createRng(seed, `decode:${row}`));
+  const firstRow = validateFirstRow(options.firstRow, 'guidedSample');
+  const rngs = prompts.map((_, row) => createRng(seed, `decode:${firstRow + row}`));
+  const parallel = guidedOnWorkers(options, prompts);
+  if (parallel) return parallel;
   const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: fused ? 1 : 2 }));
   const V = lm.config.vocabSize;
   const d = scorer.config.hiddenSize;

@@ -17,6 +17,7 @@ import { arrayOf, checkOptions, func, required, signal, type Schema } from '../o
 import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { planFeatureBatches } from './batch-plan.js';
 import { FeatureStore } from './feature-store.js';
+import { extractOnWorkers } from '../workers/features-parallel.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
 
 export interface Shard {
@@ -37,6 +38,12 @@ export interface FeaturePassOptions {
   memoryBudgetBytes?: number;
   /** Process only pairs with index ≡ shard.index (mod shard.count). */
   shard?: Shard;
+  /**
+   * Worker threads for the backbone passes (default: PARGS_WORKERS, else the available cores for passes
+   * big enough to repay the start-up); each loads its own copy of the backbone from its folder. 1 runs
+   * in this thread. Results are identical for any n.
+   */
+  workers?: number;
   signal?: AbortSignal;
   onProgress?: (event: { kind: 'features'; sequencesDone: number; sequences: number; tokens: number }) => void;
 }
@@ -57,7 +64,7 @@ export interface PrefixFeatures {
   stats: { sequences: number; tokens: number; paddedTokens: number; seconds: number };
 }
 
-interface Job {
+export interface Job {
   pair: number;
   side: 0 | 1;
   ids: number[];
@@ -94,6 +101,7 @@ export const FEATURE_PASS_SCHEMA: Schema = {
   tokensPerBatch: positiveInt(),
   memoryBudgetBytes: memoryBudget(),
   shard: shard(),
+  workers: positiveInt(),
   signal: signal(),
   onProgress: func(),
 };
@@ -116,23 +124,12 @@ function refuseBeyondContext(jobs: readonly Job[], context: number): void {
 export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
   checkOptions('extractPrefixFeatures', o, FEATURE_PASS_SCHEMA);
   const { backbone } = o;
-  const tokensPerBatch = o.tokensPerBatch;
-  if (tokensPerBatch !== undefined && (!Number.isInteger(tokensPerBatch) || tokensPerBatch < 1)) throw new OptionError(`tokensPerBatch must be a positive integer, got ${tokensPerBatch}`);
   validateShard(o.shard);
   const started = performance.now();
-  const context = backbone.config.maxPositions;
-  const plans = planPairs(o);
-  const jobs: Job[] = [];
-  plans.forEach((plan, pair) => {
-    if (!plan) return;
-    for (const [side, ids, positions] of [[0, plan.chosenSequence, plan.chosenPositions], [1, plan.rejectedSequence, plan.rejectedPositions]] as const) {
-      jobs.push({ pair, side, ids, positions });
-    }
-  });
-  refuseBeyondContext(jobs, context);
-  // Longest first: the first batch is the most memory-hungry, so a budget problem shows immediately.
-  jobs.sort((a, b) => b.ids.length - a.ids.length || a.pair - b.pair || a.side - b.side);
-  const batchRows = planFeatureBatches(backbone.config, jobs.map((j) => j.ids.length), tokensPerBatch, tensorMemoryBudget());
+  const { plans, jobs } = planFeatureJobs(o);
+  const batchRows = planBatchRows(o, jobs);
+  const parallel = extractOnWorkers(o, plans, jobs, batchRows);
+  if (parallel) return parallel;
 
   const d = backbone.config.hiddenSize;
   const store = new FeatureStore(d, o.memoryBudgetBytes);
@@ -146,17 +143,7 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
       const count = batchRows.shift() as number;
       const batch = jobs.slice(start, start + count);
       start += count;
-      const { ids, mask } = leftPad(batch.map((j) => j.ids), backbone.padId);
-      const rowIndex: number[] = [];
-      batch.forEach((job, b) => {
-        const pad = T - job.ids.length;
-        for (const p of job.positions) rowIndex.push(b * T + pad + p);
-      });
-      const out = backbone.forward({ ids, mask, logits: 'none' });
-      const picked = tf.tidy(() => tf.gather(tf.reshape(out.hidden, [-1, d]), tf.tensor1d(Int32Array.from(rowIndex), 'int32'))); // [rows, d]
-      out.hidden.dispose();
-      const host = (await picked.data()) as Float32Array;
-      picked.dispose();
+      const host = await forwardFeatureBatch(backbone, batch);
       let offset = 0;
       for (const job of batch) {
         const n = job.positions.length * d;
@@ -182,4 +169,47 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
     dim: d,
     stats: { sequences: jobs.length, tokens, paddedTokens, seconds: (performance.now() - started) / 1000 },
   };
+}
+
+/** One plan per pair (null outside the shard or without a comparable prefix), and the sequences to run, longest first. */
+export function planFeatureJobs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs' | 'prefixes' | 'shard'>): { plans: (PairPlan | null)[]; jobs: Job[] } {
+  const plans = planPairs(o);
+  const jobs: Job[] = [];
+  plans.forEach((plan, pair) => {
+    if (!plan) return;
+    for (const [side, ids, positions] of [[0, plan.chosenSequence, plan.chosenPositions], [1, plan.rejectedSequence, plan.rejectedPositions]] as const) {
+      jobs.push({ pair, side, ids, positions });
+    }
+  });
+  refuseBeyondContext(jobs, o.backbone.config.maxPositions);
+  // Longest first: the first batch is the most memory-hungry, so a budget problem shows immediately.
+  jobs.sort((a, b) => b.ids.length - a.ids.length || a.pair - b.pair || a.side - b.side);
+  return { plans, jobs };
+}
+
+/**
+ * Rows of each batch, in order: as many sequences as fit in `tokensPerBatch` padded tokens and in free
+ * tensor memory (batch-plan.ts). Planned once, before any forward, and used alike by one thread and by
+ * workers, so every batch is the same forward whoever runs it.
+ */
+export function planBatchRows(o: Pick<FeaturePassOptions, 'backbone' | 'tokensPerBatch'>, jobs: readonly Job[]): number[] {
+  return planFeatureBatches(o.backbone.config, jobs.map((j) => j.ids.length), o.tokensPerBatch, tensorMemoryBudget());
+}
+
+/** One backbone forward of a batch; the hidden states at every job's positions, job after job, [rows·d] on the host. */
+export async function forwardFeatureBatch(backbone: CausalLM, batch: readonly Pick<Job, 'ids' | 'positions'>[]): Promise<Float32Array> {
+  const d = backbone.config.hiddenSize;
+  const { ids, mask } = leftPad(batch.map((j) => j.ids), backbone.padId);
+  const T = ids[0].length;
+  const rowIndex: number[] = [];
+  batch.forEach((job, b) => {
+    const pad = T - job.ids.length;
+    for (const p of job.positions) rowIndex.push(b * T + pad + p);
+  });
+  const out = backbone.forward({ ids, mask, logits: 'none' });
+  const picked = tf.tidy(() => tf.gather(tf.reshape(out.hidden, [-1, d]), tf.tensor1d(Int32Array.from(rowIndex), 'int32'))); // [rows, d]
+  out.hidden.dispose();
+  const host = (await picked.data()) as Float32Array;
+  picked.dispose();
+  return host;
 }

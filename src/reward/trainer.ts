@@ -103,6 +103,8 @@ export interface TrainPartialRMOptions {
   tokensPerBatch?: number;
   /** Float32 feature bytes kept in memory before spilling to disk (default 1 GiB). */
   memoryBudgetBytes?: number;
+  /** Worker threads for the feature pass (default: PARGS_WORKERS, else the available cores); identical results for any n. */
+  workers?: number;
   signal?: AbortSignal;
   onProgress?: (event: TrainEvent) => void;
 }
@@ -178,6 +180,7 @@ export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
   features: specs.prefixFeatures(),
   tokensPerBatch: specs.positiveInt(),
   memoryBudgetBytes: specs.memoryBudget(),
+  workers: specs.positiveInt(),
   signal: signal(),
   onProgress: func(),
 };
@@ -253,7 +256,7 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
   const pairs = toTokenPairs(options.pairs, backbone, 'train', onProgress);
   const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
   if (pairs.length === 0) throw new OptionError('trainPartialRM: no pair is left after encoding (see the encoded event’s drop report)');
-  const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, signal };
+  const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, workers: options.workers, signal };
   const prefixes = { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix };
   if (options.features) checkFeatures(options.features, prefixes, pairs, backbone);
   const key = runKey(r, backbone, pairs);
