@@ -52,7 +52,7 @@ export const round = (x: number, digits = 2): number => Number(x.toFixed(digits)
 
 export function machine(): { cpu: string; cores: number; os: string; node: string; tfjs: string; loadAverage1m: number } {
   const cpus = os.cpus();
-  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, os: `${os.type()} ${os.release()}`, node: process.version, tfjs: tf.version.tfjs, loadAverage1m: round(os.loadavg()[0]) };
+  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, os: `${os.type()} ${os.release()}`, node: process.version, tfjs: tf.version_core, loadAverage1m: round(os.loadavg()[0]) };
 }
 
 export const loadAverage = (): number => round(os.loadavg()[0]);

@@ -234,7 +234,7 @@ async function main(): Promise<void> {
     quick: QUICK,
     machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, os: `${os.type()} ${os.release()}`, loadAverage1mBefore: round(loadBefore[0]), loadAverage1mAfter: round(os.loadavg()[0]) },
     node: process.version,
-    tfjs: tf.version.tfjs,
+    tfjs: tf.version_core,
     backend: backend.description,
     repetitions: { ...REPS, matMulFlopPerMeasurement: MATMUL_FLOP },
     results,

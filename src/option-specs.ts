@@ -3,7 +3,7 @@
  * same key means the same type everywhere. Classes are looked up lazily: their modules import callers
  * of this one.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from './engine/tf.js';
 import { CausalLM } from './lm/causal-lm.js';
 import { KVCache } from './lm/kv-cache.js';
 import { anyOf, arrayOf, boolean, custom, oneOf, idRows, instance, tokenIds, integer, number, object, required, string, strings, tagged, type Spec } from './options.js';

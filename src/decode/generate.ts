@@ -3,7 +3,7 @@
  * left padding and a KV cache. Sampling happens on the host from logits read back, with a seeded stream
  * (tfjs `multinomial` differs by backend and treats seed 0 as unseeded).
  */
-import type * as tf from '@tensorflow/tfjs';
+import type { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { ConfigError, OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';

@@ -7,7 +7,7 @@
  * the chosen candidate's hidden state from that same step gives the next logits (one LM-head row), and
  * its keys/values extend the cache: no second pass.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';

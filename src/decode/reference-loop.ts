@@ -4,7 +4,7 @@
  * backbone on the whole sequence once per candidate. Same policy and random stream as `guidedSample`,
  * so both must pick identical tokens.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { boolean, checkOptions, object, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';

@@ -2,7 +2,7 @@
  * Scores of responses under the base model: per-token log π_ref(y_t | prompt, y_<t), from which the
  * response perplexity; and the sequence-level KL estimate of a guided policy from its own traces.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';

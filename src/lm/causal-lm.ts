@@ -2,7 +2,7 @@
  * A loaded causal language model: config, tokenizer, weights and the forward/cache functions that
  * training and decoding build on. Owns its tensors; call `dispose()` when done.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { BackendInfo } from '../engine/backend.js';
 import { OptionError } from '../errors.js';
 import type { ModelConfig } from './config.js';

@@ -3,7 +3,7 @@
  * loading and saving cannot drift apart. HF `nn.Linear` stores [out, in] and is transposed once here;
  * GPT-2's `Conv1D` already stores [in, out].
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { SafetensorsError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 import type { LayerParams, NormParams, TransformerParams } from './params.js';

@@ -7,7 +7,7 @@
  * old one intact (guided decoding scores candidates against a prefix it keeps), so whoever holds a cache
  * disposes it.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { OptionError } from '../errors.js';
 
 export interface LayerKV {

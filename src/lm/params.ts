@@ -5,7 +5,7 @@
  * into one [d, (H + 2·Hkv)·hd] matrix and a gated MLP's gate and up into one [d, 2·I] matrix, so each
  * block runs three big matMuls instead of six small ones.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import type { ModelConfig } from './config.js';
 
 export interface NormParams {

@@ -3,7 +3,7 @@
  * (with or without a KV cache) and for pretraining (inside a gradient tape). Everything runs on the
  * residual stream flattened to [B·T, d] so every projection is a 2-D matMul.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { activation } from '../engine/ops.js';
 import { OptionError } from '../errors.js';
 import type { ModelConfig } from './config.js';

@@ -4,7 +4,7 @@
  * features of every aligned prefix (EOS alignment, all lengths), whatever mode the head was trained in,
  * so a full-sequence and a partial reward model are measured the same way.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { yieldToEventLoop } from '../engine/yield.js';
 import type { PrefixFeatures } from './features.js';
 import { prefixFeatures, tokenPair } from '../option-specs.js';

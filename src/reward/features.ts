@@ -8,7 +8,7 @@
  * so left padding wastes little; only the needed rows are gathered and copied to the host.
  */
 import { createHash } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';

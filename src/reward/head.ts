@@ -3,7 +3,7 @@
  * state (after its final norm) at the last token of `prompt ⊕ response[:t]`.
  * Linear by default (r = h·w + b); a small MLP (r = w₂·act(W₁h + b₁) + b₂) optionally.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { firstNonFinite } from '../engine/finite.js';
 import { formatBytes, USABLE_FRACTION, type MemoryBudget } from '../engine/memory-budget.js';
 import { CheckpointError, OptionError } from '../errors.js';

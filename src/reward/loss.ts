@@ -3,7 +3,7 @@
  * margin for all, or one per pair),
  * with log σ(z) written as −softplus(−z) (stable at ±1000, and safe inside a gradient tape on wasm).
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { logSigmoid } from '../engine/ops.js';
 import { checkArgument, checkOptions, instance, number, required } from '../options.js';
 

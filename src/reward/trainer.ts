@@ -7,7 +7,7 @@
  * 3. Diagnostics on the eval split; atomic checkpoints; exact resume.
  */
 import { createHash } from 'node:crypto';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../engine/tf.js';
 import { encodePreferences } from '../data/encode.js';
 import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
 import { yieldToEventLoop } from '../engine/yield.js';

@@ -7,7 +7,7 @@
 import { OptionError } from '../errors.js';
 import { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
-import type * as tf from '@tensorflow/tfjs';
+import type { tf } from '../engine/tf.js';
 
 export class PaddedCausalLM extends CausalLM {
   constructor(

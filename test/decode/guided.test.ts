@@ -1,7 +1,7 @@
 /** guidedSample (PARGS / PARGS-G) and the baselines on tiny random models. */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argsSample, bestOfN } from '../../src/decode/baselines.js';
 import { generate } from '../../src/decode/generate.js';

@@ -1,5 +1,5 @@
 /** Decoding refuses non-finite rewards and overflowing β·r with a DecodingError instead of sampling noise. */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { argsSample, bestOfN } from '../../src/decode/baselines.js';
 import { guidedSample } from '../../src/decode/guided.js';

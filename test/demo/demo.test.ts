@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { parse, type DefaultTreeAdapterMap } from 'parse5';
 import { describe, expect, it, vi } from 'vitest';
 import { bundledModelPath } from '../../src/bundled.js';

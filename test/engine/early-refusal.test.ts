@@ -3,7 +3,7 @@
  * the expensive work starts (no feature pass, no tokenizer training, no decoding), and leak nothing.
  */
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bestOfN } from '../../src/decode/baselines.js';
 import { parseMemoryLimit, tensorMemoryBudget } from '../../src/engine/memory-budget.js';

@@ -2,7 +2,7 @@
  * The TensorFlow.js port against an independent float64 reference of the transformers forward pass
  * (test/reference/naive-lm.ts): logits at every position, greedy tokens, cached decoding, left padding.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/decode/generate.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';

@@ -4,7 +4,7 @@
  * code block extracted from README.md itself — and every shipped example against the installed copy.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,6 +24,20 @@ export function readmeBlock(readme: string, heading: string): string {
   if (!block) throw new Error(`README section "${heading}" has no ts code block`);
   return block[1];
 }
+
+/** Bytes of a folder tree (files only; symlinks not followed). */
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await treeBytes(path);
+    else if (entry.isFile()) total += (await stat(path)).size;
+  }
+  return total;
+}
+
+/** Install footprint budget: half of the 358 MB the @tensorflow/tfjs umbrella cost (issue 15). */
+const FOOTPRINT_BUDGET_MB = 179;
 
 async function runTs(file: string, args: string[] = []): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, ['--import', tsxLoader, file, ...args], { cwd: app, timeout: 240_000, maxBuffer: 1 << 24 });
@@ -47,6 +61,30 @@ describe('the packed package in a fresh project', () => {
       await expect(readFile(join(pkg, link.slice(1, -1)), 'utf8')).resolves.toBeTruthy();
     }
   });
+
+  it(`installs in at most ${FOOTPRINT_BUDGET_MB} MB of node_modules, without the @tensorflow/tfjs umbrella`, async () => {
+    const mb = (await treeBytes(join(app, 'node_modules'))) / 1e6;
+    expect(mb).toBeLessThan(FOOTPRINT_BUDGET_MB);
+    const installed = await readdir(join(app, 'node_modules', '@tensorflow'));
+    expect(installed).not.toContain('tfjs');
+    expect(installed).not.toContain('tfjs-layers');
+  });
+
+  it('has no type error of its own in a strict user project with skipLibCheck: false', async () => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    await writeFile(join(app, 'typed.ts'), readmeBlock(readme, 'Quick start'));
+    const compilerOptions = { strict: true, skipLibCheck: false, noEmit: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2023'], types: ['node'], typeRoots: [join(root, 'node_modules', '@types')] };
+    await writeFile(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['typed.ts'] }));
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const out = await run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], { cwd: app, timeout: 120_000 }).then(
+      () => '',
+      (e: { stdout?: string }) => e.stdout ?? String(e),
+    );
+    // tfjs-core's own declarations need DOM and WebGPU types (upstream; about 28 errors without the DOM
+    // lib, where the @tensorflow/tfjs umbrella gave 196): only errors in pargs' files or the user's count.
+    const ours = out.split('\n').filter((line) => /error TS/.test(line) && !/node_modules\/(@tensorflow|@webgpu)\//.test(line));
+    expect(ours).toEqual([]);
+  }, 120_000);
 
   it('runs the README quick start verbatim', async () => {
     const readme = await readFile(join(root, 'README.md'), 'utf8');

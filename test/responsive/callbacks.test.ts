@@ -2,7 +2,7 @@
  * A user callback that throws (onToken, onProgress), or a stream consumer that stops early, must not
  * leave tensors behind: the user's error propagates unchanged and tf.memory() is back where it was.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/decode/generate.js';
 import { guidedSample, guidedSampleStream } from '../../src/decode/guided.js';

@@ -2,7 +2,7 @@
  * The feature pass plans its batches against tensor memory before the first forward, and refuses
  * sequences past the backbone's context with a count. A small heap is simulated with PARGS_MEMORY_LIMIT.
  */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OptionError } from '../../src/errors.js';
 import { forwardBytesPerToken } from '../../src/lm/activation-memory.js';

@@ -1,5 +1,5 @@
 /** TRL's per-row `margin`: −log σ(Δ − m) per pair, carried from the pair through the examples to the loss. */
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';

@@ -1,7 +1,7 @@
 /** Worker threads: n workers give the bits of one thread; failures and aborts end the run, never hang it. */
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bestOfN } from '../../src/decode/baselines.js';
 import { generate } from '../../src/decode/generate.js';
