@@ -7,12 +7,17 @@ import { OptionError } from '../errors.js';
 export type FlagSpec =
   | { type: 'string'; help: string; default?: string; placeholder?: string }
   | { type: 'number'; help: string; default?: number; integer?: boolean; min?: number; max?: number; placeholder?: string }
-  | { type: 'boolean'; help: string };
+  | { type: 'boolean'; help: string }
+  /** Repeatable: each occurrence adds one value, in order (none given → an empty list). */
+  | { type: 'strings'; help: string; placeholder?: string };
 
 export type FlagSchema = Record<string, FlagSpec>;
 
 export type ParsedFlags<S extends FlagSchema> = {
-  [K in keyof S]: S[K] extends { type: 'boolean' } ? boolean : S[K] extends { type: 'number' } ? number | undefined : string | undefined;
+  [K in keyof S]: S[K] extends { type: 'boolean' } ? boolean
+    : S[K] extends { type: 'number' } ? number | undefined
+    : S[K] extends { type: 'strings' } ? string[]
+    : string | undefined;
 };
 
 export interface CommandIO {
@@ -66,6 +71,10 @@ export function parseFlags<S extends FlagSchema>(schema: S, argv: readonly strin
       values[key] = raw;
       continue;
     }
+    if (spec.type === 'strings') {
+      ((values[key] ??= []) as string[]).push(raw);
+      continue;
+    }
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw new OptionError(`pargs ${command}: ${flag} must be a number, got "${raw}"`);
     if (spec.integer && !Number.isInteger(n)) throw new OptionError(`pargs ${command}: ${flag} must be an integer, got ${raw}`);
@@ -74,7 +83,7 @@ export function parseFlags<S extends FlagSchema>(schema: S, argv: readonly strin
     values[key] = n;
   }
   for (const [key, spec] of Object.entries(schema)) {
-    if (values[key] === undefined) values[key] = spec.type === 'boolean' ? false : spec.default;
+    if (values[key] === undefined) values[key] = spec.type === 'boolean' ? false : spec.type === 'strings' ? [] : spec.default;
   }
   return { flags: values as ParsedFlags<S>, positionals };
 }
@@ -82,7 +91,7 @@ export function parseFlags<S extends FlagSchema>(schema: S, argv: readonly strin
 export function helpText(c: Command): string {
   const rows = Object.entries(c.flags).map(([key, spec]) => {
     const value = spec.type === 'boolean' ? '' : ` ${('placeholder' in spec && spec.placeholder) || (spec.type === 'number' ? 'N' : 'VALUE')}`;
-    const def = 'default' in spec && spec.default !== undefined ? ` (default ${spec.default})` : '';
+    const def = 'default' in spec && spec.default !== undefined ? ` (default ${spec.default})` : spec.type === 'strings' ? ' (repeatable)' : '';
     return `  --${kebab(key)}${value}`.padEnd(30) + ` ${spec.help}${def}`;
   });
   return [`pargs ${c.name} — ${c.summary}`, '', `usage: ${c.usage}`, '', ...rows].join('\n');

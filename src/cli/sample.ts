@@ -1,5 +1,4 @@
 /** `pargs sample`: reward-guided (or baseline) decoding, streaming text to stdout. */
-import { readFile } from 'node:fs/promises';
 import { argsSample, bestOfN } from '../decode/baselines.js';
 import { generate, renderPrompt, type Prompt } from '../decode/generate.js';
 import { guidedSample, type GuidedToken } from '../decode/guided.js';
@@ -9,47 +8,28 @@ import type { CausalLM } from '../lm/causal-lm.js';
 import { loadCausalLM } from '../lm/load.js';
 import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
 import { defineCommand, type CommandIO } from './args.js';
-import { noteRendering, readMessagesFile } from './messages.js';
+import { noteRendering, readMessagesFile, readPromptsFile } from './messages.js';
 
-const METHODS = ['pargs', 'pargs-greedy', 'args', 'best-of-n', 'plain'] as const;
+const METHODS = ['pargs', 'pargs-greedy', 'args', 'args-greedy', 'best-of-n', 'plain'] as const;
+/** Reward-guided methods: top-k candidates rescored by the reward model (they take --stop). */
+const GUIDED: readonly Method[] = ['pargs', 'pargs-greedy', 'args', 'args-greedy'];
 type Method = (typeof METHODS)[number];
-
-/** Prompts from a file: JSON lines with a "prompt" field, or one prompt per line of plain text. */
-export async function readPrompts(file: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new OptionError(`--prompts file "${file}" cannot be read`);
-  }
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  const prompts = lines.map((line, i) => {
-    if (!file.endsWith('.jsonl')) return line.replace(/\\n/g, '\n');
-    try {
-      const row = JSON.parse(line) as { prompt?: unknown };
-      if (typeof row.prompt !== 'string') throw new Error('no "prompt" string');
-      return row.prompt;
-    } catch (err) {
-      throw new OptionError(`${file} line ${i + 1}: ${(err as Error).message}; expected {"prompt": "..."}`);
-    }
-  });
-  if (prompts.length === 0) throw new OptionError(`--prompts file "${file}" has no prompts`);
-  return prompts;
-}
 
 export const sampleCommand = defineCommand({
   name: 'sample',
   summary: 'generate with PARGS, PARGS-G, ARGS, Best-of-N or plain sampling',
-  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|best-of-n|plain] [--beta B] [--top-k K] [--n N] [--max-new-tokens N] [--seed S] [--json]',
+  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|best-of-n|plain] [--beta B] [--top-k K] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
     rm: { type: 'string', help: 'reward model saved by pargs train on this backbone', placeholder: 'DIR' },
     prompt: { type: 'string', help: 'one prompt', placeholder: 'TEXT' },
-    prompts: { type: 'string', help: 'a file of prompts (.jsonl with "prompt", or one per line)', placeholder: 'FILE' },
+    prompts: { type: 'string', help: 'a file of prompts: .jsonl/.json (optionally .gz) rows with "prompt" (text or messages) or "messages", else one per line', placeholder: 'FILE' },
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
     method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
     beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs, 1 otherwise', placeholder: 'B' },
     topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods; plain: top-k filter)' },
+    topP: { type: 'number', min: 0, max: 1, help: 'nucleus filter for plain and best-of-n sampling (guided methods rescore --top-k candidates instead)', placeholder: 'P' },
+    stop: { type: 'strings', help: 'end a response at this text, cut before it (guided methods)', placeholder: 'TEXT' },
     temperature: { type: 'number', min: 0, default: 1, help: 'sampling temperature' },
     n: { type: 'number', integer: true, min: 1, default: 4, help: 'samples per prompt for best-of-n' },
     maxNewTokens: { type: 'number', integer: true, min: 1, default: 64, help: 'tokens to generate at most' },
@@ -65,16 +45,25 @@ export const sampleCommand = defineCommand({
     const method = flags.method as Method;
     if (!METHODS.includes(method)) throw new OptionError(`pargs sample: --method must be one of ${METHODS.join(', ')}, got "${flags.method}"`);
     if (method !== 'plain' && !flags.rm) throw new OptionError(`pargs sample: --rm DIR is required for --method ${method}`);
+    if (flags.topP !== undefined && (GUIDED.includes(method) || !(flags.topP > 0))) {
+      throw new OptionError(GUIDED.includes(method)
+        ? `pargs sample: --top-p applies to plain and best-of-n sampling; --method ${method} rescores the --top-k candidates instead`
+        : `pargs sample: --top-p must be in (0, 1], got ${flags.topP}`);
+    }
+    if (flags.stop.length > 0 && !GUIDED.includes(method)) {
+      throw new OptionError(`pargs sample: --stop is supported with the guided methods (${GUIDED.join(', ')}), not --method ${method}`);
+    }
+    if (flags.stop.some((t) => t === '')) throw new OptionError('pargs sample: --stop needs a non-empty text');
     if (!(flags.temperature! > 0)) throw new OptionError(`pargs sample: --temperature must be positive, got ${flags.temperature}`);
     const prompts: Prompt[] =
-      flags.prompt !== undefined ? [flags.prompt] : flags.messages !== undefined ? await readMessagesFile(flags.messages) : await readPrompts(flags.prompts as string);
+      flags.prompt !== undefined ? [flags.prompt] : flags.messages !== undefined ? await readMessagesFile(flags.messages) : await readPromptsFile(flags.prompts as string);
     const lm = await loadCausalLM(flags.model, { backend: flags.backend as 'auto' | undefined });
     let rm: PartialRewardModel | undefined;
     try {
       if (flags.messages !== undefined) noteRendering(lm, flags.model, io.err);
       if (flags.rm && method !== 'plain') {
         rm = await loadRewardModel(flags.rm, lm);
-        if (method === 'args' && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
+        if ((method === 'args' || method === 'args-greedy') && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
       }
       let finished = 0;
       try {
@@ -102,6 +91,8 @@ export const sampleCommand = defineCommand({
 interface SampleFlags {
   beta?: number;
   topK?: number;
+  topP?: number;
+  stop: string[];
   temperature?: number;
   n?: number;
   maxNewTokens?: number;
@@ -128,18 +119,20 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
   };
   let result: Record<string, unknown>;
   if (method === 'plain') {
-    const [g] = await generate({ ...common, strategy: { kind: 'sample', temperature: f.temperature, topK: f.topK }, onToken: (e) => show(e.tokenId) });
+    const [g] = await generate({ ...common, strategy: { kind: 'sample', temperature: f.temperature, topK: f.topK, topP: f.topP }, onToken: (e) => show(e.tokenId) });
     result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason };
   } else if (method === 'best-of-n') {
-    const [r] = await bestOfN({ ...common, rewardModel: rm as PartialRewardModel, n: f.n, strategy: { kind: 'sample', temperature: f.temperature } });
+    const [r] = await bestOfN({ ...common, rewardModel: rm as PartialRewardModel, n: f.n, strategy: { kind: 'sample', temperature: f.temperature, topP: f.topP } });
     const best = r.samples[r.best];
     if (!f.json) process.stdout.write(best.text);
     result = { text: best.text, generatedIds: best.generatedIds, reward: best.reward, samples: r.samples.map((s) => ({ text: s.text, reward: s.reward })) };
   } else {
     const beta = f.beta ?? (method === 'pargs' ? 2 : 1);
-    const mode = method === 'pargs-greedy' ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: f.temperature } as const);
-    const guided = { ...common, rewardModel: rm as PartialRewardModel, topK: f.topK, mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
-    const [g] = method === 'args' ? await argsSample({ ...guided, weight: beta }) : await guidedSample({ ...guided, beta });
+    const greedy = method === 'pargs-greedy' || method === 'args-greedy';
+    const mode = greedy ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: f.temperature } as const);
+    const stop = f.stop.length > 0 ? { stop: { strings: f.stop } } : {};
+    const guided = { ...common, ...stop, rewardModel: rm as PartialRewardModel, topK: f.topK, mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
+    const [g] = method === 'args' || method === 'args-greedy' ? await argsSample({ ...guided, weight: beta }) : await guidedSample({ ...guided, beta });
     const rewards = g.trace.map((t) => t.reward);
     result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason, meanTokenReward: rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length) };
   }

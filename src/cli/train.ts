@@ -1,6 +1,8 @@
 /** `pargs train`: preference file → partial (or full-sequence) reward model, with progress on stderr. */
 import { resolveMaxLength } from './max-length.js';
 import { encodePreferences, formatDropReport, loadPreferences, splitPairs } from '../data/index.js';
+import { FORMATS } from '../data/formats.js';
+import type { PreferenceFormat } from '../data/types.js';
 import { OptionError } from '../errors.js';
 import { inspectOutputDir } from '../io/output-dir.js';
 import { loadCausalLM } from '../lm/load.js';
@@ -22,10 +24,12 @@ export function formatDiagnostics(d: RewardDiagnostics): string {
 export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train a partial-sequence (or full-sequence) reward head on preference data',
-  usage: 'pargs train --model DIR --data FILE [--eval FILE] --out DIR [--mode partial|full] [--prefix all|sample] [--epochs N] [--batch-size N] [--lr X] [--max-pairs N] [--seed S] [--checkpoint-every N] [--keep-checkpoints N] [--resume | --overwrite] [--json]',
+  usage: 'pargs train --model DIR --data FILE [--eval FILE] --out DIR [--mode partial|full] [--prefix all|sample] [--format NAME] [--over-length drop|truncate] [--epochs N] [--batch-size N] [--lr X] [--min-prefix N] [--weighting per-prefix|per-pair] [--margin M] [--weight-decay X] [--warmup-ratio R] [--eval-every N] [--max-pairs N] [--seed S] [--checkpoint-every N] [--keep-checkpoints N] [--resume | --overwrite] [--json]',
   flags: {
     model: { type: 'string', help: 'frozen backbone: a local Hugging Face model folder', placeholder: 'DIR' },
     data: { type: 'string', help: 'preference pairs (.jsonl, .jsonl.gz, .json): TRL, HH-RLHF or summarize format', placeholder: 'FILE' },
+    format: { type: 'string', default: 'auto', help: `format of --data and --eval: auto (detected from the rows) or ${FORMATS.join(', ')}`, placeholder: 'NAME' },
+    overLength: { type: 'string', default: 'drop', help: 'pairs longer than --max-length: drop them, or truncate both responses', placeholder: 'drop|truncate' },
     eval: { type: 'string', help: 'held-out pairs for diagnostics (default: hold out --eval-fraction of --data)', placeholder: 'FILE' },
     evalFraction: { type: 'number', min: 0, max: 0.9, default: 0.1, help: 'share of --data held out when --eval is not given' },
     out: { type: 'string', help: 'output folder (new, empty or an earlier pargs train result): the reward model, with its checkpoints in DIR/checkpoints', placeholder: 'DIR' },
@@ -37,6 +41,12 @@ export const trainCommand = defineCommand({
     epochs: { type: 'number', integer: true, min: 1, default: 2, help: 'passes over the prefix pairs' },
     batchSize: { type: 'number', integer: true, min: 1, default: 256, help: 'prefix pairs per step' },
     lr: { type: 'number', min: 0, default: 1e-3, help: 'peak learning rate of the head' },
+    minPrefix: { type: 'number', integer: true, min: 1, default: 1, help: 'shortest response prefix compared, in tokens' },
+    weighting: { type: 'string', default: 'per-prefix', help: 'per-prefix (the paper: long pairs weigh more) or per-pair', placeholder: 'per-prefix|per-pair' },
+    margin: { type: 'number', min: 0, default: 0, help: 'Bradley–Terry margin m in −log σ(Δ − m) for rows without their own margin column' },
+    weightDecay: { type: 'number', min: 0, help: 'AdamW weight decay of the head (default: the library\'s)' },
+    warmupRatio: { type: 'number', min: 0, max: 1, default: 0.05, help: 'fraction of steps spent warming the learning rate up' },
+    evalEvery: { type: 'number', integer: true, min: 1, help: 'steps between evaluations (default: each epoch and the end)' },
     maxPairs: { type: 'number', integer: true, min: 1, help: 'use at most N training pairs (a seeded subsample)' },
     maxLength: { type: 'number', integer: true, min: 2, help: 'drop pairs whose prompt + longer response exceed N tokens (default: 512 or the model context, the smaller)' },
     seed: { type: 'number', integer: true, default: 0, help: 'seed for every random choice' },
@@ -56,6 +66,11 @@ export const trainCommand = defineCommand({
     if (flags.alignment !== 'eos' && flags.alignment !== 'shortest') throw new OptionError(`pargs train: --alignment must be eos or shortest, got "${flags.alignment}"`);
     const headMatch = /^(linear|mlp:(\d+))$/.exec(flags.head ?? '');
     if (!headMatch) throw new OptionError(`pargs train: --head must be linear or mlp:H (e.g. mlp:64), got "${flags.head}"`);
+    if (flags.format !== 'auto' && !(FORMATS as readonly string[]).includes(flags.format as string)) {
+      throw new OptionError(`pargs train: --format must be auto or one of ${FORMATS.join(', ')}, got "${flags.format}"`);
+    }
+    if (flags.overLength !== 'drop' && flags.overLength !== 'truncate') throw new OptionError(`pargs train: --over-length must be drop or truncate, got "${flags.overLength}"`);
+    if (flags.weighting !== 'per-prefix' && flags.weighting !== 'per-pair') throw new OptionError(`pargs train: --weighting must be per-prefix or per-pair, got "${flags.weighting}"`);
     if (flags.resume && flags.overwrite) throw new OptionError('pargs train: --resume and --overwrite exclude each other');
     // Refused before loading the backbone; trainPartialRM checks again when it claims the folder.
     await inspectOutputDir(flags.out as string, { kind: 'reward-model', what: 'pargs train --out', overwrite: flags.overwrite, resume: flags.resume, protect: [flags.model as string] });
@@ -63,8 +78,8 @@ export const trainCommand = defineCommand({
     try {
       io.err(`backbone ${flags.model}: ${lm.config.modelType}, ${lm.config.numLayers} layers, d ${lm.config.hiddenSize} (${lm.backend.description})`);
       const encodeFile = async (file: string) => {
-        const set = await loadPreferences(file, { signal: io.signal });
-        const encoded = encodePreferences(set, lm.tokenizer, { maxLength: resolveMaxLength(flags.maxLength, lm, 'train') });
+        const set = await loadPreferences(file, { signal: io.signal, format: flags.format as 'auto' | PreferenceFormat });
+        const encoded = encodePreferences(set, lm.tokenizer, { maxLength: resolveMaxLength(flags.maxLength, lm, 'train'), overLength: flags.overLength as 'drop' | 'truncate' });
         io.err(`${file} (${set.format}): ${formatDropReport(encoded.report)}`);
         return encoded.pairs;
       };
@@ -112,6 +127,12 @@ export const trainCommand = defineCommand({
         mode: flags.mode,
         prefix: flags.prefix === 'sample' ? { kind: 'sample', perPair: flags.prefixSamples as number } : { kind: 'all' },
         alignment: flags.alignment,
+        minPrefix: flags.minPrefix,
+        weighting: flags.weighting,
+        margin: flags.margin,
+        ...(flags.weightDecay !== undefined ? { weightDecay: flags.weightDecay } : {}),
+        warmupRatio: flags.warmupRatio,
+        ...(flags.evalEvery !== undefined ? { evalEvery: flags.evalEvery } : {}),
         head: headMatch[2] ? { kind: 'mlp', hidden: Number(headMatch[2]) } : { kind: 'linear' },
         epochs: flags.epochs,
         batchSize: flags.batchSize,

@@ -17,6 +17,7 @@ import { bestOfNOnWorkers } from '../workers/decode-parallel.js';
 import { generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { checkDecodeFits } from './memory-check.js';
+import { scoredResponse } from '../lm/terminal-token.js';
 
 /** Plain decoding from the base model: the `generate` function under its baseline name. */
 export const sample = generate;
@@ -101,7 +102,9 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   // All prompts × n samples in one batch; each batch row has its own random stream.
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
   const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal, firstRow: firstRow * n, workers: 1 });
-  const items = generations.map((g) => ({ promptIds: g.promptIds, responseIds: g.generatedIds }));
+  // Scored at the last content token, where training reads a complete response (src/lm/terminal-token.ts).
+  const eosIds = options.lm.generation.eosTokenIds;
+  const items = generations.map((g) => ({ promptIds: g.promptIds, responseIds: scoredResponse(g.generatedIds, eosIds) }));
   const rewards: number[] = [];
   // Scored a batch at a time, so the event loop (timers, Ctrl-C) gets a turn and an abort stops here too.
   for (let start = 0; start < items.length; start += SCORE_ROWS_PER_BATCH) {

@@ -136,10 +136,11 @@ function noWeightsMessage(dir: string, entries: string[], candidates: string[]):
   }
   lines.push(
     `PyTorch pickles (.bin/.pt, e.g. pytorch_model.bin) are not supported${pickles.length ? ` (found: ${pickles.join(', ')})` : ''}. ` +
-      'Convert them in Python, e.g. with transformers: ' +
-      '`AutoModelForCausalLM.from_pretrained(dir).save_pretrained(out_dir, safe_serialization=True)` ' +
-      '(use the model class you trained), or with the safetensors package: ' +
-      '`safetensors.torch.save_file(torch.load("pytorch_model.bin"), "model.safetensors")`.',
+      'Convert them in Python, with transformers (use the model class you trained):\n' +
+      `  from transformers import AutoModelForCausalLM\n  AutoModelForCausalLM.from_pretrained("${dir}").save_pretrained("${dir}", safe_serialization=True)\n` +
+      'or with the safetensors package (the clone un-shares tied tensors, which save_file refuses):\n' +
+      '  import torch; from safetensors.torch import save_file\n' +
+      `  save_file({k: v.clone().contiguous() for k, v in torch.load("${path.join(dir, pickles[0] ?? 'pytorch_model.bin')}").items()}, "${path.join(dir, SINGLE_FILE)}", metadata={"format": "pt"})`,
   );
   return lines.join('\n');
 }

@@ -13,7 +13,15 @@ export const SUPPORTED_MODEL_TYPES: readonly ModelType[] = ['gpt2', 'llama', 'mi
 export type RopeScaling =
   | { type: 'default' }
   | { type: 'linear'; factor: number }
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
+  /** Dynamic NTK: the base grows with the sequence length once it exceeds `maxPositions`. */
+  | { type: 'dynamic'; factor: number }
+  | {
+    type: 'yarn'; factor: number; originalMaxPositions: number; betaFast: number; betaSlow: number;
+    /** HF `truncate` (default true): floor/ceil the correction range. */
+    truncate: boolean;
+    attentionFactor?: number; mscale?: number; mscaleAllDim?: number;
+  };
 
 export interface ModelConfig {
   modelType: ModelType;
@@ -45,8 +53,13 @@ export interface ModelConfig {
   outputBias: boolean;
   mlpBias: boolean;
   tieWordEmbeddings: boolean;
-  /** Mistral sliding-window attention: key j is visible to query i iff i − W < j ≤ i. */
+  /** Sliding-window attention (Mistral, Qwen2): key j is visible to query i iff i − W < j ≤ i. */
   slidingWindow: number | null;
+  /**
+   * The layers the window applies to (Qwen2: those ≥ `max_window_layers`, or `layer_types`' sliding
+   * ones); absent means every layer (Mistral).
+   */
+  slidingWindowLayers?: number[];
   bosTokenId: number | null;
   eosTokenIds: number[];
   padTokenId: number | null;
@@ -122,7 +135,33 @@ function refuseUnsupported(raw: Raw, modelType: string): void {
   }
 }
 
-function parseRopeScaling(raw: Raw): RopeScaling {
+/** Optional numeric yarn keys: absent or null means "not given" (HF's `.get(key)`). */
+function optionalNumber(params: Raw, key: string, field: string): number | undefined {
+  const v = params[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`config.json "${field}.${key}" must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function parseYarn(params: Raw, field: string, num: (key: string, fallback?: number) => number, maxPositions: number): RopeScaling {
+  const truncate = params.truncate ?? true;
+  if (typeof truncate !== 'boolean') throw new ConfigError(`config.json "${field}.truncate" must be true or false, got ${JSON.stringify(truncate)}`);
+  // HF reads beta_fast/beta_slow with `or`, so 0 and null also mean the defaults 32 and 1.
+  const beta = (key: string, fallback: number): number => (params[key] ? num(key) : fallback);
+  return {
+    type: 'yarn',
+    factor: num('factor'),
+    originalMaxPositions: num('original_max_position_embeddings', maxPositions),
+    betaFast: beta('beta_fast', 32),
+    betaSlow: beta('beta_slow', 1),
+    truncate,
+    attentionFactor: optionalNumber(params, 'attention_factor', field),
+    mscale: optionalNumber(params, 'mscale', field),
+    mscaleAllDim: optionalNumber(params, 'mscale_all_dim', field),
+  };
+}
+
+function parseRopeScaling(raw: Raw, maxPositions: number): RopeScaling {
   const params = (raw.rope_parameters ?? raw.rope_scaling) as Raw | null | undefined;
   const field = raw.rope_parameters !== undefined ? 'rope_parameters' : 'rope_scaling';
   if (params === null || params === undefined) return { type: 'default' };
@@ -148,9 +187,13 @@ function parseRopeScaling(raw: Raw): RopeScaling {
         highFreqFactor: num('high_freq_factor'),
         originalMaxPositions: num('original_max_position_embeddings'),
       };
+    case 'dynamic':
+      return { type: 'dynamic', factor: num('factor') };
+    case 'yarn':
+      return parseYarn(params, field, num, maxPositions);
     default:
       throw new ConfigError(
-        `config.json "${field}" rope type "${type}" is not implemented (supported: default, linear, llama3); results would differ from transformers`,
+        `config.json "${field}" rope type "${type}" is not implemented (supported: default, linear, llama3, dynamic, yarn); results would differ from transformers`,
       );
   }
 }
@@ -221,11 +264,14 @@ function parseLlamaFamily(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2'): M
   if (headDim % 2 !== 0) throw new ConfigError(`head dimension ${headDim} must be even for rotary embeddings`);
   const attentionBias = modelType === 'llama' ? boolField(raw, 'attention_bias', false) : false;
   const eos = raw.eos_token_id === undefined ? d.eos : raw.eos_token_id;
+  const maxPositions = intField(raw, 'max_position_embeddings', d.maxPos);
+  const numLayers = intField(raw, 'num_hidden_layers', 32);
+  const window = parseSlidingWindow(raw, modelType, numLayers);
   return {
     modelType,
     vocabSize: intField(raw, 'vocab_size', d.vocab),
     hiddenSize,
-    numLayers: intField(raw, 'num_hidden_layers', 32),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
@@ -236,8 +282,8 @@ function parseLlamaFamily(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2'): M
     mlp: 'gated',
     positional: 'rope',
     ropeTheta: ropeTheta(raw),
-    ropeScaling: parseRopeScaling(raw),
-    maxPositions: intField(raw, 'max_position_embeddings', d.maxPos),
+    ropeScaling: parseRopeScaling(raw, maxPositions),
+    maxPositions,
     scaleAttnWeights: true,
     scaleByInverseLayerIdx: false,
     // Qwen2 hard-codes biases on q, k, v (never on o); Llama's attention_bias covers q, k, v and o.
@@ -245,7 +291,8 @@ function parseLlamaFamily(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2'): M
     outputBias: attentionBias,
     mlpBias: modelType === 'llama' ? boolField(raw, 'mlp_bias', false) : false,
     tieWordEmbeddings: boolField(raw, 'tie_word_embeddings', false),
-    slidingWindow: parseSlidingWindow(raw, modelType),
+    slidingWindow: window.size,
+    ...(window.layers ? { slidingWindowLayers: window.layers } : {}),
     bosTokenId: tokenIdField(raw, 'bos_token_id', d.bos),
     eosTokenIds: tokenIdList(eos, 'config.json "eos_token_id"'),
     padTokenId: tokenIdField(raw, 'pad_token_id', null),
@@ -253,19 +300,44 @@ function parseLlamaFamily(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2'): M
   };
 }
 
-function parseSlidingWindow(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2'): number | null {
+function parseSlidingWindow(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2', numLayers: number): { size: number | null; layers?: number[] } {
   if (modelType === 'mistral') {
     // MistralConfig defaults sliding_window to 4096 when the key is absent; an explicit null disables it.
-    if (!('sliding_window' in raw)) return 4096;
-    return raw.sliding_window === null ? null : intField(raw, 'sliding_window');
-  }
-  if (modelType === 'qwen2' && raw.use_sliding_window === true) {
-    throw new ConfigError(
-      'config.json "use_sliding_window" is true: Qwen2 per-layer sliding-window attention (max_window_layers) is not supported',
-    );
+    if (!('sliding_window' in raw)) return { size: 4096 };
+    return { size: raw.sliding_window === null ? null : intField(raw, 'sliding_window') };
   }
   // Qwen2 lists a sliding_window it does not use unless use_sliding_window is true; Llama has none.
-  return null;
+  if (modelType !== 'qwen2' || !boolField(raw, 'use_sliding_window', false)) return { size: null };
+  // Qwen2Config: sliding_window defaults to 4096; null turns the window off even when enabled.
+  if (raw.sliding_window === null) return { size: null };
+  const size = intField(raw, 'sliding_window', 4096);
+  return { size, layers: qwen2WindowLayers(raw, numLayers) };
+}
+
+/**
+ * Qwen2Config: `layer_types` when saved (transformers ≥ 4.53 writes it), else layer i is
+ * "sliding_attention" iff i ≥ max_window_layers (class default 28).
+ */
+function qwen2WindowLayers(raw: Raw, numLayers: number): number[] {
+  const types = raw.layer_types;
+  if (types !== undefined && types !== null) {
+    if (!Array.isArray(types) || types.length !== numLayers || !types.every((t) => t === 'sliding_attention' || t === 'full_attention')) {
+      throw new ConfigError(
+        `config.json "layer_types" must list "sliding_attention" or "full_attention" for each of the ${numLayers} layers, got ${JSON.stringify(types)}`,
+      );
+    }
+    return types.flatMap((t, i) => (t === 'sliding_attention' ? [i] : []));
+  }
+  const first = raw.max_window_layers == null ? 28 : intFieldAllowZero(raw, 'max_window_layers');
+  return Array.from({ length: Math.max(numLayers - first, 0) }, (_, k) => first + k);
+}
+
+function intFieldAllowZero(raw: Raw, key: string): number {
+  const v = raw[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new ConfigError(`config.json field "${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
+  }
+  return v;
 }
 
 /** Parses a config.json object; `where` names the file in error messages. */

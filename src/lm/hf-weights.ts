@@ -142,12 +142,26 @@ function concatColumns(blocks: { data: Float32Array; cols: number }[], rows: num
 
 const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Finds the base-model prefix this checkpoint uses ('' for the official GPT-2 files). */
-function detectPrefix(c: ModelConfig, names: Set<string>, where: string): string {
-  const embedName = topSlots(c)[0].parts[0].hfName;
-  for (const prefix of [BASE_PREFIX[c.modelType], '']) if (names.has(prefix + embedName)) return prefix;
+/**
+ * Finds the base-model prefix this checkpoint uses ('' for the official GPT-2 files) and where the
+ * embedding is stored. A tied checkpoint may keep the shared matrix only as `lm_head.weight` (its
+ * safetensors metadata then maps the embedding name to it, and transformers loads it): the embedding
+ * is read from there, and the prefix is found from the final norm instead.
+ */
+function locateEmbedding(c: ModelConfig, names: Set<string>, where: string): { prefix: string; embedName: string } {
+  const [embedSlot, finalNormSlot] = topSlots(c);
+  const embedName = embedSlot.parts[0].hfName;
+  const prefixes = [BASE_PREFIX[c.modelType], ''];
+  for (const prefix of prefixes) if (names.has(prefix + embedName)) return { prefix, embedName: prefix + embedName };
+  if (c.tieWordEmbeddings && names.has(LM_HEAD)) {
+    const normName = finalNormSlot.parts[0].hfName;
+    for (const prefix of prefixes) if (names.has(prefix + normName)) return { prefix, embedName: LM_HEAD };
+  }
+  const tiedHint = names.has(LM_HEAD) && !c.tieWordEmbeddings
+    ? ` It has "${LM_HEAD}" but config.json says the embeddings are untied ("tie_word_embeddings": false), so that cannot stand in for the embedding.`
+    : '';
   throw new SafetensorsError(
-    `${where}: no embedding tensor "${BASE_PREFIX[c.modelType]}${embedName}" (or "${embedName}") — is this a ${c.modelType} checkpoint?`,
+    `${where}: no embedding tensor "${BASE_PREFIX[c.modelType]}${embedName}" (or "${embedName}") — is this a ${c.modelType} checkpoint?${tiedHint}`,
   );
 }
 
@@ -160,14 +174,14 @@ function setPath(target: Record<string, unknown>, key: string, value: tf.Tensor)
 /** Reads and validates every weight of `config` from `reader`, building float32 tensors. */
 export async function loadTransformerParams(c: ModelConfig, reader: WeightReader, where: string): Promise<TransformerParams> {
   const available = new Set(reader.names());
-  const prefix = detectPrefix(c, available, where);
+  const { prefix, embedName } = locateEmbedding(c, available, where);
   const used = new Set<string>();
 
   const readSlot = async (slot: Slot, namePrefix: string): Promise<tf.Tensor> => {
     const blocks: { data: Float32Array; cols: number }[] = [];
     let rows = 0;
     for (const part of slot.parts) {
-      const name = namePrefix + part.hfName;
+      const name = slot.key === 'embed' ? embedName : namePrefix + part.hfName;
       if (!available.has(name)) throw new SafetensorsError(`${where}: missing tensor "${name}" required by this ${c.modelType} config`);
       const shape = reader.info(name).shape;
       if (!sameShape(shape, part.hfShape)) {

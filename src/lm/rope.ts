@@ -4,19 +4,76 @@
  * Tables are built on the host for just the positions a forward needs, so no [maxPositions, dim]
  * table is ever allocated (131k positions for Llama 3).
  */
-import type { ModelConfig } from './config.js';
+import type { ModelConfig, RopeScaling } from './config.js';
 
-/** inv_freq[i] = 1 / theta^(2i/dim), then adjusted for the configured scaling; float32-rounded. */
-export function ropeInverseFrequencies(config: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>): Float32Array {
-  const dim = config.headDim;
-  const half = dim / 2;
-  const inv = new Float32Array(half);
-  for (let i = 0; i < half; i++) {
-    // HF: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=int64).float() / dim)) in float32.
+/** What a forward needs to rotate q and k: the inverse frequencies and yarn's cos/sin multiplier. */
+export interface RopeFrequencies {
+  invFreq: Float32Array;
+  /** transformers' `attention_scaling`: multiplies cos and sin (1 except for yarn). */
+  attentionScaling: number;
+}
+
+type RopeConfig = Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'maxPositions'>;
+
+/** HF: 1.0 / (base ** (torch.arange(0, dim, 2).float() / dim)), the power and the division in float32. */
+function defaultInverseFrequencies(theta: number, dim: number): Float32Array {
+  const inv = new Float32Array(dim / 2);
+  for (let i = 0; i < dim / 2; i++) {
     const exponent = Math.fround((2 * i) / dim);
-    inv[i] = Math.fround(1 / Math.fround(Math.pow(config.ropeTheta, exponent)));
+    inv[i] = Math.fround(1 / Math.fround(Math.pow(theta, exponent)));
   }
+  return inv;
+}
+
+/** YaRN (transformers `_compute_yarn_parameters`, v5 reading: the configured factor is used as given). */
+function yarnFrequencies(theta: number, dim: number, s: Extract<RopeScaling, { type: 'yarn' }>): RopeFrequencies {
+  const getMscale = (scale: number, mscale = 1): number => (scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1);
+  let attentionScaling = s.attentionFactor ?? getMscale(s.factor);
+  if (s.attentionFactor === undefined && s.mscale && s.mscaleAllDim) {
+    attentionScaling = getMscale(s.factor, s.mscale) / getMscale(s.factor, s.mscaleAllDim);
+  }
+  // Which dimension completes `rotations` turns over the original context (a Python float in HF).
+  const correctionDim = (rotations: number): number =>
+    (dim * Math.log(s.originalMaxPositions / (rotations * 2 * Math.PI))) / (2 * Math.log(theta));
+  let low = correctionDim(s.betaFast);
+  let high = correctionDim(s.betaSlow);
+  if (s.truncate) {
+    low = Math.floor(low);
+    high = Math.ceil(high);
+  }
+  low = Math.max(low, 0);
+  high = Math.min(high, dim - 1);
+  if (low === high) high += 0.001; // HF's guard against a zero-width ramp
+  const half = dim / 2;
+  const invFreq = new Float32Array(half);
+  for (let i = 0; i < half; i++) {
+    const posFreq = Math.fround(Math.pow(theta, Math.fround((2 * i) / dim)));
+    const extrapolation = Math.fround(1 / posFreq);
+    const interpolation = Math.fround(1 / Math.fround(s.factor * posFreq));
+    const ramp = Math.min(Math.max(Math.fround((i - low) / (high - low)), 0), 1);
+    const extrapolationWeight = Math.fround(1 - ramp);
+    invFreq[i] = Math.fround(
+      Math.fround(interpolation * Math.fround(1 - extrapolationWeight)) + Math.fround(extrapolation * extrapolationWeight),
+    );
+  }
+  return { invFreq, attentionScaling };
+}
+
+/**
+ * The rotary frequencies for a forward whose largest position is `seqLen − 1`. Only dynamic NTK depends
+ * on it: past `maxPositions` the base grows to θ·((f·seqLen/maxPositions) − (f − 1))^(dim/(dim − 2)).
+ */
+export function ropeFrequencies(config: RopeConfig, seqLen = 0): RopeFrequencies {
+  const dim = config.headDim;
   const s = config.ropeScaling;
+  if (s.type === 'yarn') return yarnFrequencies(config.ropeTheta, dim, s);
+  if (s.type === 'dynamic') {
+    const len = Math.max(seqLen, config.maxPositions);
+    const theta = config.ropeTheta * Math.pow((s.factor * len) / config.maxPositions - (s.factor - 1), dim / (dim - 2));
+    return { invFreq: defaultInverseFrequencies(theta, dim), attentionScaling: 1 };
+  }
+  const inv = defaultInverseFrequencies(config.ropeTheta, dim);
+  const half = dim / 2;
   if (s.type === 'linear') {
     for (let i = 0; i < half; i++) inv[i] = Math.fround(inv[i] / s.factor);
   } else if (s.type === 'llama3') {
@@ -32,14 +89,19 @@ export function ropeInverseFrequencies(config: Pick<ModelConfig, 'headDim' | 'ro
       }
     }
   }
-  return inv;
+  return { invFreq: inv, attentionScaling: 1 };
+}
+
+/** inv_freq for the configured scaling at lengths within `maxPositions` (float32-rounded). */
+export function ropeInverseFrequencies(config: RopeConfig): Float32Array {
+  return ropeFrequencies(config).invFreq;
 }
 
 /**
  * cos and sin for each position, laid out [positions.length, headDim] with the half-split duplication,
  * ready to broadcast against q/k of shape [B·T, heads, headDim].
  */
-export function ropeTables(invFreq: Float32Array, positions: ArrayLike<number>): { cos: Float32Array; sin: Float32Array } {
+export function ropeTables(invFreq: Float32Array, positions: ArrayLike<number>, attentionScaling = 1): { cos: Float32Array; sin: Float32Array } {
   const half = invFreq.length;
   const dim = 2 * half;
   const cos = new Float32Array(positions.length * dim);
@@ -48,8 +110,9 @@ export function ropeTables(invFreq: Float32Array, positions: ArrayLike<number>):
     const base = p * dim;
     for (let i = 0; i < half; i++) {
       const angle = Math.fround(positions[p] * invFreq[i]);
-      const c = Math.cos(angle);
-      const s = Math.sin(angle);
+      // HF multiplies the float32 cos/sin by attention_scaling (yarn's mscale), then rounds to float32.
+      const c = Math.fround(Math.fround(Math.cos(angle)) * attentionScaling);
+      const s = Math.fround(Math.fround(Math.sin(angle)) * attentionScaling);
       cos[base + i] = c;
       cos[base + half + i] = c;
       sin[base + i] = s;

@@ -9,7 +9,7 @@ import { OptionError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 import { KVCache, type LayerKV } from './kv-cache.js';
 import type { LayerParams, NormParams, TransformerParams } from './params.js';
-import { ropeInverseFrequencies, ropeTables, rotateHalfMatrix } from './rope.js';
+import { ropeFrequencies, ropeTables, rotateHalfMatrix, type RopeFrequencies } from './rope.js';
 
 /** Added to the scores of keys a query may not see: large and finite, so fully masked rows stay finite. */
 const MASKED = -1e9;
@@ -50,7 +50,9 @@ interface HostInputs {
   positions: Int32Array; // [B·T]
   keyMask: Uint8Array[]; // B × Tk
   nextPosition: number[];
-  bias: Float32Array; // [B, 1, T, Tk]
+  bias: Float32Array; // [B, 1, T, Tk], with the sliding window where the config has one
+  /** Without the window, for the layers it does not apply to (Qwen2 below max_window_layers). */
+  fullBias?: Float32Array; // [B, 1, T, Tk]
 }
 
 interface LayerDims {
@@ -72,7 +74,9 @@ interface AttentionOutput extends tf.TensorContainerObject {
 }
 
 export class Transformer {
-  private readonly invFreq?: Float32Array;
+  /** Fixed frequencies; dynamic NTK recomputes them per forward from the longest position. */
+  private readonly rope?: RopeFrequencies;
+  private readonly windowedLayers?: ReadonlySet<number>;
   private readonly rotateHalf?: tf.Tensor2D; // [hd, hd]
   private readonly act: (x: tf.Tensor) => tf.Tensor;
 
@@ -81,8 +85,9 @@ export class Transformer {
     readonly params: TransformerParams,
   ) {
     this.act = activation(config.activation);
+    if (config.slidingWindow !== null && config.slidingWindowLayers) this.windowedLayers = new Set(config.slidingWindowLayers);
     if (config.positional === 'rope') {
-      this.invFreq = ropeInverseFrequencies(config);
+      this.rope = ropeFrequencies(config);
       this.rotateHalf = tf.tensor2d(rotateHalfMatrix(config.headDim), [config.headDim, config.headDim]);
     }
   }
@@ -104,6 +109,7 @@ export class Transformer {
       if (params.positionEmbed) x = tf.add(x, tf.gather(params.positionEmbed, tf.tensor1d(host.positions, 'int32'))); // [B·T, d]
       const rope = this.ropeFor(host.positions); // cos, sin: [B·T, 1, hd]
       const bias = tf.tensor4d(host.bias, [B, 1, T, Tk]);
+      const fullBias = host.fullBias ? tf.tensor4d(host.fullBias, [B, 1, T, Tk]) : bias;
       const kv: LayerKV[] = [];
       const newKV: LayerKV[] = [];
       const want = { cache: input.returnCache === true, candidates: input.candidates === true };
@@ -113,7 +119,7 @@ export class Transformer {
         // Each sub-block runs in its own tidy: attention scores [B, H, T, Tk] and the MLP's [B·T, I]
         // activations are freed as soon as the block's output exists, so peak memory is one layer's
         // worth, not all layers' (a gradient tape still keeps what backprop needs, as its own copies).
-        const attn = tf.tidy(() => this.attention(x, layer, li, dims, rope, bias, past?.[li], want));
+        const attn = tf.tidy(() => this.attention(x, layer, li, dims, rope, this.windowApplies(li) ? bias : fullBias, past?.[li], want));
         if (attn.keysT && attn.values) kv.push({ keysT: attn.keysT, values: attn.values });
         if (attn.newKeysT && attn.newValues) newKV.push({ keysT: attn.newKeysT, values: attn.newValues });
         const residual = tf.add(x, attn.out) as tf.Tensor2D; // [B·T, d]
@@ -237,9 +243,24 @@ export class Transformer {
     return (p.bias ? tf.add(normed, p.bias) : normed) as tf.Tensor2D;
   }
 
+  private windowApplies(layerIndex: number): boolean {
+    return this.windowedLayers === undefined || this.windowedLayers.has(layerIndex);
+  }
+
+  /**
+   * cos/sin for these positions. Dynamic NTK follows transformers: the frequencies depend on the
+   * longest sequence this forward reaches (largest position + 1); with a KV cache, earlier keys keep
+   * the rotation they were cached with and only the new tokens use the new frequencies.
+   */
   private ropeFor(positions: Int32Array): { cos: tf.Tensor3D; sin: tf.Tensor3D } | undefined {
-    if (!this.invFreq) return undefined;
-    const { cos, sin } = ropeTables(this.invFreq, positions);
+    if (!this.rope) return undefined;
+    let rope = this.rope;
+    if (this.config.ropeScaling.type === 'dynamic') {
+      let longest = 0;
+      for (const p of positions) longest = Math.max(longest, p + 1);
+      rope = ropeFrequencies(this.config, longest);
+    }
+    const { cos, sin } = ropeTables(rope.invFreq, positions, rope.attentionScaling);
     const shape: [number, number, number] = [positions.length, 1, this.config.headDim];
     return { cos: tf.tensor3d(cos, shape), sin: tf.tensor3d(sin, shape) };
   }
@@ -300,6 +321,7 @@ export class Transformer {
     }
     const bias = new Float32Array(B * T * Tk);
     const window = c.slidingWindow;
+    const fullBias = window !== null && this.windowedLayers ? new Float32Array(B * T * Tk) : undefined;
     for (let b = 0; b < B; b++) {
       const km = keyMask[b];
       for (let t = 0; t < T; t++) {
@@ -310,11 +332,12 @@ export class Transformer {
           // causality are those of slot `past`, and among the new keys only its own is visible.
           const query = input.candidates ? past : i;
           const key = input.candidates && j >= past ? (j === i ? past : Number.POSITIVE_INFINITY) : j;
-          const visible = key <= query && km[j] === 1 && (window === null || key > query - window);
-          if (!visible) bias[base + j] = MASKED;
+          const causalVisible = key <= query && km[j] === 1;
+          if (!causalVisible || (window !== null && key <= query - window)) bias[base + j] = MASKED;
+          if (fullBias && !causalVisible) fullBias[base + j] = MASKED;
         }
       }
     }
-    return { ids, positions, keyMask, nextPosition, bias };
+    return { ids, positions, keyMask, nextPosition, bias, ...(fullBias ? { fullBias } : {}) };
   }
 }

@@ -19,6 +19,7 @@ import { planFeatureBatches } from './batch-plan.js';
 import { FeatureStore } from './feature-store.js';
 import { extractOnWorkers } from '../workers/features-parallel.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
+import { terminalTokenId } from '../lm/terminal-token.js';
 
 export interface Shard {
   index: number;
@@ -87,7 +88,8 @@ export function validateShard(shard: Shard | undefined): void {
 
 /** The prefix plan of every pair (null outside the shard or without a comparable prefix), as the pass uses it. */
 export function planPairs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs' | 'prefixes' | 'shard'>): (PairPlan | null)[] {
-  const eosId = o.backbone.generation.eosTokenIds[0] ?? o.backbone.tokenizer.eosTokenId;
+  // The terminal token (src/lm/terminal-token.ts): the end-of-turn id of a chat model, else the first EOS.
+  const eosId = terminalTokenId(o.backbone.tokenizer, o.backbone.generation.eosTokenIds);
   return o.pairs.map((pair, i) => {
     if (o.shard && i % o.shard.count !== o.shard.index) return null;
     return planPair(pair, { ...o.prefixes, eosId });

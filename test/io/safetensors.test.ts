@@ -312,6 +312,9 @@ describe('openSafetensorsDir', () => {
     for (const part of [dir, 'model.safetensors', 'config.json', 'found: pytorch_model.bin', 'safe_serialization=True', 'save_file']) {
       expect(text).toContain(part);
     }
+    // A runnable snippet for this folder; the clone is needed because save_file refuses shared (tied) tensors.
+    expect(text).toContain(`torch.load("${path.join(dir, 'pytorch_model.bin')}")`);
+    expect(text).toContain('v.clone().contiguous()');
     await writeSafetensors(path.join(dir, 'x.safetensors'), [t('a', [1])]);
     await writeSafetensors(path.join(dir, 'y.safetensors'), [t('a', [1])]);
     await expect(openSafetensorsDir(dir)).rejects.toThrow(/2 \.safetensors files/);

@@ -61,6 +61,23 @@ describe('parseModelConfig defaults (Hugging Face class defaults, not zero)', ()
   });
 });
 
+describe('Qwen2 sliding window (Qwen2Config: layers ≥ max_window_layers, only when use_sliding_window)', () => {
+  const qwen = { ...llama, model_type: 'qwen2', num_key_value_heads: 2, num_hidden_layers: 4 };
+  it('applies the window to layers ≥ max_window_layers', () => {
+    const c = parseModelConfig({ ...qwen, use_sliding_window: true, sliding_window: 16, max_window_layers: 2 });
+    expect([c.slidingWindow, c.slidingWindowLayers]).toEqual([16, [2, 3]]);
+  });
+  it('defaults: sliding_window 4096, max_window_layers 28 (so no layer of a 4-layer model)', () => {
+    const c = parseModelConfig({ ...qwen, use_sliding_window: true });
+    expect([c.slidingWindow, c.slidingWindowLayers]).toEqual([4096, []]);
+  });
+  it('saved layer_types win over max_window_layers; sliding_window null turns it off', () => {
+    const types = ['full_attention', 'sliding_attention', 'full_attention', 'sliding_attention'];
+    expect(parseModelConfig({ ...qwen, use_sliding_window: true, sliding_window: 8, max_window_layers: 0, layer_types: types }).slidingWindowLayers).toEqual([1, 3]);
+    expect(parseModelConfig({ ...qwen, use_sliding_window: true, sliding_window: null }).slidingWindow).toBeNull();
+  });
+});
+
 describe('parseModelConfig refuses what it cannot run faithfully', () => {
   const cases: [string, unknown, RegExp][] = [
     ['not an object', [1, 2], /JSON object/],
@@ -69,11 +86,14 @@ describe('parseModelConfig refuses what it cannot run faithfully', () => {
     ['non-causal architecture', { ...llama, architectures: ['LlamaForSequenceClassification'] }, /architectures/],
     ['quantized checkpoint', { ...llama, quantization_config: { quant_method: 'gptq' } }, /quantization_config/],
     ['custom code', { ...llama, auto_map: { AutoModel: 'x.Y' } }, /auto_map/],
-    ['yarn rope', { ...llama, rope_scaling: { rope_type: 'yarn', factor: 4 } }, /rope type "yarn"/],
-    ['dynamic rope', { ...llama, rope_scaling: { type: 'dynamic', factor: 2 } }, /rope type "dynamic"/],
+    ['longrope', { ...llama, rope_scaling: { rope_type: 'longrope', long_factor: [1], short_factor: [1] } }, /rope type "longrope" is not implemented/],
+    ['yarn rope without a factor', { ...llama, rope_scaling: { rope_type: 'yarn' } }, /rope_scaling\.factor/],
+    ['dynamic rope with factor 0', { ...llama, rope_scaling: { type: 'dynamic', factor: 0 } }, /rope_scaling\.factor/],
+    ['yarn truncate not a boolean', { ...llama, rope_scaling: { rope_type: 'yarn', factor: 4, truncate: 'no' } }, /truncate/],
     ['llama3 rope missing a field', { ...llama, rope_scaling: { rope_type: 'llama3', factor: 8 } }, /low_freq_factor/],
     ['partial rotary', { ...llama, partial_rotary_factor: 0.5 }, /partial_rotary_factor/],
-    ['Qwen2 sliding window on', { ...llama, model_type: 'qwen2', num_key_value_heads: 2, use_sliding_window: true }, /use_sliding_window/],
+    ['Qwen2 layer_types of the wrong length', { ...llama, model_type: 'qwen2', num_key_value_heads: 2, use_sliding_window: true, layer_types: ['full_attention'] }, /layer_types/],
+    ['Qwen2 negative max_window_layers', { ...llama, model_type: 'qwen2', num_key_value_heads: 2, use_sliding_window: true, max_window_layers: -1 }, /max_window_layers/],
     ['GPT-2 cross attention', { model_type: 'gpt2', add_cross_attention: true }, /add_cross_attention/],
     ['heads not dividing kv heads', { ...llama, num_key_value_heads: 3 }, /num_key_value_heads/],
     ['hidden not divisible by heads', { ...llama, hidden_size: 66 }, /divisible/],

@@ -21,6 +21,9 @@ const CASES: { name: string; options: TinyOptions }[] = [
   { name: 'llama with explicit head_dim ≠ hidden/heads', options: { modelType: 'llama', seed: 8, kvHeads: 2, config: { head_dim: 16 } } },
   { name: 'llama F16 weights', options: { modelType: 'llama', seed: 9, kvHeads: 2, dtype: 'F16' } },
   { name: 'gpt2 BF16 weights', options: { modelType: 'gpt2', seed: 10, dtype: 'BF16' } },
+  { name: 'llama yarn rope (factor 4, default attention factor)', options: { modelType: 'llama', seed: 11, kvHeads: 2, config: { head_dim: 16, rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 64 } } } },
+  { name: 'llama yarn rope (mscale / mscale_all_dim)', options: { modelType: 'llama', seed: 12, config: { head_dim: 16, rope_scaling: { type: 'yarn', factor: 8, original_max_position_embeddings: 64, mscale: 1, mscale_all_dim: 0.5, beta_fast: 16, truncate: false } } } },
+  { name: 'qwen2 sliding window 3 on layers ≥ max_window_layers 1', options: { modelType: 'qwen2', seed: 13, kvHeads: 2, config: { use_sliding_window: true, sliding_window: 3, max_window_layers: 1 } } },
 ];
 
 const PROMPT = [5, 17, 200, 3, 99, 42, 7, 150, 11];
@@ -181,5 +184,51 @@ describe('KV cache rows', () => {
     const [a, b, c] = await Promise.all([run(1), run(1), run(2)]);
     expect(a[0].generatedIds).toEqual(b[0].generatedIds);
     expect(a[0].generatedIds).not.toEqual(c[0].generatedIds);
+  });
+});
+
+describe('dynamic NTK rope', () => {
+  const options: TinyOptions = { modelType: 'llama', seed: 16, kvHeads: 2, config: { max_position_embeddings: 6, rope_scaling: { type: 'dynamic', factor: 2 } } };
+
+  it('past max_position_embeddings a full forward matches the reference with the grown base', async () => {
+    const { tiny, lm } = await setup(options);
+    const ref = naiveForward(tiny.config, tiny.weights, PROMPT); // 9 positions > 6
+    const plain = naiveForward({ ...tiny.config, rope_scaling: null }, tiny.weights, PROMPT);
+    const out = lm.forward({ ids: [PROMPT], logits: 'all' });
+    const logits = (await out.logits!.data()) as Float32Array;
+    const V = lm.config.vocabSize;
+    const last = logits.subarray((PROMPT.length - 1) * V);
+    expect(maxAbsDiff(last, ref.logits[PROMPT.length - 1])).toBeLessThan(1e-4);
+    // The scaling really changes the result (so the check above can fail).
+    expect(maxAbsDiff(last, plain.logits[PROMPT.length - 1])).toBeGreaterThan(1e-3);
+    out.logits!.dispose();
+    out.hidden.dispose();
+  });
+
+  it('within max_position_embeddings it is plain rope', async () => {
+    const { tiny, lm } = await setup(options);
+    const short = PROMPT.slice(0, 6);
+    const plain = naiveForward({ ...tiny.config, rope_scaling: null }, tiny.weights, short);
+    const out = lm.forward({ ids: [short], logits: 'last' });
+    expect(maxAbsDiff((await out.logits!.data()) as Float32Array, plain.logits[5])).toBeLessThan(1e-4);
+    out.logits!.dispose();
+    out.hidden.dispose();
+  });
+
+  it('with a KV cache, a step past the limit rotates only the new token with the grown base (as transformers)', async () => {
+    const { tiny, lm } = await setup(options);
+    const { logits, cache, hidden } = lm.prefill([PROMPT.slice(0, 6)]); // positions 0..5: plain rope
+    const next = lm.step(cache, [PROMPT[6]]); // position 6: seq_len 7 > 6
+    const got = (await next.logits.data()) as Float32Array;
+    // Reference: keys 0..5 rotated with the plain base, the new query/key with the base for seq_len 7.
+    const full = naiveForward(tiny.config, tiny.weights, PROMPT.slice(0, 7));
+    const refit = lm.forward({ ids: [PROMPT.slice(0, 7)], logits: 'last' });
+    const refitLogits = (await refit.logits!.data()) as Float32Array;
+    expect(maxAbsDiff(refitLogits, full.logits[6])).toBeLessThan(1e-4);
+    // The cached step differs from re-running everything with the grown base: old keys kept their rotation.
+    expect(maxAbsDiff(got, refitLogits)).toBeGreaterThan(1e-6);
+    for (const t of [logits, hidden, next.logits, next.hidden, refit.logits!, refit.hidden]) t.dispose();
+    cache.dispose();
+    next.cache.dispose();
   });
 });

@@ -196,7 +196,7 @@ describe('RoPE', () => {
     const expected = [0.5, Math.fround(Math.fround(0.01) / 2)];
     expect(ropeInvFreq({ rope_scaling: { type: 'linear', factor: 2 } }, 4)).toEqual(expected);
     expect(ropeInvFreq({ rope_scaling: { rope_type: 'linear', factor: 2 } }, 4)).toEqual(expected);
-    expect(() => ropeInvFreq({ rope_scaling: { rope_type: 'dynamic', factor: 2 } }, 4)).toThrow();
+    expect(() => ropeInvFreq({ rope_scaling: { rope_type: 'longrope', factor: 2 } }, 4)).toThrow();
   });
 
   it('llama3 inv_freq against hand calculation', () => {

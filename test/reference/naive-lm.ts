@@ -163,7 +163,7 @@ function requireNum(obj: Raw, key: string): number {
  * theta = rope_parameters.rope_theta ?? rope_theta ?? 10000; type from rope_parameters / rope_scaling
  * (`rope_type` or the BC alias `type`): 'default', 'linear', 'llama3'. Anything else throws.
  */
-export function ropeInvFreq(raw: Raw, headDim: number): number[] {
+export function ropeInvFreq(raw: Raw, headDim: number, seqLen = 0): number[] {
   const rp = isObj(raw.rope_parameters) ? raw.rope_parameters : {};
   const rs = isObj(raw.rope_scaling) ? raw.rope_scaling : {};
   const params: Raw = { ...rs, ...rp };
@@ -174,10 +174,30 @@ export function ropeInvFreq(raw: Raw, headDim: number): number[] {
 
   const dim = headDim;
   // HF: 1.0 / (base ** (arange(0, dim, 2).float() / dim)), all float32.
-  const base: number[] = [];
-  for (let i = 0; i < dim / 2; i++) {
-    const exponent = f32((2 * i) / dim);
-    base.push(f32(1 / f32(Math.pow(f32(theta), exponent))));
+  const powers = (b: number): number[] => Array.from({ length: dim / 2 }, (_, i) => f32(Math.pow(b, f32((2 * i) / dim))));
+  const base = powers(theta).map((p) => f32(1 / p));
+  if (type === 'dynamic') {
+    // base' = θ·((f·L/M) − (f − 1))^(dim/(dim−2)) with L = max(seqLen, M), M = max_position_embeddings.
+    const M = numOr(raw, 'max_position_embeddings', 2048);
+    const f = requireNum(params, 'factor');
+    const L = Math.max(seqLen, M);
+    return powers(theta * Math.pow((f * L) / M - (f - 1), dim / (dim - 2))).map((p) => f32(1 / p));
+  }
+  if (type === 'yarn') {
+    // YaRN (spec §4): blend interpolated (÷f) and original frequencies with a linear ramp over the
+    // dimensions between the beta_fast and beta_slow correction dimensions.
+    const f = requireNum(params, 'factor');
+    const Lo = numOr(params, 'original_max_position_embeddings', numOr(raw, 'max_position_embeddings', 2048));
+    const cd = (r: number): number => (dim * Math.log(Lo / (r * 2 * Math.PI))) / (2 * Math.log(theta));
+    const truncate = params.truncate !== false;
+    const lo = Math.max(truncate ? Math.floor(cd(numOr(params, 'beta_fast', 32))) : cd(numOr(params, 'beta_fast', 32)), 0);
+    let hi = Math.min(truncate ? Math.ceil(cd(numOr(params, 'beta_slow', 1))) : cd(numOr(params, 'beta_slow', 1)), dim - 1);
+    if (hi === lo) hi += 0.001;
+    return powers(theta).map((p, i) => {
+      const ramp = Math.min(1, Math.max(0, f32((i - lo) / (hi - lo))));
+      const keep = f32(1 - ramp); // weight of the original (extrapolated) frequency
+      return f32(f32(f32(1 / f32(f * p)) * f32(1 - keep)) + f32(f32(1 / p) * keep));
+    });
   }
   if (type === 'default') return base;
   if (type === 'linear') {
@@ -208,14 +228,14 @@ export function ropeInvFreq(raw: Raw, headDim: number): number[] {
  * θᵢ = fround(pos·inv_freq[i]): out₁ = x₁·cos θ − x₂·sin θ, out₂ = x₂·cos θ + x₁·sin θ
  * (i.e. x·cos + rotate_half(x)·sin with cos/sin duplicated as [θ, θ]).
  */
-export function applyRope(x: ArrayLike<number>, pos: number, invFreq: number[]): Float64Array {
+export function applyRope(x: ArrayLike<number>, pos: number, invFreq: number[], scale = 1): Float64Array {
   const half = invFreq.length;
   if (x.length !== 2 * half) throw new Error('naive-lm: applyRope length mismatch');
   const y = new Float64Array(x.length);
   for (let i = 0; i < half; i++) {
     const angle = f32(pos * invFreq[i]);
-    const c = Math.cos(angle);
-    const s = Math.sin(angle);
+    const c = Math.cos(angle) * scale;
+    const s = Math.sin(angle) * scale;
     y[i] = x[i] * c - x[i + half] * s;
     y[i + half] = x[i + half] * c + x[i] * s;
   }
@@ -246,7 +266,24 @@ export interface NaiveConfig {
   mlpBias: boolean;
   /** null = no sliding window. */
   slidingWindow: number | null;
+  /** Layers the window applies to; null = all (Mistral). */
+  windowLayers: Set<number> | null;
   invFreq: number[];
+  /** yarn's attention factor on cos and sin; 1 otherwise. */
+  ropeScale: number;
+}
+
+/** yarn: attention_factor ?? 0.1·ln f + 1 (or the mscale ratio); 1 for every other rope type. */
+export function ropeAttentionScale(raw: Raw): number {
+  const rp = isObj(raw.rope_parameters) ? raw.rope_parameters : isObj(raw.rope_scaling) ? raw.rope_scaling : {};
+  if ((rp.rope_type ?? rp.type) !== 'yarn') return 1;
+  const f = requireNum(rp, 'factor');
+  const m = (scale: number, ms: number): number => (scale <= 1 ? 1 : 0.1 * ms * Math.log(scale) + 1);
+  if (typeof rp.attention_factor === 'number') return rp.attention_factor;
+  if (typeof rp.mscale === 'number' && rp.mscale && typeof rp.mscale_all_dim === 'number' && rp.mscale_all_dim) {
+    return m(f, rp.mscale) / m(f, rp.mscale_all_dim);
+  }
+  return m(f, 1);
 }
 
 function intOr(raw: Raw, key: string, dflt: number): number {
@@ -282,7 +319,9 @@ export function resolveConfig(raw: Raw): NaiveConfig {
       oBias: true,
       mlpBias: true,
       slidingWindow: null,
+      windowLayers: null,
       invFreq: [],
+      ropeScale: 1,
     };
   }
   if (family !== 'llama' && family !== 'mistral' && family !== 'qwen2') {
@@ -307,12 +346,18 @@ export function resolveConfig(raw: Raw): NaiveConfig {
   let oBias = false;
   let mlpBias = false;
   let slidingWindow: number | null = null;
+  let windowLayers: Set<number> | null = null;
   if (family === 'llama') {
     qkvBias = oBias = boolOr(raw, 'attention_bias', false);
     mlpBias = boolOr(raw, 'mlp_bias', false);
   } else if (family === 'qwen2') {
     qkvBias = true;
-    if (boolOr(raw, 'use_sliding_window', false)) throw new Error('naive-lm: qwen2 use_sliding_window is not implemented');
+    // Qwen2: the window (default 4096) applies to layers ≥ max_window_layers (default 28) when enabled.
+    if (boolOr(raw, 'use_sliding_window', false) && raw.sliding_window !== null) {
+      slidingWindow = intOr(raw, 'sliding_window', 4096);
+      const first = numOr(raw, 'max_window_layers', 28);
+      windowLayers = new Set(Array.from({ length: intOr(raw, 'num_hidden_layers', 32) }, (_, i) => i).filter((i) => i >= first));
+    }
   } else {
     // mistral: class default 4096 when the key is absent; explicit null disables.
     if (!('sliding_window' in raw)) slidingWindow = 4096;
@@ -338,7 +383,9 @@ export function resolveConfig(raw: Raw): NaiveConfig {
     oBias,
     mlpBias,
     slidingWindow,
+    windowLayers,
     invFreq: ropeInvFreq(raw, headDim),
+    ropeScale: ropeAttentionScale(raw),
   };
 }
 
@@ -455,7 +502,9 @@ export function naiveForward(raw: Raw, weights: Map<string, Float32Array>, ids: 
   const mask = opts.attentionMask ?? ids.map(() => 1);
   if (positions.length !== T || mask.length !== T) throw new Error('naive-lm: positionIds/attentionMask length ≠ ids length');
   const W = cfg.slidingWindow;
-  const allowed = (i: number, j: number): boolean => j <= i && mask[j] !== 0 && (W === null || j > i - W);
+  const allowed = (i: number, j: number, layer: number): boolean =>
+    j <= i && mask[j] !== 0 && (W === null || (cfg.windowLayers !== null && !cfg.windowLayers.has(layer)) || j > i - W);
+  if (cfg.family !== 'gpt2') cfg.invFreq = ropeInvFreq(raw, cfg.headDim, Math.max(...positions) + 1);
   return cfg.family === 'gpt2' ? gpt2Forward(cfg, weights, ids, positions, allowed) : llamaForward(cfg, weights, ids, positions, allowed);
 }
 
@@ -469,7 +518,7 @@ function gpt2Forward(
   weights: Map<string, Float32Array>,
   ids: number[],
   positions: number[],
-  allowed: (i: number, j: number) => boolean,
+  allowed: (i: number, j: number, layer: number) => boolean,
 ): NaiveOutput {
   const w = new Weights(weights, 'transformer.');
   const d = cfg.hidden;
@@ -517,7 +566,7 @@ function gpt2Forward(
       if (cfg.scaleByInverseLayerIdx) s = s / (l + 1);
       return s;
     };
-    const a = attention(q, k, v, cfg.heads, cfg.heads, hd, scale, allowed);
+    const a = attention(q, k, v, cfg.heads, cfg.heads, hd, scale, (i, j) => allowed(i, j, l));
     for (let t = 0; t < x.length; t++) addInPlace(x[t], conv1d(a[t], cProjW, cProjB, d));
 
     // MLP: c_proj(act(c_fc(LN2 x)))
@@ -544,7 +593,7 @@ function llamaForward(
   weights: Map<string, Float32Array>,
   ids: number[],
   positions: number[],
-  allowed: (i: number, j: number) => boolean,
+  allowed: (i: number, j: number, layer: number) => boolean,
 ): NaiveOutput {
   const w = new Weights(weights, 'model.');
   const d = cfg.hidden;
@@ -586,17 +635,17 @@ function llamaForward(
       const kt = linear(h, Wk, bk, KV * hd);
       // RoPE on every q and k head (not v).
       for (let head = 0; head < H; head++) {
-        qt.set(applyRope(qt.subarray(head * hd, (head + 1) * hd), positions[t], cfg.invFreq), head * hd);
+        qt.set(applyRope(qt.subarray(head * hd, (head + 1) * hd), positions[t], cfg.invFreq, cfg.ropeScale), head * hd);
       }
       for (let head = 0; head < KV; head++) {
-        kt.set(applyRope(kt.subarray(head * hd, (head + 1) * hd), positions[t], cfg.invFreq), head * hd);
+        kt.set(applyRope(kt.subarray(head * hd, (head + 1) * hd), positions[t], cfg.invFreq, cfg.ropeScale), head * hd);
       }
       q.push(qt);
       k.push(kt);
       v.push(linear(h, Wv, bv, KV * hd));
     }
     const scaling = Math.pow(hd, -0.5);
-    const a = attention(q, k, v, H, KV, hd, (dot) => dot * scaling, allowed);
+    const a = attention(q, k, v, H, KV, hd, (dot) => dot * scaling, (i, j) => allowed(i, j, l));
     for (let t = 0; t < x.length; t++) addInPlace(x[t], linear(a[t], Wo, bo, d));
 
     // MLP: down(act(gate h) · up h), h = RMSNorm(x)
