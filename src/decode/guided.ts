@@ -15,7 +15,7 @@ import type { KVCache } from '../lm/kv-cache.js';
 import { causalLM, guidedMode, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed, stopOptions } from '../option-specs.js';
 import { boolean, checkOptions, func, number, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
-import type { PartialRewardModel } from '../reward/reward-model.js';
+import type { RewardModel } from '../reward/reward-model-interface.js';
 import { checkContext, resolvePrompts, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { streamOf } from './stream.js';
@@ -33,7 +33,7 @@ export interface StopOptions {
 
 export interface GuidedSampleOptions {
   lm: CausalLM;
-  rewardModel: PartialRewardModel;
+  rewardModel: RewardModel;
   /** Text prompts or conversations (rendered with the chat template), as in `generate`. */
   prompts?: readonly Prompt[];
   promptIds?: readonly (readonly number[])[];
@@ -120,11 +120,17 @@ function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: G
   }
   const maxNewTokens = o.maxNewTokens ?? 64;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`guidedSample: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
-  const rmTokenizer = o.rewardModel.backbone.tokenizer.fingerprint;
+  const rmTokenizer = o.rewardModel.tokenizer.fingerprint;
   if (rmTokenizer !== o.lm.tokenizer.fingerprint) {
-    throw new OptionError('guidedSample: the reward model was built on a backbone with another tokenizer; guided decoding scores token ids, so both must share one tokenizer');
+    throw new OptionError(`guidedSample: the reward model${rmSource(o.rewardModel)} reads another tokenizer than the LM "${o.lm.source}" (tokenizer.json fingerprints ${rmTokenizer.slice(0, 12)}… vs ${o.lm.tokenizer.fingerprint.slice(0, 12)}…); guided decoding scores the LM's token ids, so both must share one tokenizer`);
   }
   return { beta, topK, mode, maxNewTokens, seed: validateSeed(o.seed ?? 0, 'guidedSample') };
+}
+
+/** ` "DIR"` of a reward model loaded from a folder, for messages. */
+export function rmSource(rm: RewardModel): string {
+  const source = (rm as { source?: string }).source ?? rm.backbone.source;
+  return source ? ` "${source}"` : '';
 }
 
 /** Rows still generating, the caches they run on, and the next-token logits of π_ref. */

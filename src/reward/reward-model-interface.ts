@@ -1,0 +1,38 @@
+/**
+ * The one reward-model interface decoding, evaluation and training use. Two classes implement it:
+ * `PartialRewardModel` (a head pargs trained on a frozen backbone; reward_model.json + head.safetensors)
+ * and `HFRewardModel` (a Hugging Face `*ForSequenceClassification` folder with its own backbone), both
+ * loaded by `loadRewardModel(dir, backbone?)`.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { CausalLM } from '../lm/causal-lm.js';
+import type { PargsTokenizer } from '../lm/tokenizer.js';
+import type { HeadSpec } from './head.js';
+import type { RewardMode } from './prefixes.js';
+
+export interface ScoreItem {
+  promptIds: readonly number[];
+  responseIds: readonly number[];
+}
+
+export interface RewardModel {
+  /** 'pargs': a pargs reward model folder; 'hf': a Hugging Face sequence-classification folder. */
+  readonly format: 'pargs' | 'hf';
+  /** The transformer whose final hidden states the head reads. Guidance shares the LM's cache iff this is the LM. */
+  readonly backbone: CausalLM;
+  /** The tokenizer the reward model reads ids of (its backbone's). */
+  readonly tokenizer: PargsTokenizer;
+  readonly mode: RewardMode;
+  readonly headSpec: HeadSpec;
+  /** Rewards of final hidden states [N, d] → [N] (the caller disposes the result). */
+  rewardsFromHidden(hidden: tf.Tensor2D): tf.Tensor1D;
+  encode(prompt: string, response: string): { promptIds: number[]; responseIds: number[] };
+  /** The reward after every response token (index i = prefix of i + 1 tokens). */
+  scorePrefixIds(promptIds: readonly number[], responseIds: readonly number[]): Promise<number[]>;
+  /** Complete-response rewards of many id pairs, batched. */
+  scoreIdsBatch(items: readonly ScoreItem[], rowsPerBatch?: number): Promise<number[]>;
+  scorePrefixes(prompt: string, response: string): Promise<number[]>;
+  /** The reward of the complete response. */
+  score(prompt: string, response: string): Promise<number>;
+  dispose(): void;
+}
