@@ -11,10 +11,10 @@ import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { DecodingError, OptionError } from '../errors.js';
 import { causalLM, decodeStrategy, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed } from '../option-specs.js';
 import { boolean, checkOptions, number, required, signal, without, type Schema } from '../options.js';
-import type { RewardModel } from '../reward/reward-model-interface.js';
+import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { generate, resolvePrompts, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
-import { GUIDED_SAMPLE_SCHEMA, guidedSample, rmSource, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
+import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { checkDecodeFits } from './memory-check.js';
 
 /** Plain decoding from the base model: the `generate` function under its baseline name. */

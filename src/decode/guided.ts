@@ -15,7 +15,7 @@ import type { KVCache } from '../lm/kv-cache.js';
 import { causalLM, guidedMode, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed, stopOptions } from '../option-specs.js';
 import { boolean, checkOptions, func, number, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
-import type { RewardModel } from '../reward/reward-model-interface.js';
+import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import { checkContext, resolvePrompts, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { streamOf } from './stream.js';
@@ -125,12 +125,6 @@ function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: G
     throw new OptionError(`guidedSample: the reward model${rmSource(o.rewardModel)} reads another tokenizer than the LM "${o.lm.source}" (tokenizer.json fingerprints ${rmTokenizer.slice(0, 12)}… vs ${o.lm.tokenizer.fingerprint.slice(0, 12)}…); guided decoding scores the LM's token ids, so both must share one tokenizer`);
   }
   return { beta, topK, mode, maxNewTokens, seed: validateSeed(o.seed ?? 0, 'guidedSample') };
-}
-
-/** ` "DIR"` of a reward model loaded from a folder, for messages. */
-export function rmSource(rm: RewardModel): string {
-  const source = (rm as { source?: string }).source ?? rm.backbone.source;
-  return source ? ` "${source}"` : '';
 }
 
 /** Rows still generating, the caches they run on, and the next-token logits of π_ref. */

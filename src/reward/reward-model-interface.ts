@@ -7,7 +7,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
-import type { HeadSpec } from './head.js';
+import type { HeadSpec, RewardHead } from './head.js';
 import type { RewardMode } from './prefixes.js';
 
 export interface ScoreItem {
@@ -24,6 +24,8 @@ export interface RewardModel {
   readonly tokenizer: PargsTokenizer;
   readonly mode: RewardMode;
   readonly headSpec: HeadSpec;
+  /** The head on the backbone's final hidden states (an HF model's: weight = its score row, bias 0). */
+  readonly head: RewardHead;
   /** Rewards of final hidden states [N, d] → [N] (the caller disposes the result). */
   rewardsFromHidden(hidden: tf.Tensor2D): tf.Tensor1D;
   encode(prompt: string, response: string): { promptIds: number[]; responseIds: number[] };
@@ -35,4 +37,10 @@ export interface RewardModel {
   /** The reward of the complete response. */
   score(prompt: string, response: string): Promise<number>;
   dispose(): void;
+}
+
+/** ` "DIR"` naming where a reward model was loaded from (its own folder, else its backbone's), for messages. */
+export function rmSource(rm: RewardModel): string {
+  const source = (rm as { source?: string }).source ?? rm.backbone.source;
+  return source ? ` "${source}"` : '';
 }
