@@ -43,7 +43,7 @@ export const sampleCommand = defineCommand({
   usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|best-of-n|plain] [--beta B] [--top-k K] [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
-    rm: { type: 'string', help: 'reward model saved by pargs train on this backbone', placeholder: 'DIR' },
+    rm: { type: 'string', help: 'reward model: pargs train output on this backbone, or a Hugging Face *ForSequenceClassification folder (same tokenizer)', placeholder: 'DIR' },
     prompt: { type: 'string', help: 'one prompt', placeholder: 'TEXT' },
     prompts: { type: 'string', help: 'a file of prompts (.jsonl with "prompt", or one per line)', placeholder: 'FILE' },
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
@@ -74,6 +74,7 @@ export const sampleCommand = defineCommand({
       if (flags.messages !== undefined) noteRendering(lm, flags.model, io.err);
       if (flags.rm && method !== 'plain') {
         rm = await loadRewardModel(flags.rm, lm);
+        if (rm.backbone !== lm) io.err(`note: ${flags.rm} has other backbone weights than ${flags.model}, so it runs its own backbone and KV cache (a second forward per token)`);
         if (method === 'args' && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
       }
       let finished = 0;
