@@ -20,7 +20,9 @@ import { writeSafetensors } from '../io/safetensors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { sequenceClassificationArchitecture, type ModelType } from '../lm/config.js';
 import { exportHfTensors } from '../lm/hf-weights.js';
-import { loadModelFolder, readConfigJson, type LoadOptions } from '../lm/load.js';
+import { LOAD_SCHEMA, loadModelFolder, readConfigJson, type LoadOptions } from '../lm/load.js';
+import { causalLM } from '../option-specs.js';
+import { checkArgument, checkOptions, required, string, type Schema } from '../options.js';
 import { RewardHead } from './head.js';
 import { PartialRewardModel } from './reward-model.js';
 
@@ -81,8 +83,12 @@ export interface LoadHFRewardModelOptions extends LoadOptions {
   backbone?: CausalLM;
 }
 
+export const LOAD_HF_REWARD_MODEL_SCHEMA: Schema = { ...LOAD_SCHEMA, backbone: causalLM() };
+
 /** Loads a Hugging Face sequence-classification folder with num_labels 1 as a reward model. */
 export async function loadHFRewardModel(dir: string, options: LoadHFRewardModelOptions = {}): Promise<HFRewardModel> {
+  checkArgument('loadHFRewardModel', 'dir', dir, required(string()));
+  checkOptions('loadHFRewardModel', options, LOAD_HF_REWARD_MODEL_SCHEMA);
   const { path, raw } = await readConfigJson(dir);
   const architecture = sequenceClassificationArchitecture(raw);
   if (!architecture) {
