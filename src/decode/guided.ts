@@ -18,6 +18,7 @@ import { createRng, validateSeed } from '../random.js';
 import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import { checkContext, resolvePrompts, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
+import { PadReadout } from './pad-readout.js';
 import { streamOf } from './stream.js';
 
 export type { GuidedMode } from './policy.js';
@@ -152,6 +153,8 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const d = scorer.config.hiddenSize;
 
   throwIfAborted(signal, 'guidedSample');
+  const padReadout = await PadReadout.start(rewardModel, prompts);
+  if (padReadout) results.forEach((r) => r.modelCalls++);
   const pre = lm.prefill(prompts);
   pre.hidden.dispose();
   let state: State = { active: prompts.map((_, i) => i), logits: pre.logits, lmCache: pre.cache, rmCache: pre.cache };
@@ -187,10 +190,12 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
         const chosen = state.active.map((row, b) => {
           const lp = candidates[b].map((v) => logProbs[b][v]);
           const r = rewards.subarray(b * topK, (b + 1) * topK);
+          padReadout?.adjust(row, candidates[b], r);
           const scores = guidedScores(lp, r, beta, row);
           const j = chooseCandidate(scores, mode, rngs[row]());
           const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
           const tokenId = candidates[b][j];
+          padReadout?.chosen(row, tokenId, r[j]);
           const token: GuidedToken = {
             row,
             step,

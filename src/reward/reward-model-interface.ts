@@ -26,6 +26,11 @@ export interface RewardModel {
   readonly headSpec: HeadSpec;
   /** The head on the backbone's final hidden states (an HF model's: weight = its score row, bias 0). */
   readonly head: RewardHead;
+  /**
+   * transformers' read-out of an HF reward model: the reward of a sequence sits at its last token that is
+   * not this id. Null or absent: at its last token (pargs reward models).
+   */
+  readonly padTokenId?: number | null;
   /** Rewards of final hidden states [N, d] → [N] (the caller disposes the result). */
   rewardsFromHidden(hidden: tf.Tensor2D): tf.Tensor1D;
   encode(prompt: string, response: string): { promptIds: number[]; responseIds: number[] };
