@@ -11,7 +11,7 @@ import { ConfigError, SafetensorsError } from '../errors.js';
 import { describeReadFailure, fsErrorCode } from '../io/read-input.js';
 import { openSafetensorsDir } from '../io/weight-source.js';
 import { CausalLM } from './causal-lm.js';
-import { parseModelConfig } from './config.js';
+import { parseModelConfig, sequenceClassificationArchitecture } from './config.js';
 import { readGenerationDefaults } from './generation-config.js';
 import { loadTransformerParams, type WeightReader } from './hf-weights.js';
 import { paramTensors } from './params.js';
@@ -76,6 +76,10 @@ export async function loadModelFolder(dir: string, options: LoadOptions, extra: 
   const backend = await initBackend({ backend: options.backend });
   const { path: configPath, text: configText, raw: rawConfig } = await readConfigJson(dir);
   const config = parseModelConfig(rawConfig, configPath);
+  const seqCls = sequenceClassificationArchitecture(rawConfig);
+  if (seqCls && extra.length === 0) {
+    throw new ConfigError(`${configPath} "architectures" is ["${seqCls}"]: "${dir}" is a reward model, not a causal LM; load it with loadRewardModel (CLI: --rm, --judge-rm, --init-rm)`);
+  }
   const tokenizer = await PargsTokenizer.fromDir(dir);
   const generation = await readGenerationDefaults(dir, config);
 
