@@ -137,6 +137,14 @@ describe('sharing and export', () => {
       expect(alone.backbone.fingerprint).not.toBe(lm.fingerprint); // config.json differs
       const ids = { promptIds: [260, 9], responseIds: [44, 45, 46] };
       expect(await shared.scoreIdsBatch([ids])).toEqual(await alone.scoreIdsBatch([ids]));
+      const saveDir = await mkdtemp(join(tmpdir(), 'pargs-hf-save-'));
+      await expect(alone.save(join(saveDir, 'pargs'))).rejects.toThrow(/runs its own Hugging Face backbone/);
+      // On the LM it saves as a pargs reward model of that LM, which reloads with the same rewards.
+      await shared.save(join(saveDir, 'pargs'));
+      const reloaded = await loadRewardModel(join(saveDir, 'pargs'), lm);
+      expect(reloaded.format).toBe('pargs');
+      expect(await reloaded.scoreIdsBatch([ids])).toEqual(await shared.scoreIdsBatch([ids]));
+      reloaded.dispose();
       alone.dispose();
     } finally {
       shared.dispose();
