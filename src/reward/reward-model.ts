@@ -213,12 +213,15 @@ export async function loadRewardModel(dir: string, backbone?: CausalLM, options:
   checkArgument('loadRewardModel', 'backbone', backbone, causalLM());
   checkOptions('loadRewardModel', options, LOAD_SCHEMA);
   const manifestPath = join(dir, REWARD_MODEL_FILE);
-  if (!(await exists(manifestPath)) && (await exists(join(dir, 'config.json')))) {
+  if (!(await exists(manifestPath))) {
+    if (!(await exists(join(dir, 'config.json')))) {
+      throw new CheckpointError(`${manifestPath} not found: "${dir}" is not a saved pargs reward model, nor a Hugging Face *ForSequenceClassification folder (no config.json)`);
+    }
     const { loadHFRewardModel } = await import('./hf-reward-model.js');
     return loadHFRewardModel(dir, { ...options, backbone });
   }
   if (!backbone) {
-    throw new OptionError(`"${dir}" is a pargs reward model (or not a reward model at all): it needs its backbone — pass the CausalLM it was trained on (CLI: --model DIR)`);
+    throw new OptionError(`"${dir}" is a pargs reward model: it needs its backbone — pass the CausalLM it was trained on (CLI: --model DIR)`);
   }
   let manifest: RewardModelManifest;
   try {

@@ -106,6 +106,7 @@ describe('loading HF sequence-classification reward models', () => {
     const lm = await writeTinyModel({ modelType: 'llama', seed: 13 });
     await expect(loadHFRewardModel(lm.dir)).rejects.toThrow(/not a sequence-classification reward model/);
     await expect(loadRewardModel(lm.dir)).rejects.toThrow(/not a sequence-classification reward model/);
+    await expect(loadRewardModel(join(lm.dir, 'missing'))).rejects.toThrow(/not a saved pargs reward model, nor a Hugging Face/);
     const rmFolder = await writeTinyModel({ modelType: 'llama', seed: 13, seqCls: {} });
     await expect(loadCausalLM(rmFolder.dir)).rejects.toThrow(ConfigError);
     await expect(loadCausalLM(rmFolder.dir)).rejects.toThrow(/is a reward model, not a causal LM; load it with loadRewardModel/);
