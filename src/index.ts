@@ -35,6 +35,8 @@ export { trainPartialRM, type TrainPartialRMOptions, type TrainEvent, type Train
 export type { PrefixSelection, Weighting } from './reward/examples.js';
 export { computeDiagnostics, type RewardDiagnostics } from './reward/diagnostics.js';
 export { PartialRewardModel, loadRewardModel, type RewardModelManifest } from './reward/reward-model.js';
+export { HFRewardModel, loadHFRewardModel, type LoadHFRewardModelOptions } from './reward/hf-reward-model.js';
+export type { RewardModel, ScoreItem } from './reward/reward-model-interface.js';
 export { guidedSample, guidedSampleStream, type GuidedSampleOptions, type GuidedGeneration, type GuidedToken, type CandidateTrace, type StopOptions, type GuidedMode } from './decode/guided.js';
 export { guidedScores, chooseCandidate } from './decode/policy.js';
 export { guidedSampleNoCache } from './decode/reference-loop.js';

@@ -14,7 +14,7 @@ export function causalLM(): Spec {
   return instance(() => CausalLM, 'a CausalLM (from loadCausalLM)');
 }
 export function rewardModel(): Spec {
-  return instance(() => PartialRewardModel, 'a PartialRewardModel (from trainPartialRM or loadRewardModel)');
+  return instance(() => PartialRewardModel, 'a reward model (PartialRewardModel or HFRewardModel, from trainPartialRM or loadRewardModel)');
 }
 
 export function tensor(): Spec {

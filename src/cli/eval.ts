@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
-import { builtinJudge, BUILTIN_JUDGES } from '../eval/judges.js';
+import { builtinJudge, BUILTIN_JUDGES, rewardModelJudge } from '../eval/judges.js';
+import { loadRewardModelFlags } from './reward-model-flag.js';
 import { responseLogProbs, perplexity } from '../eval/lm-scores.js';
 import { distinctN, diversity, meanWithStderr, winRate } from '../eval/metrics.js';
 import { loadCausalLM } from '../lm/load.js';
@@ -15,12 +16,12 @@ export interface GenerationRow {
 }
 
 /** JSON lines with `prompt` and `response` (or `text`), optionally `method` — what `pargs sample --json` prints. */
-export async function readGenerations(file: string): Promise<GenerationRow[]> {
+export async function readGenerations(file: string, flag = '--generations'): Promise<GenerationRow[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new OptionError(`--generations file "${file}" cannot be read`);
+    throw new OptionError(`${flag} file "${file}" cannot be read`);
   }
   const rows: GenerationRow[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
@@ -44,28 +45,36 @@ export async function readGenerations(file: string): Promise<GenerationRow[]> {
 export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'score generations with a judge: reward ± s.e., win rate, diversity (and perplexity with --model)',
-  usage: 'pargs eval --generations FILE --judge NAME [--baseline METHOD] [--model DIR] [--json]',
+  usage: 'pargs eval --generations FILE (--judge NAME | --judge-rm DIR) [--baseline METHOD] [--model DIR] [--json]',
   flags: {
     generations: { type: 'string', help: 'JSON lines {prompt, response|text, method?}', placeholder: 'FILE' },
     judge: { type: 'string', default: 'afinn', help: `built-in judge: ${BUILTIN_JUDGES.join(', ')}`, placeholder: 'NAME' },
+    judgeRm: { type: 'string', help: 'judge with a reward model instead: a Hugging Face *ForSequenceClassification folder, or a pargs reward model on --model', placeholder: 'DIR' },
     baseline: { type: 'string', default: 'plain', help: 'method the win rates compare against (same prompts, same order)', placeholder: 'METHOD' },
     model: { type: 'string', help: 'base model folder: adds the perplexity of the responses under it', placeholder: 'DIR' },
     json: { type: 'boolean', help: 'print one JSON object' },
   },
   async run(flags, _positionals, io) {
     if (!flags.generations) throw new OptionError('pargs eval: --generations FILE is required');
-    const judge = builtinJudge(flags.judge as string);
     const rows = await readGenerations(flags.generations);
     const methods = [...new Set(rows.map((r) => r.method))];
     const scores = new Map<string, number[]>();
-    const judgingTurn = yieldEvery(20, io.signal, 'pargs eval');
-    for (const m of methods) {
-      const list: number[] = [];
-      for (const r of rows.filter((x) => x.method === m)) {
-        await judgingTurn();
-        list.push(await judge(r.prompt, r.response));
+    // A pargs reward model as judge reads the --model backbone; an HF folder carries its own.
+    const judgeRm = flags.judgeRm ? await loadRewardModelFlags(flags.judgeRm, flags.model) : undefined;
+    const judgeName = flags.judgeRm ? `reward model ${flags.judgeRm}` : (flags.judge as string);
+    try {
+      const judge = judgeRm ? rewardModelJudge(judgeRm.rm) : builtinJudge(flags.judge as string);
+      const judgingTurn = yieldEvery(20, io.signal, 'pargs eval');
+      for (const m of methods) {
+        const list: number[] = [];
+        for (const r of rows.filter((x) => x.method === m)) {
+          await judgingTurn();
+          list.push(await judge(r.prompt, r.response));
+        }
+        scores.set(m, list);
       }
-      scores.set(m, list);
+    } finally {
+      judgeRm?.dispose();
     }
     const lm = flags.model ? await loadCausalLM(flags.model) : undefined;
     try {
@@ -87,9 +96,9 @@ export const evalCommand = defineCommand({
           perplexity: ppl,
         });
       }
-      if (flags.json) io.out(JSON.stringify({ judge: flags.judge, baseline: flags.baseline, results }));
+      if (flags.json) io.out(JSON.stringify({ judge: judgeName, baseline: flags.baseline, results }));
       else {
-        io.out(`judge: ${flags.judge}`);
+        io.out(`judge: ${judgeName}`);
         for (const r of results) {
           const win = r.winVsBaseline ? `  win/tie/lose vs ${flags.baseline} ${r.winVsBaseline.win.toFixed(2)}/${r.winVsBaseline.tie.toFixed(2)}/${r.winVsBaseline.lose.toFixed(2)}` : '';
           const ppl = r.perplexity === undefined ? '' : `  perplexity ${r.perplexity.toFixed(2)}`;

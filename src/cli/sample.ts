@@ -21,7 +21,7 @@ export const sampleCommand = defineCommand({
   usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|best-of-n|plain] [--beta B] [--top-k K] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
-    rm: { type: 'string', help: 'reward model saved by pargs train on this backbone', placeholder: 'DIR' },
+    rm: { type: 'string', help: 'reward model: pargs train output on this backbone, or a Hugging Face *ForSequenceClassification folder (same tokenizer)', placeholder: 'DIR' },
     prompt: { type: 'string', help: 'one prompt', placeholder: 'TEXT' },
     prompts: { type: 'string', help: 'a file of prompts: .jsonl/.json (optionally .gz) rows with "prompt" (text or messages) or "messages", else one per line', placeholder: 'FILE' },
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
@@ -63,6 +63,7 @@ export const sampleCommand = defineCommand({
       if (flags.messages !== undefined) noteRendering(lm, flags.model, io.err);
       if (flags.rm && method !== 'plain') {
         rm = await loadRewardModel(flags.rm, lm);
+        if (rm.backbone !== lm) io.err(`note: ${flags.rm} has other backbone weights than ${flags.model}, so it runs its own backbone and KV cache (a second forward per token)`);
         if ((method === 'args' || method === 'args-greedy') && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
       }
       let finished = 0;

@@ -10,6 +10,8 @@ import { createRng } from '../random.js';
 import type { RewardDiagnostics } from '../reward/diagnostics.js';
 import { loadFeatureShards } from '../reward/feature-shards.js';
 import { trainPartialRM, type TrainEvent } from '../reward/trainer.js';
+import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
+import { join } from 'node:path';
 import { defineCommand } from './args.js';
 
 export function formatDiagnostics(d: RewardDiagnostics): string {
@@ -24,7 +26,7 @@ export function formatDiagnostics(d: RewardDiagnostics): string {
 export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train a partial-sequence (or full-sequence) reward head on preference data',
-  usage: 'pargs train --model DIR --data FILE [--eval FILE] --out DIR [--mode partial|full] [--prefix all|sample] [--format NAME] [--over-length drop|truncate] [--epochs N] [--batch-size N] [--lr X] [--min-prefix N] [--weighting per-prefix|per-pair] [--margin M] [--weight-decay X] [--warmup-ratio R] [--eval-every N] [--max-pairs N] [--seed S] [--checkpoint-every N] [--keep-checkpoints N] [--resume | --overwrite] [--json]',
+  usage: 'pargs train --model DIR --data FILE [--eval FILE] --out DIR [--mode partial|full] [--prefix all|sample] [--format NAME] [--over-length drop|truncate] [--epochs N] [--batch-size N] [--lr X] [--min-prefix N] [--weighting per-prefix|per-pair] [--margin M] [--weight-decay X] [--warmup-ratio R] [--eval-every N] [--max-pairs N] [--seed S] [--checkpoint-every N] [--keep-checkpoints N] [--init-rm DIR] [--save-format pargs|hf] [--resume | --overwrite] [--json]',
   flags: {
     model: { type: 'string', help: 'frozen backbone: a local Hugging Face model folder', placeholder: 'DIR' },
     data: { type: 'string', help: 'preference pairs (.jsonl, .jsonl.gz, .json): TRL, HH-RLHF or summarize format', placeholder: 'FILE' },
@@ -54,6 +56,8 @@ export const trainCommand = defineCommand({
     overwrite: { type: 'boolean', help: 'replace an earlier result (or unfinished run) in --out' },
     checkpointEvery: { type: 'number', integer: true, min: 1, help: 'steps between checkpoints (default: each epoch)' },
     keepCheckpoints: { type: 'number', integer: true, min: 1, default: 2, help: 'checkpoints kept in --out/checkpoints' },
+    initRm: { type: 'string', help: 'start the linear head from this reward model (an HF *ForSequenceClassification folder on the same backbone weights, or a pargs RM), then train on prefixes', placeholder: 'DIR' },
+    saveFormat: { type: 'string', default: 'pargs', help: 'pargs, or hf: also export the trained linear head as a Hugging Face *ForSequenceClassification folder in OUT/hf', placeholder: 'pargs|hf' },
     features: { type: 'string', help: 'train from feature shards of pargs features (comma-separated folders) over all of --data', placeholder: 'DIRS' },
     json: { type: 'boolean', help: 'print the final summary as one JSON object' },
     workers: { type: 'number', integer: true, min: 1, help: 'worker threads, each with its own copy of the weights (default PARGS_WORKERS, else the cores)' },
@@ -72,10 +76,14 @@ export const trainCommand = defineCommand({
     if (flags.overLength !== 'drop' && flags.overLength !== 'truncate') throw new OptionError(`pargs train: --over-length must be drop or truncate, got "${flags.overLength}"`);
     if (flags.weighting !== 'per-prefix' && flags.weighting !== 'per-pair') throw new OptionError(`pargs train: --weighting must be per-prefix or per-pair, got "${flags.weighting}"`);
     if (flags.resume && flags.overwrite) throw new OptionError('pargs train: --resume and --overwrite exclude each other');
+    if (flags.saveFormat !== 'pargs' && flags.saveFormat !== 'hf') throw new OptionError(`pargs train: --save-format must be pargs or hf, got "${flags.saveFormat}"`);
+    if (flags.saveFormat === 'hf' && headMatch[2]) throw new OptionError(`pargs train: --save-format hf needs --head linear: an MLP head (${flags.head}) has no Hugging Face *ForSequenceClassification form`);
     // Refused before loading the backbone; trainPartialRM checks again when it claims the folder.
     await inspectOutputDir(flags.out as string, { kind: 'reward-model', what: 'pargs train --out', overwrite: flags.overwrite, resume: flags.resume, protect: [flags.model as string] });
     const lm = await loadCausalLM(flags.model as string, { backend: flags.backend as 'auto' | undefined });
+    let init: PartialRewardModel | undefined;
     try {
+      if (flags.initRm) init = await loadRewardModel(flags.initRm, lm, { backend: flags.backend as 'auto' | undefined });
       io.err(`backbone ${flags.model}: ${lm.config.modelType}, ${lm.config.numLayers} layers, d ${lm.config.hiddenSize} (${lm.backend.description})`);
       const encodeFile = async (file: string) => {
         const set = await loadPreferences(file, { signal: io.signal, format: flags.format as 'auto' | PreferenceFormat });
@@ -139,6 +147,7 @@ export const trainCommand = defineCommand({
         lr: flags.lr,
         seed: flags.seed,
         features,
+        init,
         checkpointDir: flags.out,
         checkpointEvery: flags.checkpointEvery,
         keepCheckpoints: flags.keepCheckpoints,
@@ -155,10 +164,16 @@ export const trainCommand = defineCommand({
         io.out(`saved ${rm.mode} reward model to ${flags.out} (${train.length} training pairs, ${summary.steps} steps, final loss ${summary.finalLoss?.toFixed(4)})`);
         if (final) io.out(formatDiagnostics(final));
       }
+      if (flags.saveFormat === 'hf') {
+        const hfDir = join(flags.out as string, 'hf');
+        await rm.save(hfDir, { format: 'hf', overwrite: flags.overwrite || flags.resume });
+        if (!flags.json) io.out(`exported it as a Hugging Face ${lm.config.modelType} sequence-classification folder to ${hfDir}`);
+      }
       rm.dispose();
       features?.store.dispose();
       return 0;
     } finally {
+      init?.dispose();
       lm.dispose();
     }
   },

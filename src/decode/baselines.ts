@@ -11,7 +11,7 @@ import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { DecodingError, OptionError } from '../errors.js';
 import { causalLM, decodeStrategy, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed } from '../option-specs.js';
 import { boolean, checkOptions, number, required, signal, without, type Schema } from '../options.js';
-import type { PartialRewardModel } from '../reward/reward-model.js';
+import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { bestOfNOnWorkers } from '../workers/decode-parallel.js';
 import { generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
@@ -42,7 +42,7 @@ export function argsSample(options: ArgsSampleOptions): Promise<GuidedGeneration
 
 export interface BestOfNOptions {
   lm: CausalLM;
-  rewardModel: PartialRewardModel;
+  rewardModel: RewardModel;
   /** Text prompts or conversations (rendered with the chat template), as in `generate`. */
   prompts?: readonly Prompt[];
   promptIds?: readonly (readonly number[])[];
@@ -90,8 +90,8 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   const n = options.n ?? 4;
   if (!Number.isInteger(n) || n < 1) throw new OptionError(`bestOfN: n must be a positive integer, got ${n}`);
   if ((options.maxNewTokens ?? 32) < 1) throw new OptionError('bestOfN: maxNewTokens must be at least 1: an empty response has no reward');
-  if (options.rewardModel.backbone.tokenizer.fingerprint !== options.lm.tokenizer.fingerprint) {
-    throw new OptionError('bestOfN: the reward model was built on a backbone with another tokenizer; it cannot score these token ids');
+  if (options.rewardModel.tokenizer.fingerprint !== options.lm.tokenizer.fingerprint) {
+    throw new OptionError(`bestOfN: the reward model${rmSource(options.rewardModel)} reads another tokenizer than the LM "${options.lm.source}"; it cannot score the LM's token ids (use one reward model on the LM's tokenizer)`);
   }
   const strategy = options.strategy ?? { kind: 'sample' };
   const prompts = resolvePrompts(options);

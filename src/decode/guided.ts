@@ -15,10 +15,11 @@ import type { KVCache } from '../lm/kv-cache.js';
 import { causalLM, guidedMode, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed, stopOptions } from '../option-specs.js';
 import { boolean, checkOptions, func, number, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
-import type { PartialRewardModel } from '../reward/reward-model.js';
+import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import { guidedOnWorkers } from '../workers/decode-parallel.js';
 import { checkContext, resolvePrompts, validateFirstRow, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
+import { PadReadout } from './pad-readout.js';
 import { streamOf } from './stream.js';
 
 export type { GuidedMode } from './policy.js';
@@ -34,7 +35,7 @@ export interface StopOptions {
 
 export interface GuidedSampleOptions {
   lm: CausalLM;
-  rewardModel: PartialRewardModel;
+  rewardModel: RewardModel;
   /** Text prompts or conversations (rendered with the chat template), as in `generate`. */
   prompts?: readonly Prompt[];
   promptIds?: readonly (readonly number[])[];
@@ -127,9 +128,9 @@ function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: G
   }
   const maxNewTokens = o.maxNewTokens ?? 64;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`guidedSample: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
-  const rmTokenizer = o.rewardModel.backbone.tokenizer.fingerprint;
+  const rmTokenizer = o.rewardModel.tokenizer.fingerprint;
   if (rmTokenizer !== o.lm.tokenizer.fingerprint) {
-    throw new OptionError('guidedSample: the reward model was built on a backbone with another tokenizer; guided decoding scores token ids, so both must share one tokenizer');
+    throw new OptionError(`guidedSample: the reward model${rmSource(o.rewardModel)} reads another tokenizer than the LM "${o.lm.source}" (tokenizer.json fingerprints ${rmTokenizer.slice(0, 12)}… vs ${o.lm.tokenizer.fingerprint.slice(0, 12)}…); guided decoding scores the LM's token ids, so both must share one tokenizer`);
   }
   return { beta, topK, mode, maxNewTokens, seed: validateSeed(o.seed ?? 0, 'guidedSample') };
 }
@@ -162,6 +163,8 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const d = scorer.config.hiddenSize;
 
   throwIfAborted(signal, 'guidedSample');
+  const padReadout = await PadReadout.start(rewardModel, prompts);
+  if (padReadout) results.forEach((r) => r.modelCalls++);
   const pre = lm.prefill(prompts);
   pre.hidden.dispose();
   let state: State = { active: prompts.map((_, i) => i), logits: pre.logits, lmCache: pre.cache, rmCache: pre.cache };
@@ -197,10 +200,12 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
         const chosen = state.active.map((row, b) => {
           const lp = candidates[b].map((v) => logProbs[b][v]);
           const r = rewards.subarray(b * topK, (b + 1) * topK);
+          padReadout?.adjust(row, candidates[b], r);
           const scores = guidedScores(lp, r, beta, row);
           const j = chooseCandidate(scores, mode, rngs[row]());
           const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
           const tokenId = candidates[b][j];
+          padReadout?.chosen(row, tokenId, r[j]);
           const token: GuidedToken = {
             row,
             step,

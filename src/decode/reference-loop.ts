@@ -4,7 +4,6 @@
  * backbone on the whole sequence once per candidate. Same policy and random stream as `guidedSample`,
  * so both must pick identical tokens.
  */
-import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { boolean, checkOptions, object, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
@@ -12,19 +11,10 @@ import { resolvePrompts } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from './policy.js';
 
-/** Reward of the last token of `ids` under the reward model, from a full forward. */
+/** Reward of the sequence `ids` under the reward model, from a full forward (an HF model's pad rule included). */
 async function lastReward(options: GuidedSampleOptions, ids: number[]): Promise<number> {
-  const backbone = options.rewardModel.backbone;
-  const out = backbone.forward({ ids: [ids], logits: 'none' });
-  const r = tf.tidy(() => {
-    const d = backbone.config.hiddenSize;
-    const last = tf.slice(tf.reshape(out.hidden, [-1, d]), [ids.length - 1, 0], [1, d]) as tf.Tensor2D; // [1, d]
-    return options.rewardModel.rewardsFromHidden(last); // [1]
-  });
-  out.hidden.dispose();
-  const value = (await r.data())[0];
-  r.dispose();
-  return value;
+  const [reward] = await options.rewardModel.scoreIdsBatch([{ promptIds: ids, responseIds: [] }]);
+  return reward;
 }
 
 /** guidedSample's keys without the streaming callback and fusing; the reference loop stops only at EOS. */

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { OptionError } from '../errors.js';
 import { rewardModel } from '../option-specs.js';
 import { checkArgument, checkOptions, oneOf, required, string, type Schema } from '../options.js';
-import type { PartialRewardModel } from '../reward/reward-model.js';
+import type { RewardModel } from '../reward/reward-model-interface.js';
 
 export type Judge = (prompt: string, response: string) => number | Promise<number>;
 
@@ -54,7 +54,7 @@ export function vaderJudge(): Judge {
 }
 
 /** A reward model as a judge: the reward of the complete response. */
-export function rewardModelJudge(rm: PartialRewardModel): Judge {
+export function rewardModelJudge(rm: RewardModel): Judge {
   checkArgument('rewardModelJudge', 'rm', rm, required(rewardModel()));
   return (prompt, response) => rm.score(prompt, response);
 }

@@ -51,6 +51,12 @@ export class CausalLM {
     readonly source: string,
     /** SHA-256 over config and weights: identifies this backbone in reward-model checkpoints. */
     readonly fingerprint: string,
+    /**
+     * SHA-256 over the architecture (the parsed config without token ids) and the backbone weights, without
+     * any head (lm_head, score): equal for a causal LM and a sequence-classification RM built on the same
+     * backbone, so a reward model can share this model's forward pass and KV cache iff it matches.
+     */
+    readonly backboneFingerprint: string = fingerprint,
   ) {}
 
   get params(): TransformerParams {

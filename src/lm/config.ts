@@ -69,6 +69,20 @@ export interface ModelConfig {
 
 type Raw = Record<string, unknown>;
 
+/** The Hugging Face sequence-classification heads pargs loads as reward models (src/reward/hf-reward-model.ts). */
+export const SEQUENCE_CLASSIFICATION_ARCHITECTURES: readonly string[] = [
+  'LlamaForSequenceClassification',
+  'MistralForSequenceClassification',
+  'Qwen2ForSequenceClassification',
+  'GPT2ForSequenceClassification',
+];
+
+/** The sequence-classification architecture a config.json names, or undefined for a causal LM. */
+export function sequenceClassificationArchitecture(raw: unknown): string | undefined {
+  const arch = (raw as Raw | null)?.architectures;
+  return Array.isArray(arch) ? (arch.find((a) => SEQUENCE_CLASSIFICATION_ARCHITECTURES.includes(a)) as string | undefined) : undefined;
+}
+
 function intField(raw: Raw, key: string, fallback?: number): number {
   const v = raw[key] ?? fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
@@ -115,9 +129,10 @@ export function tokenIdList(value: unknown, where: string): number[] {
 
 function refuseUnsupported(raw: Raw, modelType: string): void {
   const arch = raw.architectures;
-  if (Array.isArray(arch) && arch.length > 0 && !arch.some((a) => typeof a === 'string' && a.endsWith('ForCausalLM') || a === 'GPT2LMHeadModel')) {
+  const causal = (a: unknown): boolean => typeof a === 'string' && (a.endsWith('ForCausalLM') || a === 'GPT2LMHeadModel');
+  if (Array.isArray(arch) && arch.length > 0 && !arch.some((a) => causal(a) || SEQUENCE_CLASSIFICATION_ARCHITECTURES.includes(a))) {
     throw new ConfigError(
-      `config.json "architectures" is ${JSON.stringify(arch)}: pargs loads causal language models only (*ForCausalLM or GPT2LMHeadModel)`,
+      `config.json "architectures" is ${JSON.stringify(arch)}: pargs loads causal language models (*ForCausalLM or GPT2LMHeadModel) and causal reward models (${SEQUENCE_CLASSIFICATION_ARCHITECTURES.join(', ')})`,
     );
   }
   if (raw.quantization_config !== undefined) {

@@ -11,9 +11,10 @@ import { ConfigError, SafetensorsError } from '../errors.js';
 import { describeReadFailure, fsErrorCode } from '../io/read-input.js';
 import { openSafetensorsDir } from '../io/weight-source.js';
 import { CausalLM } from './causal-lm.js';
-import { parseModelConfig } from './config.js';
+import { parseModelConfig, sequenceClassificationArchitecture } from './config.js';
 import { readGenerationDefaults } from './generation-config.js';
 import { loadTransformerParams, type WeightReader } from './hf-weights.js';
+import { paramTensors } from './params.js';
 import { PargsTokenizer } from './tokenizer.js';
 import { Transformer } from './transformer.js';
 
@@ -39,46 +40,87 @@ function refuseNonFinite(dir: string, name: string, data: Float32Array): void {
 export async function loadCausalLM(dir: string, options: LoadOptions = {}): Promise<CausalLM> {
   checkArgument('loadCausalLM', 'dir', dir, required(string()));
   checkOptions('loadCausalLM', options, LOAD_SCHEMA);
+  const { lm } = await loadModelFolder(dir, options, []);
+  return lm;
+}
+
+/** Reads a model folder's config.json (parsed JSON and its text); typed errors for a missing or broken file. */
+export async function readConfigJson(dir: string): Promise<{ path: string; text: string; raw: unknown }> {
   const info = await stat(dir).catch(() => undefined);
   if (!info?.isDirectory()) {
     throw new ConfigError(`model folder "${dir}" does not exist or is not a folder; pass a local Hugging Face model folder (config.json, model.safetensors, tokenizer.json)`);
   }
+  const path = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(fsErrorCode(err) === 'ENOENT' ? `${path} not found: "${dir}" is not a Hugging Face model folder` : describeReadFailure(path, err));
+  }
+  try {
+    return { path, text, raw: JSON.parse(text) };
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+const BASE_PREFIX = /^(model\.|transformer\.)/;
+
+/**
+ * The backbone of a model folder as a `CausalLM`, plus the raw data of the `extra` tensors (a reward
+ * model's `score.weight`), which the backbone loader does not see. A folder without `lm_head.weight` whose
+ * config does not tie it (a sequence-classification RM) gets the transposed embedding as a stand-in LM
+ * head: the CausalLM stays complete, and a reward model never reads its logits.
+ */
+export async function loadModelFolder(dir: string, options: LoadOptions, extra: readonly string[]): Promise<{ lm: CausalLM; extra: Map<string, { shape: number[]; data: Float32Array }> }> {
   const backend = await initBackend({ backend: options.backend });
-  const configPath = join(dir, 'config.json');
-  let configText: string;
-  try {
-    configText = await readFile(configPath, 'utf8');
-  } catch (err) {
-    throw new ConfigError(fsErrorCode(err) === 'ENOENT' ? `${configPath} not found: "${dir}" is not a Hugging Face model folder` : describeReadFailure(configPath, err));
-  }
-  let rawConfig: unknown;
-  try {
-    rawConfig = JSON.parse(configText);
-  } catch (err) {
-    throw new ConfigError(`${configPath} is not valid JSON: ${(err as Error).message}`);
-  }
+  const { path: configPath, text: configText, raw: rawConfig } = await readConfigJson(dir);
   const config = parseModelConfig(rawConfig, configPath);
+  const seqCls = sequenceClassificationArchitecture(rawConfig);
+  if (seqCls && extra.length === 0) {
+    throw new ConfigError(`${configPath} "architectures" is ["${seqCls}"]: "${dir}" is a reward model, not a causal LM; load it with loadRewardModel (CLI: --rm, --judge-rm, --init-rm)`);
+  }
   const tokenizer = await PargsTokenizer.fromDir(dir);
   const generation = await readGenerationDefaults(dir, config);
 
   const source = await openSafetensorsDir(dir);
   const hash = createHash('sha256').update(configText);
+  const { raw: _raw, bosTokenId: _bos, eosTokenIds: _eos, padTokenId: _pad, tieWordEmbeddings: _tie, ...architecture } = config;
+  const backboneHash = createHash('sha256').update(JSON.stringify(architecture));
+  const found = new Map<string, { shape: number[]; data: Float32Array }>();
+  const hidden = new Set(extra);
+  const noLmHead = !config.tieWordEmbeddings && !source.names().includes('lm_head.weight') && extra.length > 0;
   // Hash every weight as it is read, so the fingerprint names exactly the numbers this model runs.
   const reader: WeightReader = {
-    names: () => source.names(),
+    names: () => source.names().filter((n) => !hidden.has(n)),
     info: (name) => source.info(name),
     readF32: async (name) => {
       const data = await source.readF32(name);
       refuseNonFinite(dir, name, data);
-      hash.update(name).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      hash.update(name).update(bytes);
+      if (name !== 'lm_head.weight') backboneHash.update(name.replace(BASE_PREFIX, '')).update(bytes);
       return data;
     },
   };
   let params;
   try {
-    params = await loadTransformerParams(config, reader, dir);
+    params = await loadTransformerParams(noLmHead ? { ...config, tieWordEmbeddings: true } : config, reader, dir);
+    try {
+      for (const name of extra) {
+        if (!source.names().includes(name)) continue;
+        const data = await source.readF32(name);
+        refuseNonFinite(dir, name, data);
+        hash.update(name).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        found.set(name, { shape: source.info(name).shape, data });
+      }
+    } catch (err) {
+      for (const t of paramTensors(params)) t.dispose();
+      throw err;
+    }
   } finally {
     await source.close();
   }
-  return new CausalLM(config, tokenizer, generation, new Transformer(config, params), backend, dir, hash.digest('hex'));
+  const lm = new CausalLM(config, tokenizer, generation, new Transformer(config, params), backend, dir, hash.digest('hex'), backboneHash.digest('hex'));
+  return { lm, extra: found };
 }

@@ -4,7 +4,7 @@
  * calls on the hidden states of its candidate tokens.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { CheckpointError, OptionError } from '../errors.js';
@@ -13,8 +13,11 @@ import { guardOutput } from '../io/fs-errors.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
+import { LOAD_SCHEMA, type LoadOptions } from '../lm/load.js';
 import { causalLM, positiveInt } from '../option-specs.js';
-import { arrayOf, boolean, checkArgument, checkOptions, object, required, string, tokenIds } from '../options.js';
+import { arrayOf, boolean, checkArgument, checkOptions, object, oneOf, required, string, tokenIds } from '../options.js';
+import type { PargsTokenizer } from '../lm/tokenizer.js';
+import type { RewardModel } from './reward-model-interface.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
 
@@ -34,7 +37,7 @@ export interface RewardModelManifest {
   training?: Record<string, unknown>;
 }
 
-export class PartialRewardModel {
+export class PartialRewardModel implements RewardModel {
   constructor(
     readonly backbone: CausalLM,
     readonly head: RewardHead,
@@ -45,6 +48,26 @@ export class PartialRewardModel {
     if (head.inputDim !== backbone.config.hiddenSize) {
       throw new OptionError(`reward head expects features of size ${head.inputDim}, the backbone produces ${backbone.config.hiddenSize}`);
     }
+  }
+
+  get format(): 'pargs' | 'hf' {
+    return 'pargs';
+  }
+
+  get tokenizer(): PargsTokenizer {
+    return this.backbone.tokenizer;
+  }
+
+  get headSpec(): HeadSpec {
+    return this.head.spec;
+  }
+
+  /**
+   * Where the reward of the sequence `ids[0 … end]` is read: its last token here; an HF sequence-
+   * classification model reads the last token that is not its pad token (hf-reward-model.ts).
+   */
+  protected readIndex(_ids: readonly number[], end: number): number {
+    return end;
   }
 
   /** Rewards of final hidden states [N, d] → [N] (the caller disposes the result). */
@@ -66,10 +89,11 @@ export class PartialRewardModel {
     if (responseIds.length === 0) return [];
     const ids = [...promptIds, ...responseIds];
     const out = this.backbone.forward({ ids: [ids], logits: 'none' });
+    // The prefix of i response tokens ends at sequence index P + i − 1: rows P … P + L − 1 (or where readIndex says).
+    const read = Int32Array.from(responseIds, (_, i) => this.readIndex(ids, promptIds.length + i));
     const rewards = tf.tidy(() => {
       const d = this.backbone.config.hiddenSize;
-      // The prefix of i response tokens ends at sequence index P + i − 1: rows P … P + L − 1.
-      const responseHidden = tf.slice(tf.reshape(out.hidden, [-1, d]), [promptIds.length, 0], [responseIds.length, d]) as tf.Tensor2D; // [L, d]
+      const responseHidden = tf.gather(tf.reshape(out.hidden, [-1, d]), tf.tensor1d(read, 'int32')) as tf.Tensor2D; // [L, d]
       return this.head.apply(responseHidden); // [L]
     });
     out.hidden.dispose();
@@ -96,7 +120,8 @@ export class PartialRewardModel {
       const T = ids[0].length;
       const forward = this.backbone.forward({ ids, mask, logits: 'none' });
       const rewards = tf.tidy(() => {
-        const last = tf.tensor1d(Int32Array.from(batch, (_, b) => b * T + T - 1), 'int32'); // left padding: every row ends at T − 1
+        // Left padding: row b's sequence starts at T − length; its last token is at T − 1.
+        const last = tf.tensor1d(Int32Array.from(batch, (seq, b) => b * T + T - seq.length + this.readIndex(seq, seq.length - 1)), 'int32');
         return this.head.apply(tf.gather(tf.reshape(forward.hidden, [-1, d]), last) as tf.Tensor2D); // [b]
       });
       forward.hidden.dispose();
@@ -140,9 +165,14 @@ export class PartialRewardModel {
    * Writes reward_model.json + head.safetensors into `dir`, each file atomically. `dir` must be new,
    * empty or an earlier pargs reward model (replaced only with `overwrite: true`); see io/output-dir.ts.
    */
-  async save(dir: string, options: { overwrite?: boolean } = {}): Promise<void> {
+  async save(dir: string, options: { overwrite?: boolean; format?: 'pargs' | 'hf' } = {}): Promise<void> {
     checkArgument('save', 'dir', dir, required(string()));
-    checkOptions('save', options, { overwrite: boolean() });
+    checkOptions('save', options, { overwrite: boolean(), format: oneOf('pargs', 'hf') });
+    if (options.format === 'hf') {
+      // Imported here: hf-reward-model.ts extends this class, so a static import would be circular.
+      const { saveHFRewardModel } = await import('./hf-reward-model.js');
+      return saveHFRewardModel(this, dir, { overwrite: options.overwrite });
+    }
     const claimed = await claimOutputDir(dir, { kind: 'reward-model', what: 'save', overwrite: options.overwrite, protect: [this.backbone.source] });
     try {
       await writeRewardModelFiles(this, claimed.dir);
@@ -172,11 +202,27 @@ export async function writeRewardModelFiles(rm: PartialRewardModel, dir: string)
   });
 }
 
-/** Loads a reward model saved by `save` (or a training checkpoint) onto `backbone`. */
-export async function loadRewardModel(dir: string, backbone: CausalLM): Promise<PartialRewardModel> {
+/**
+ * Loads a reward model from `dir`: a pargs reward model (saved by `save`, or a training checkpoint) onto
+ * `backbone`, which it needs; or a Hugging Face `*ForSequenceClassification` folder, which carries its own
+ * backbone — it runs on `backbone` instead when that has the same backbone weights (`backboneFingerprint`),
+ * so guidance shares the LM's cache.
+ */
+export async function loadRewardModel(dir: string, backbone?: CausalLM, options: LoadOptions = {}): Promise<PartialRewardModel> {
   checkArgument('loadRewardModel', 'dir', dir, required(string()));
-  checkArgument('loadRewardModel', 'backbone', backbone, required(causalLM()));
+  checkArgument('loadRewardModel', 'backbone', backbone, causalLM());
+  checkOptions('loadRewardModel', options, LOAD_SCHEMA);
   const manifestPath = join(dir, REWARD_MODEL_FILE);
+  if (!(await exists(manifestPath))) {
+    if (!(await exists(join(dir, 'config.json')))) {
+      throw new CheckpointError(`${manifestPath} not found: "${dir}" is not a saved pargs reward model, nor a Hugging Face *ForSequenceClassification folder (no config.json)`);
+    }
+    const { loadHFRewardModel } = await import('./hf-reward-model.js');
+    return loadHFRewardModel(dir, { ...options, backbone });
+  }
+  if (!backbone) {
+    throw new OptionError(`"${dir}" is a pargs reward model: it needs its backbone — pass the CausalLM it was trained on (CLI: --model DIR)`);
+  }
   let manifest: RewardModelManifest;
   try {
     manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as RewardModelManifest;
@@ -215,3 +261,5 @@ export async function loadRewardModel(dir: string, backbone: CausalLM): Promise<
     await file.close();
   }
 }
+
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);

@@ -27,7 +27,8 @@ import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js'
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, gatherBatch, pairMargins, type PrefixSelection, type Weighting } from './examples.js';
 import { extractPrefixFeatures, hashPairs, planPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
-import { checkHeadFits, RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
+import { checkHeadFits, RewardHead, validateHeadSpec, type HeadSpec, type HostParam } from './head.js';
+import { rmSource, type RewardModel } from './reward-model-interface.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
@@ -66,6 +67,12 @@ export interface TrainPartialRMOptions {
   /** 'per-prefix' (default, the paper: long pairs weigh more) or 'per-pair'. */
   weighting?: Weighting;
   head?: HeadSpec;
+  /**
+   * Start the (linear) head from this reward model's head instead of a random one — e.g. an HF
+   * `*ForSequenceClassification` RM's `score` row with bias 0, then continue on prefixes (the paper's
+   * TL;DR recipe). It must read the same backbone weights (`backboneFingerprint`) as `backbone`.
+   */
+  init?: RewardModel;
   epochs?: number;
   /** Prefix pairs per optimizer step (default 256). */
   batchSize?: number;
@@ -163,6 +170,7 @@ export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
   minPrefix: specs.positiveInt(),
   weighting: oneOf('per-prefix', 'per-pair'),
   head: tagged('kind', { linear: {}, mlp: { hidden: required(specs.positiveInt()) } }),
+  init: specs.rewardModel(),
   epochs: specs.positiveInt(),
   batchSize: specs.positiveInt(),
   lr: number({ above: 0 }),
@@ -232,8 +240,9 @@ function resolve(o: TrainPartialRMOptions): Resolved {
 }
 
 /** A key over everything that determines the trajectory: options, backbone and the exact pairs. */
-function runKey(r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[]): string {
+function runKey(r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], initParams?: HostParam[]): string {
   const h = createHash('sha256').update(JSON.stringify(r)).update(backbone.fingerprint);
+  for (const p of initParams ?? []) h.update(p.name).update(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength));
   for (const p of pairs) h.update(JSON.stringify(p.margin === undefined ? [p.promptIds, p.chosenIds, p.rejectedIds] : [p.promptIds, p.chosenIds, p.rejectedIds, p.margin]));
   return h.digest('hex');
 }
@@ -259,14 +268,15 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
   const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, workers: options.workers, signal };
   const prefixes = { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix };
   if (options.features) checkFeatures(options.features, prefixes, pairs, backbone);
-  const key = runKey(r, backbone, pairs);
+  const initParams = options.init ? await initHeadParams(options.init, r, backbone) : undefined;
+  const key = runKey(r, backbone, pairs, initParams);
   /** Runs a feature pass; an abort during it still leaves a resumable checkpoint (see saveStartCheckpoint). */
   const featurePass = async (o: FeaturePassOptions): Promise<PrefixFeatures> => {
     try {
       return await extractPrefixFeatures(o);
     } catch (err) {
       if (!(err instanceof AbortError) || !output) throw err;
-      const saved = await saveStartCheckpoint(output.dir, r, backbone, pairs, key, options.resume === true, keep);
+      const saved = await saveStartCheckpoint(output.dir, r, backbone, pairs, key, options.resume === true, keep, initParams);
       throw new AbortError(`trainPartialRM was aborted during the feature pass; ${saved ? 'a step-0 checkpoint was written to' : 'the existing checkpoint stays in'} "${options.checkpointDir}" (resume: true / --resume continues; the feature pass is redone)`);
     }
   };
@@ -304,7 +314,7 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
       Object.assign(history, checkpoint.position.history as TrainingHistory);
       onProgress?.({ kind: 'resumed', step: startStep, dir: checkpoint.dir });
     } else {
-      rm = new PartialRewardModel(backbone, RewardHead.init(r.head, backbone.config.hiddenSize, createRng(r.seed, 'head-init')), r.mode);
+      rm = new PartialRewardModel(backbone, initialHead(r, backbone, initParams), r.mode);
     }
     const head = rm.head;
     optimizer = headOptimizer(head, r);
@@ -388,6 +398,27 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
   }
 }
 
+/** The head's starting point: `init`'s parameters when given, else the seeded random head. */
+function initialHead(r: Resolved, backbone: CausalLM, initParams: HostParam[] | undefined): RewardHead {
+  if (initParams) return RewardHead.fromHost(r.head, backbone.config.hiddenSize, initParams);
+  return RewardHead.init(r.head, backbone.config.hiddenSize, createRng(r.seed, 'head-init'));
+}
+
+/** The parameters `init` starts the head from; refused unless it is a linear head on `backbone`'s weights. */
+async function initHeadParams(init: RewardModel, r: Resolved, backbone: CausalLM): Promise<HostParam[]> {
+  const from = rmSource(init);
+  if (init.backbone.backboneFingerprint !== backbone.backboneFingerprint) {
+    throw new OptionError(
+      `trainPartialRM: init${from} reads backbone weights with fingerprint ${init.backbone.backboneFingerprint.slice(0, 12)}…, the backbone "${backbone.source}" has ${backbone.backboneFingerprint.slice(0, 12)}…; ` +
+        'a head only carries over to the backbone it was trained on — train on the reward model\'s own backbone weights',
+    );
+  }
+  if (init.headSpec.kind !== 'linear' || r.head.kind !== 'linear') {
+    throw new OptionError(`trainPartialRM: init${from} has a ${init.headSpec.kind} head and head is ${r.head.kind}; init works for linear heads (the score row of an HF reward model)`);
+  }
+  return init.head.toHost();
+}
+
 /** AdamW over the head's variables; biases are not decayed. */
 function headOptimizer(head: RewardHead, r: Resolved): AdamW {
   return new AdamW([...head.variables].map(([name, variable]) => ({ name, variable, decay: !name.endsWith('bias') })), { weightDecay: r.weightDecay, beta2: 0.999 });
@@ -399,7 +430,7 @@ function headOptimizer(head: RewardHead, r: Resolved): AdamW {
  * An existing checkpoint that a resumed run would continue from is kept instead; returns whether one
  * was written.
  */
-async function saveStartCheckpoint(dir: string, r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], key: string, resume: boolean, keep: number): Promise<boolean> {
+async function saveStartCheckpoint(dir: string, r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], key: string, resume: boolean, keep: number, initParams: HostParam[] | undefined): Promise<boolean> {
   if (resume) {
     // A checkpoint that does not load is not ours to replace either: keep whatever is there.
     const existing = await loadTrainingCheckpoint(dir, backbone).catch(() => 'unreadable' as const);
@@ -412,7 +443,7 @@ async function saveStartCheckpoint(dir: string, r: Resolved, backbone: CausalLM,
   const plans = planPairs({ backbone, pairs, prefixes: { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix } });
   const perEpoch = examplesPerEpoch({ plans, pairIndices: plans.flatMap((p, i) => (p ? [i] : [])) }, r.prefix);
   const totalSteps = Math.ceil(perEpoch / r.batchSize) * r.epochs;
-  const rm = new PartialRewardModel(backbone, RewardHead.init(r.head, backbone.config.hiddenSize, createRng(r.seed, 'head-init')), r.mode);
+  const rm = new PartialRewardModel(backbone, initialHead(r, backbone, initParams), r.mode);
   const optimizer = headOptimizer(rm.head, r);
   try {
     await saveTrainingCheckpoint(dir, rm, optimizer, { step: 0, totalSteps, runKey: key, history: { steps: [], evals: [] } }, keep);

@@ -10,6 +10,7 @@ import type { BestOfNOptions, BestOfNResult } from '../decode/baselines.js';
 import type { GenerateOptions, Generation } from '../decode/generate.js';
 import type { GuidedGeneration, GuidedSampleOptions, GuidedToken } from '../decode/guided.js';
 import type { CausalLM } from '../lm/causal-lm.js';
+import type { PartialRewardModel } from '../reward/reward-model.js';
 import { resolveWorkers } from './count.js';
 import { rewardModelInit, weightBytes } from './models.js';
 import { runOnWorkers } from './pool.js';
@@ -78,6 +79,8 @@ export function generateOnWorkers(options: GenerateOptions, prompts: number[][])
 
 /** `guidedSample` on workers, or undefined when it runs in this thread. */
 export function guidedOnWorkers(options: GuidedSampleOptions, prompts: number[][]): Promise<GuidedGeneration[]> | undefined {
+  // A worker rebuilds a pargs head on a causal-LM folder; a Hugging Face RM (own read-out) stays in this thread.
+  if (options.rewardModel.format !== 'pargs') return undefined;
   // Each step runs the k candidates (and, unfused, the chosen token once more).
   const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, longest(prompts) + (options.maxNewTokens ?? 64) * ((options.topK ?? 10) + 1), options.workers);
   if (workers <= 1) return undefined;
@@ -85,7 +88,7 @@ export function guidedOnWorkers(options: GuidedSampleOptions, prompts: number[][
   const chunks = chunksOf(prompts, workers);
   const padTo = longest(prompts);
   const tasks: Task[] = chunks.map((c) => ({ kind: 'guided', options: { ...plain, promptIds: c.rows, firstRow: firstRow + c.start }, padTo, events: onToken !== undefined }));
-  return rewardModelInit(lm, rewardModel).then(async (reward) => {
+  return rewardModelInit(lm, rewardModel as PartialRewardModel).then(async (reward) => {
     const init: WorkerInit = { backend: lm.backend.name, lm: { dir: lm.source, fingerprint: lm.fingerprint }, ...reward };
     const parts = await runChunks<GuidedGeneration>({
       workers, init, chunks, tasks, what: 'guidedSample', signal,
@@ -102,6 +105,8 @@ const SCORE_ROWS = 16;
 
 /** `bestOfN` on workers, or undefined when it runs in this thread. */
 export function bestOfNOnWorkers(options: BestOfNOptions, prompts: number[][], n: number): Promise<BestOfNResult[]> | undefined {
+  // A worker rebuilds a pargs head on a causal-LM folder; a Hugging Face RM (own read-out) stays in this thread.
+  if (options.rewardModel.format !== 'pargs') return undefined;
   const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, n * (longest(prompts) + (options.maxNewTokens ?? 32) + 1), options.workers);
   if (workers <= 1) return undefined;
   const { lm, rewardModel, signal, prompts: _text, promptIds: _ids, workers: _n, firstRow = 0, ...plain } = options;
@@ -112,7 +117,7 @@ export function bestOfNOnWorkers(options: BestOfNOptions, prompts: number[][], n
   if (chunks.length < 2) return undefined;
   const padTo = longest(prompts);
   const tasks: Task[] = chunks.map((c) => ({ kind: 'bestOfN', options: { ...plain, promptIds: c.rows, firstRow: firstRow + c.start }, padTo }));
-  return rewardModelInit(lm, rewardModel).then(async (reward) => {
+  return rewardModelInit(lm, rewardModel as PartialRewardModel).then(async (reward) => {
     const init: WorkerInit = { backend: lm.backend.name, lm: { dir: lm.source, fingerprint: lm.fingerprint }, ...reward };
     return (await runChunks<BestOfNResult>({ workers: chunks.length, init, chunks, tasks, what: 'bestOfN', signal })).flat();
   });

@@ -29,6 +29,11 @@ export interface TinyOptions {
   config?: Record<string, unknown>;
   /** A `chat_template` for tokenizer_config.json (a Jinja string, or named templates); none by default. */
   chatTemplate?: string | { name: string; template: string }[];
+  /**
+   * Write a `*ForSequenceClassification` reward model instead of a causal LM: no lm_head, a
+   * `score.weight` [numLabels (default 1), scoreWidth (default hidden)] unless `omitScore`.
+   */
+  seqCls?: { numLabels?: number; scoreWidth?: number; omitScore?: boolean };
   /** Weight scale (standard deviation of the random normal entries). */
   scale?: number;
   dir?: string;
@@ -116,6 +121,10 @@ export async function writeTinyModel(o: TinyOptions): Promise<TinyModel> {
         eos_token_id: eotId,
         ...(o.modelType === 'mistral' ? { sliding_window: null } : {}),
       };
+  if (o.seqCls) {
+    const arch = { gpt2: 'GPT2', llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2' }[o.modelType];
+    Object.assign(config, { architectures: [`${arch}ForSequenceClassification`], num_labels: o.seqCls.numLabels ?? 1 });
+  }
   Object.assign(config, o.config ?? {});
 
   const weights = new Map<string, Float32Array>();
@@ -175,7 +184,9 @@ export async function writeTinyModel(o: TinyOptions): Promise<TinyModel> {
     }
     add(`${base}norm.weight`, [d], 'ones');
   }
-  if (!tie) add('lm_head.weight', [vocab, d]);
+  if (o.seqCls) {
+    if (!o.seqCls.omitScore) add('score.weight', [o.seqCls.numLabels ?? 1, o.seqCls.scoreWidth ?? d]);
+  } else if (!tie) add('lm_head.weight', [vocab, d]);
 
   const dir = o.dir ?? (await mkdtemp(join(tmpdir(), `pargs-tiny-${o.modelType}-`)));
   await mkdir(dir, { recursive: true });

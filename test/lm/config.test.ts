@@ -83,7 +83,7 @@ describe('parseModelConfig refuses what it cannot run faithfully', () => {
     ['not an object', [1, 2], /JSON object/],
     ['no model_type', { hidden_size: 8 }, /model_type/],
     ['unsupported model_type', { model_type: 'gpt_neox' }, /"gpt_neox"/],
-    ['non-causal architecture', { ...llama, architectures: ['LlamaForSequenceClassification'] }, /architectures/],
+    ['non-causal architecture', { ...llama, architectures: ['LlamaForTokenClassification'] }, /architectures/],
     ['quantized checkpoint', { ...llama, quantization_config: { quant_method: 'gptq' } }, /quantization_config/],
     ['custom code', { ...llama, auto_map: { AutoModel: 'x.Y' } }, /auto_map/],
     ['longrope', { ...llama, rope_scaling: { rope_type: 'longrope', long_factor: [1], short_factor: [1] } }, /rope type "longrope" is not implemented/],

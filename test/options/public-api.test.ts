@@ -20,7 +20,8 @@ import { INIT_BACKEND_SCHEMA } from '../../src/engine/backend.js';
 import { AFINN_SCHEMA } from '../../src/eval/judges.js';
 import { READ_OPTIONS_SCHEMA } from '../../src/io/safetensors.js';
 import { LOAD_SCHEMA } from '../../src/lm/load.js';
-import { boolean, closestKey, integer, showValue, without, wrongValues, type Schema } from '../../src/options.js';
+import { boolean, closestKey, integer, oneOf, showValue, without, wrongValues, type Schema } from '../../src/options.js';
+import { LOAD_HF_REWARD_MODEL_SCHEMA } from '../../src/reward/hf-reward-model.js';
 import { BPE_SCHEMA } from '../../src/pretrain/bpe-trainer.js';
 import { EVALUATE_LM_SCHEMA } from '../../src/pretrain/eval-lm.js';
 import { PRETRAIN_SCHEMA } from '../../src/pretrain/options.js';
@@ -32,12 +33,14 @@ const { OptionError } = pargs;
 let lm: pargs.CausalLM;
 let rm: pargs.PartialRewardModel;
 let modelDir = '';
+let hfRmDir = '';
 let work = '';
 const PAIRS = [{ promptIds: [260, 5], chosenIds: [7, 8], rejectedIds: [9] }];
 
 beforeAll(async () => {
   modelDir = (await writeTinyModel({ modelType: 'llama', kvHeads: 2, seed: 81 })).dir;
   lm = await pargs.loadCausalLM(modelDir);
+  hfRmDir = (await writeTinyModel({ modelType: 'llama', kvHeads: 2, seed: 81, seqCls: {} })).dir;
   rm = new pargs.PartialRewardModel(lm, pargs.RewardHead.init({ kind: 'linear' }, lm.config.hiddenSize, pargs.createRng(1, 'head-init')), 'partial');
   work = await mkdtemp(join(tmpdir(), 'pargs-options-'));
 });
@@ -97,6 +100,9 @@ const cases: Case[] = [
   { fn: 'splitPairs', schema: SPLIT_SCHEMA, base: () => ({ seed: 0, evalCount: 1 }), call: (o) => pargs.splitPairs([1, 2, 3], o as never) },
   { fn: 'afinnJudge', schema: AFINN_SCHEMA, base: () => ({}), call: (o) => pargs.afinnJudge(o as never) },
   { fn: 'initBackend', schema: INIT_BACKEND_SCHEMA, base: () => ({}), call: (o) => pargs.initBackend(o as never) },
+  { fn: 'loadRewardModel', schema: LOAD_SCHEMA, base: () => ({}), call: (o) => pargs.loadRewardModel(hfRmDir, undefined, o as never) },
+  { fn: 'loadHFRewardModel', schema: LOAD_HF_REWARD_MODEL_SCHEMA, base: () => ({}), call: (o) => pargs.loadHFRewardModel(hfRmDir, o as never) },
+  { fn: 'rm.save', schema: { overwrite: boolean(), format: oneOf('pargs', 'hf') }, base: () => ({}), call: (o) => rm.save(join(work, 'saved-rm'), o as never) },
   { fn: 'loadCausalLM', schema: LOAD_SCHEMA, base: () => ({}), call: (o) => pargs.loadCausalLM(modelDir, o as never) },
   { fn: 'readSafetensorsHeader', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.readSafetensorsHeader(join(modelDir, 'model.safetensors'), o as never) },
   { fn: 'SafetensorsFile.open', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.SafetensorsFile.open(join(modelDir, 'model.safetensors'), o as never) },
@@ -155,6 +161,7 @@ describe('positional arguments', () => {
     ['loadFeatureShards memoryBudgetBytes', () => pargs.loadFeatureShards([work], '1' as never), 'memoryBudgetBytes'],
     ['loadRewardModel backbone', () => pargs.loadRewardModel(work, {} as never), 'backbone'],
     ['loadRewardModel dir', () => pargs.loadRewardModel(1 as never, lm), 'dir'],
+    ['loadHFRewardModel dir', () => pargs.loadHFRewardModel(1 as never), 'dir'],
     ['rm.score prompt', () => rm.score(1 as never, 'x'), 'prompt'],
     ['rm.scorePrefixes response', () => rm.scorePrefixes('x', null as never), 'response'],
     ['rm.scorePrefixIds promptIds', () => rm.scorePrefixIds(['1'] as never, [1]), 'promptIds'],
