@@ -31,10 +31,10 @@ export { planPair, type TokenPair, type PairPlan, type RewardMode, type Alignmen
 export { extractPrefixFeatures, type FeaturePassOptions, type PrefixFeatures, type Shard } from './reward/features.js';
 export { FeatureStore } from './reward/feature-store.js';
 export { saveFeatureShard, loadFeatureShards } from './reward/feature-shards.js';
-export { trainPartialRM, type TrainPartialRMOptions, type TrainEvent, type TrainingHistory } from './reward/trainer.js';
+export { trainPartialRM, type TrainPartialRMOptions, type TrainEvent, type TrainingHistory, type TextPair, type PairsInput } from './reward/trainer.js';
 export type { PrefixSelection, Weighting } from './reward/examples.js';
 export { computeDiagnostics, type RewardDiagnostics } from './reward/diagnostics.js';
-export { PartialRewardModel, loadRewardModel, type RewardModelManifest } from './reward/reward-model.js';
+export { PartialRewardModel, loadRewardModel, type RewardModelManifest, type RewardModelTraining } from './reward/reward-model.js';
 export { guidedSample, guidedSampleStream, type GuidedSampleOptions, type GuidedGeneration, type GuidedToken, type CandidateTrace, type StopOptions, type GuidedMode } from './decode/guided.js';
 export { guidedScores, chooseCandidate } from './decode/policy.js';
 export { guidedSampleNoCache } from './decode/reference-loop.js';

@@ -124,7 +124,7 @@ export const trainCommand = defineCommand({
         signal: io.signal,
         onProgress,
       });
-      const history = rm.training.history as { evals: { diagnostics: RewardDiagnostics }[]; steps: { loss: number }[] };
+      const history = rm.training.history;
       const final = history.evals.at(-1)?.diagnostics;
       const summary = { out: flags.out, mode: rm.mode, trainPairs: train.length, evalPairs: evalPairs.length, steps: history.steps.length, finalLoss: history.steps.at(-1)?.loss, eval: final };
       if (flags.json) io.out(JSON.stringify(summary));
