@@ -17,7 +17,7 @@ export { PargsTokenizer, type EncodeOptions, type DecodeOptions } from './lm/tok
 export { ChatTemplate, hhTranscript, type ChatMessage, type ChatRendering, type ChatRenderOptions } from './lm/chat-template.js';
 export type { GenerationDefaults } from './lm/generation-config.js';
 export type { TransformerParams, LayerParams, NormParams } from './lm/params.js';
-export { generate, chooseToken, renderPrompt, type GenerateOptions, type Generation, type DecodeStrategy, type Prompt } from './decode/generate.js';
+export { generate, generateStream, chooseToken, renderPrompt, DEFAULT_MAX_NEW_TOKENS, type GenerateOptions, type Generation, type GeneratedToken, type DecodeStrategy, type Prompt } from './decode/generate.js';
 export { argmax, logSoftmax, softmax, topKIndices, topPIndices, sampleIndex, applyRepetitionPenalty } from './decode/policy.js';
 export { createRng, type Rng } from './random.js';
 export { trainByteLevelBpe, writeTokenizerFiles, type BpeTrainOptions, type TrainedTokenizer } from './pretrain/bpe-trainer.js';
@@ -45,5 +45,5 @@ export { responseLogProbs, perplexity, klFromTrace } from './eval/lm-scores.js';
 export { runDemo, type DemoResult, type MethodResult } from './demo/pipeline.js';
 export { DEMO_CONFIGS, type DemoConfig } from './demo/config.js';
 export { bundledModelPath, bundledDataPath, type BundledModel, type BundledData } from './bundled.js';
-export { progressReporter, type ProgressReporterOptions, type ProgressSink } from './progress/reporter.js';
+export { progressReporter, type ProgressReporterOptions, type ProgressSink, type ProgressCallback } from './progress/reporter.js';
 export { formatProgress, formatDuration, type ProgressState } from './progress/format.js';

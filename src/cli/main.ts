@@ -54,7 +54,7 @@ export async function main(argv: readonly string[], io?: Partial<CommandIO>): Pr
     if (!command.positionals && positionals.length > 0) {
       throw new PargsError(`pargs ${command.name}: unexpected argument "${positionals[0]}"; run "pargs ${command.name} --help"`);
     }
-    return await command.run(flags, positionals, { out, err, signal: io?.signal ?? controller.signal });
+    return await command.run(flags, positionals, { out, err, signal: io?.signal ?? controller.signal, progress: io?.progress ?? (io?.err ? undefined : process.stderr) });
   } catch (e) {
     if (e instanceof AbortError) {
       err(`pargs ${command.name}: stopped (${e.message})`);

@@ -49,7 +49,7 @@ export const sampleCommand = defineCommand({
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
     method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
     beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs, 1 otherwise', placeholder: 'B' },
-    topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods; plain: top-k filter)' },
+    topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods); top-k filter of plain and best-of-n' },
     temperature: { type: 'number', min: 0, default: 1, help: 'sampling temperature' },
     n: { type: 'number', integer: true, min: 1, default: 4, help: 'samples per prompt for best-of-n' },
     maxNewTokens: { type: 'number', integer: true, min: 1, default: 64, help: 'tokens to generate at most' },
@@ -126,12 +126,14 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
       printed = text;
     }
   };
+  // Plain and Best-of-N draw from the same filtered distribution, so their scores compare like for like.
+  const plainStrategy = { kind: 'sample', temperature: f.temperature, topK: f.topK } as const;
   let result: Record<string, unknown>;
   if (method === 'plain') {
-    const [g] = await generate({ ...common, strategy: { kind: 'sample', temperature: f.temperature, topK: f.topK }, onToken: (e) => show(e.tokenId) });
+    const [g] = await generate({ ...common, strategy: plainStrategy, onToken: (e) => show(e.tokenId) });
     result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason };
   } else if (method === 'best-of-n') {
-    const [r] = await bestOfN({ ...common, rewardModel: rm as PartialRewardModel, n: f.n, strategy: { kind: 'sample', temperature: f.temperature } });
+    const [r] = await bestOfN({ ...common, rewardModel: rm as PartialRewardModel, n: f.n, strategy: plainStrategy });
     const best = r.samples[r.best];
     if (!f.json) process.stdout.write(best.text);
     result = { text: best.text, generatedIds: best.generatedIds, reward: best.reward, samples: r.samples.map((s) => ({ text: s.text, reward: s.reward })) };

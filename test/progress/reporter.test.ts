@@ -59,7 +59,7 @@ describe('progressReporter', () => {
     report({ kind: 'stage', stage: 'training the reward models' });
     report({ kind: 'progress', stage: 'pairs', done: 2, total: 2 });
     expect(s.text()).toBe(
-      'training 100% 5/5  ? step/s  done in 0s  loss 3.2000\neval at step 5: held-out loss 3.5000\neval at step 7: held-out accuracy 0.750 (full), 0.625 (all prefixes)\ntraining the reward models\npairs 100% 2/2  ? item/s  done in 0s\n',
+      'training 100% 5/5  ? step/s  done in 0s  loss 3.2000  100 tok/s\neval at step 5: held-out loss 3.5000\neval at step 7: held-out accuracy 0.750 (full), 0.625 (all prefixes)\ntraining the reward models\npairs 100% 2/2  ? item/s  done in 0s\n',
     );
   });
 });
