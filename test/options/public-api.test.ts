@@ -100,7 +100,7 @@ const cases: Case[] = [
   { fn: 'afinnJudge', schema: AFINN_SCHEMA, base: () => ({}), call: (o) => pargs.afinnJudge(o as never) },
   { fn: 'initBackend', schema: INIT_BACKEND_SCHEMA, base: () => ({}), call: (o) => pargs.initBackend(o as never) },
   { fn: 'loadCausalLM', schema: LOAD_SCHEMA, base: () => ({}), call: (o) => pargs.loadCausalLM(modelDir, o as never) },
-  { fn: 'progressReporter', schema: PROGRESS_REPORTER_SCHEMA, base: () => ({ stream: { write: () => true } }), call: (o) => pargs.progressReporter(o as never) },
+  { fn: 'progressReporter', schema: PROGRESS_REPORTER_SCHEMA, base: () => ({}), call: (o) => pargs.progressReporter(o as never) },
   { fn: 'loadRewardModel', schema: LOAD_SCHEMA, base: () => ({}), call: (o) => pargs.loadRewardModel(work, lm, o as never) },
   { fn: 'readSafetensorsHeader', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.readSafetensorsHeader(join(modelDir, 'model.safetensors'), o as never) },
   { fn: 'SafetensorsFile.open', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.SafetensorsFile.open(join(modelDir, 'model.safetensors'), o as never) },
