@@ -34,7 +34,7 @@ export interface RewardModelManifest {
   /**
    * The backbone by content (`fingerprint`, checked at load) and by a portable name: the folder's base
    * name and its path relative to the reward-model folder — never this machine's absolute path.
-   * (Manifests written before 0.x carry `source`, the path as given; it is read for messages only.)
+   * (Earlier manifests carry `source`, the path as given instead; it is read for messages only.)
    */
   backbone: { fingerprint: string; tokenizerFingerprint: string; modelType: string; hiddenSize: number; name: string; relativePath?: string; source?: string };
   /** What trainPartialRM recorded (absent for a head built by hand). */
