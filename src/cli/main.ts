@@ -45,8 +45,9 @@ export async function main(argv: readonly string[], io?: Partial<CommandIO>): Pr
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
-    err('pargs: stopping (Ctrl-C again to force)…');
+    // Aborted first, so a progress bar ends its line (cli/progress.ts) before this message.
     controller.abort();
+    err('pargs: stopping (Ctrl-C again to force)…');
   };
   process.on('SIGINT', onSigint);
   try {

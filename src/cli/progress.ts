@@ -23,5 +23,8 @@ function lineSink(err: (line: string) => void): ProgressSink {
 export function cliProgress(io: CommandIO, options: { json?: boolean } & Pick<ProgressReporterOptions, 'every' | 'describe'> = {}): ProgressCallback {
   const bar = !options.json && io.progress?.isTTY === true;
   const stream = bar ? (io.progress as ProgressSink) : lineSink(io.err);
-  return progressReporter({ stream, tty: bar, every: options.every, describe: options.describe });
+  const reporter = progressReporter({ stream, tty: bar, every: options.every, describe: options.describe });
+  // Ctrl-C: end a half-drawn bar so the "stopping" and "stopped" lines start on a line of their own.
+  io.signal.addEventListener('abort', () => reporter.close(), { once: true });
+  return reporter;
 }

@@ -145,8 +145,8 @@ export function progressReporter(options: ProgressReporterOptions = {}): Progres
     const line = formatProgress({ ...c, elapsedMs: now() - task.start, doneAtStart: task.doneAtStart }, tty);
     const finished = c.done >= c.total;
     if (tty) {
+      lineOpen = true; // before the write: a close() from inside it (an abort) must see the open line
       stream.write(`\r${line}\x1b[K`);
-      lineOpen = true;
       if (finished) closeLine();
     } else {
       const tenth = Math.floor((10 * c.done) / Math.max(1, c.total));

@@ -31,14 +31,27 @@ interface Run {
   tty: string;
 }
 
-async function run(argv: string[], terminal: boolean): Promise<Run> {
+/** `sigintWhen`: Ctrl-C (a SIGINT to this process, which main() handles) once the terminal shows it. */
+async function run(argv: string[], terminal: boolean, sigintWhen?: RegExp): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
   let tty = '';
-  const progress = terminal ? { isTTY: true, write: (t: string) => void (tty += t) } : undefined;
+  const progress = terminal
+    ? {
+        isTTY: true,
+        write: (t: string) => {
+          tty += t;
+          if (sigintWhen?.test(tty)) {
+            sigintWhen = undefined;
+            process.emit('SIGINT');
+          }
+        },
+      }
+    : undefined;
   const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   try {
-    const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l), progress });
+    // On a terminal, stderr's lines and the bar share one screen, as they do for a user.
+    const code = await main(argv, { out: (l) => out.push(l), err: (l) => (err.push(l), terminal && (tty += `${l}\n`)), progress });
     return { code, out, err, tty };
   } finally {
     write.mockRestore();
@@ -63,11 +76,19 @@ describe('CLI progress', () => {
     expect(r.err.join('\n')).not.toMatch(/\r|\[#|training +\d+%/);
   });
 
+  it('a stop (Ctrl-C) mid-bar ends the bar line before the "stopped" message', async () => {
+    const r = await run(train('rm-stop'), true, /\rtraining \[[#-]{24}\] +\d+% 3\//);
+    expect(r.code).toBe(130);
+    // The bar ends its line once; the "stopping" line and the stop's checkpoint follow on lines of their own.
+    expect(r.tty).toMatch(/\rtraining \[[#-]{24}\] +\d+% 3\/\d+ .*\x1b\[K\npargs: stopping \(Ctrl-C again to force\)…\ncheckpoint at step 3 → \S+\npargs train: stopped/);
+    expect(r.err.at(-1)).toMatch(/^pargs train: stopped/);
+  });
+
   it('pargs train --json on a terminal, and on a pipe: whole plain lines, first, tenths and last', async () => {
     for (const [out, terminal, flags] of [['rm-json', true, ['--json']], ['rm-pipe', false, []]] as const) {
       const r = await run(train(out, ...flags), terminal);
       expect(r.code).toBe(0);
-      expect(r.tty).toBe('');
+      expect(r.tty).not.toMatch(/\r|\x1b\[/); // with --json no bar is drawn, even on a terminal
       const log = r.err.join('\n');
       expect(log).not.toContain('\r');
       const steps = r.err.filter((l) => l.startsWith('training '));
