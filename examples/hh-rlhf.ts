@@ -18,7 +18,7 @@ export async function trainOnHh(file: string, modelDir: string, maxPairs: number
       backbone: lm, pairs: train, evalPairs: held, epochs: 2, batchSize: 256, lr: 1e-3, seed: 1,
       onProgress: (e) => e.kind === 'features' && e.sequencesDone === e.sequences && log(`feature pass (${e.split}): ${e.sequences} sequences, ${e.tokens} tokens`),
     });
-    const diagnostics = (rm.training.history as { evals: { diagnostics: RewardDiagnostics }[] }).evals.at(-1)?.diagnostics;
+    const diagnostics = rm.training.history.evals.at(-1)?.diagnostics;
     if (diagnostics) log(`held-out accuracy ${diagnostics.fullAccuracy.toFixed(3)}, by tenth of the response: ${diagnostics.prefixAccuracyByDecile.map((a) => a.toFixed(2)).join(' ')}`);
     const example = set.pairs[0];
     const curve = await rm.scorePrefixes(example.prompt, example.chosen);

@@ -21,7 +21,7 @@ export async function quickstart(modelDir: string, dataFile: string, options: { 
     backbone: lm, pairs: train, evalPairs: held, epochs: options.epochs ?? 4, batchSize: 128, lr: 3e-3, seed: 1,
     onProgress: options.quiet ? undefined : progressReporter(),
   });
-  const history = rm.training.history as { steps: unknown[]; evals: { diagnostics: { prefixAccuracy: number } }[] };
+  const history = rm.training.history;
   const results = await guidedSample({ lm, rewardModel: rm, prompts: ['The state of our union', 'Next year'], beta: 2, topK: 10, maxNewTokens: options.maxNewTokens ?? 24, seed: 1 });
   rm.dispose();
   lm.dispose();

@@ -17,7 +17,7 @@ export { PargsTokenizer, type EncodeOptions, type DecodeOptions } from './lm/tok
 export { ChatTemplate, hhTranscript, type ChatMessage, type ChatRendering, type ChatRenderOptions } from './lm/chat-template.js';
 export type { GenerationDefaults } from './lm/generation-config.js';
 export type { TransformerParams, LayerParams, NormParams } from './lm/params.js';
-export { generate, chooseToken, renderPrompt, type GenerateOptions, type Generation, type DecodeStrategy, type Prompt } from './decode/generate.js';
+export { generate, generateStream, chooseToken, renderPrompt, DEFAULT_MAX_NEW_TOKENS, type GenerateOptions, type Generation, type GeneratedToken, type DecodeStrategy, type Prompt } from './decode/generate.js';
 export { argmax, logSoftmax, softmax, topKIndices, topPIndices, sampleIndex, applyRepetitionPenalty } from './decode/policy.js';
 export { createRng, type Rng } from './random.js';
 export { trainByteLevelBpe, writeTokenizerFiles, type BpeTrainOptions, type TrainedTokenizer } from './pretrain/bpe-trainer.js';
@@ -31,10 +31,10 @@ export { planPair, type TokenPair, type PairPlan, type RewardMode, type Alignmen
 export { extractPrefixFeatures, type FeaturePassOptions, type PrefixFeatures, type Shard } from './reward/features.js';
 export { FeatureStore } from './reward/feature-store.js';
 export { saveFeatureShard, loadFeatureShards } from './reward/feature-shards.js';
-export { trainPartialRM, type TrainPartialRMOptions, type TrainEvent, type TrainingHistory } from './reward/trainer.js';
+export { trainPartialRM, type TrainPartialRMOptions, type TrainEvent, type TrainingHistory, type TextPair, type PairsInput } from './reward/trainer.js';
 export type { PrefixSelection, Weighting } from './reward/examples.js';
 export { computeDiagnostics, type RewardDiagnostics } from './reward/diagnostics.js';
-export { PartialRewardModel, loadRewardModel, type RewardModelManifest } from './reward/reward-model.js';
+export { PartialRewardModel, loadRewardModel, type RewardModelManifest, type RewardModelTraining } from './reward/reward-model.js';
 export { HFRewardModel, loadHFRewardModel, type LoadHFRewardModelOptions } from './reward/hf-reward-model.js';
 export type { RewardModel, ScoreItem } from './reward/reward-model-interface.js';
 export { guidedSample, guidedSampleStream, type GuidedSampleOptions, type GuidedGeneration, type GuidedToken, type CandidateTrace, type StopOptions, type GuidedMode } from './decode/guided.js';
@@ -47,5 +47,5 @@ export { responseLogProbs, perplexity, klFromTrace } from './eval/lm-scores.js';
 export { runDemo, type DemoResult, type MethodResult } from './demo/pipeline.js';
 export { DEMO_CONFIGS, type DemoConfig } from './demo/config.js';
 export { bundledModelPath, bundledDataPath, type BundledModel, type BundledData } from './bundled.js';
-export { progressReporter, type ProgressReporterOptions, type ProgressSink } from './progress/reporter.js';
+export { progressReporter, type ProgressReporterOptions, type ProgressSink, type ProgressCallback } from './progress/reporter.js';
 export { formatProgress, formatDuration, type ProgressState } from './progress/format.js';

@@ -2,6 +2,7 @@
  * A small typed flag schema for the CLI: each command declares its flags once, and the parser, the
  * validation errors and the `--help` text all come from that declaration.
  */
+import type { ProgressSink } from '../progress/reporter.js';
 import { OptionError } from '../errors.js';
 
 export type FlagSpec =
@@ -27,6 +28,11 @@ export interface CommandIO {
   err: (line: string) => void;
   /** Fires on Ctrl-C so long commands stop cleanly. */
   signal: AbortSignal;
+  /**
+   * The raw stream progress bars are drawn on (the process's stderr when `err` is); absent, progress
+   * goes through `err` as plain lines.
+   */
+  progress?: ProgressSink;
 }
 
 export interface Command<S extends FlagSchema = FlagSchema> {

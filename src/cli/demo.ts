@@ -13,6 +13,7 @@ import { guardOutput } from '../io/fs-errors.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { loadCausalLM } from '../lm/load.js';
 import { defineCommand } from './args.js';
+import { cliProgress } from './progress.js';
 
 
 async function readDemoPrompts(file: string): Promise<{ train: string[]; test: string[] }> {
@@ -55,6 +56,11 @@ export const demoCommand = defineCommand({
       lm = await loadCausalLM(model, { backend: flags.backend as 'auto' | undefined });
       io.err(`pargs demo${flags.quick ? ' --quick' : ''}: ${model} (${lm.config.modelType}, ${lm.config.numLayers} layers, d ${lm.config.hiddenSize}) on ${lm.backend.description}`);
       const t0 = performance.now();
+      // Stages as lines with the elapsed time; the counted parts as a bar (terminal) or tenths (pipe).
+      const onEvent = cliProgress(io, {
+        json: flags.json,
+        describe: (e) => (e.kind === 'stage' ? `[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${String(e.stage)}` : undefined),
+      });
       const result = await runDemo({
         lm,
         model: flags.model ?? 'models/sotu-lm',
@@ -64,11 +70,7 @@ export const demoCommand = defineCommand({
         seed: flags.seed ?? 1,
         seeds: flags.seeds ?? config.seeds,
         signal: io.signal,
-        onEvent: (e) => {
-          const t = ((performance.now() - t0) / 1000).toFixed(0).padStart(4);
-          if (e.kind === 'stage') io.err(`[${t} s] ${e.stage}`);
-          else io.err(`[${t} s]   ${e.stage}: ${e.done}/${e.total}`);
-        },
+        onEvent,
       });
       const out = flags.out as string;
       await guardOutput(claimed.dir, async () => {

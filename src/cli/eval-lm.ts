@@ -4,6 +4,7 @@ import { OptionError } from '../errors.js';
 import { loadCausalLM } from '../lm/load.js';
 import { evaluateLM } from '../pretrain/eval-lm.js';
 import { defineCommand } from './args.js';
+import { cliProgress } from './progress.js';
 
 export const evalLmCommand = defineCommand({
   name: 'eval-lm',
@@ -30,7 +31,7 @@ export const evalLmCommand = defineCommand({
     );
     const lm = await loadCausalLM(flags.model, { backend: flags.backend as 'auto' | undefined });
     try {
-      const r = await evaluateLM({ lm, texts, context: flags.context, stride: flags.stride, signal: io.signal });
+      const r = await evaluateLM({ lm, texts, context: flags.context, stride: flags.stride, signal: io.signal, onProgress: cliProgress(io, { json: flags.json }) });
       if (flags.json) {
         io.out(JSON.stringify({ model: flags.model, text: flags.text, ...r }));
       } else {

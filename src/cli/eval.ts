@@ -8,6 +8,7 @@ import { responseLogProbs, perplexity } from '../eval/lm-scores.js';
 import { distinctN, diversity, meanWithStderr, winRate } from '../eval/metrics.js';
 import { loadCausalLM } from '../lm/load.js';
 import { defineCommand } from './args.js';
+import { cliProgress } from './progress.js';
 
 export interface GenerationRow {
   prompt: string;
@@ -62,14 +63,17 @@ export const evalCommand = defineCommand({
     // A pargs reward model as judge reads the --model backbone; an HF folder carries its own.
     const judgeRm = flags.judgeRm ? await loadRewardModelFlags(flags.judgeRm, flags.model) : undefined;
     const judgeName = flags.judgeRm ? `reward model ${flags.judgeRm}` : (flags.judge as string);
+    const progress = cliProgress(io, { json: flags.json });
     try {
       const judge = judgeRm ? rewardModelJudge(judgeRm.rm) : builtinJudge(flags.judge as string);
       const judgingTurn = yieldEvery(20, io.signal, 'pargs eval');
+      let judged = 0;
       for (const m of methods) {
         const list: number[] = [];
         for (const r of rows.filter((x) => x.method === m)) {
           await judgingTurn();
           list.push(await judge(r.prompt, r.response));
+          progress({ kind: 'progress', stage: `judging (${judgeName})`, unit: 'response', done: ++judged, total: rows.length });
         }
         scores.set(m, list);
       }
@@ -81,6 +85,7 @@ export const evalCommand = defineCommand({
       const results = [];
       for (const m of methods) {
         const mine = rows.filter((r) => r.method === m);
+        if (lm) progress({ kind: 'stage', stage: `perplexity of ${m} (${mine.length} responses) under ${flags.model}` });
         const base = scores.get(flags.baseline as string);
         const comparable = base && m !== flags.baseline && base.length === mine.length && rows.filter((r) => r.method === flags.baseline).every((r, i) => r.prompt === mine[i].prompt);
         const ppl = lm

@@ -8,6 +8,7 @@ import { extractPrefixFeatures } from '../reward/features.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { defineCommand } from './args.js';
 import { shardFromEnv } from './shard-env.js';
+import { cliProgress } from './progress.js';
 
 /** "i/n" → {index, count}. */
 export function parseShard(text: string): { index: number; count: number } {
@@ -52,7 +53,7 @@ export const featuresCommand = defineCommand({
       const features = await extractPrefixFeatures({
         backbone: lm, pairs, shard, workers: flags.workers, signal: io.signal,
         prefixes: { mode: flags.mode, alignment: flags.alignment, minPrefix: flags.minPrefix as number },
-        onProgress: (e) => e.sequencesDone === e.sequences && io.err(`shard ${shard.index}/${shard.count}: ${e.sequences} sequences, ${e.tokens} tokens`),
+        onProgress: cliProgress(io),
       });
       await writeFeatureShardFiles(features, claimed.dir, shard);
       await claimed.markComplete();

@@ -46,8 +46,9 @@ export async function main(argv: readonly string[], io?: Partial<CommandIO>): Pr
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(EXIT_INTERRUPTED);
-    err('pargs: stopping (Ctrl-C again to force)…');
+    // Aborted first, so a progress bar ends its line (cli/progress.ts) before this message.
     controller.abort();
+    err('pargs: stopping (Ctrl-C again to force)…');
   };
   process.on('SIGINT', onSigint);
   try {
@@ -55,7 +56,7 @@ export async function main(argv: readonly string[], io?: Partial<CommandIO>): Pr
     if (!command.positionals && positionals.length > 0) {
       throw new PargsError(`pargs ${command.name}: unexpected argument "${positionals[0]}"; run "pargs ${command.name} --help"`);
     }
-    return await command.run(flags, positionals, { out, err, signal: io?.signal ?? controller.signal });
+    return await command.run(flags, positionals, { out, err, signal: io?.signal ?? controller.signal, progress: io?.progress ?? (io?.err ? undefined : process.stderr) });
   } catch (e) {
     if (e instanceof AbortError) {
       err(`pargs ${command.name}: stopped (${e.message})`);

@@ -2,19 +2,12 @@
 import { OptionError } from '../errors.js';
 import type { PretrainEvent, PretrainOptions } from '../pretrain/options.js';
 import { pretrainLM } from '../pretrain/trainer.js';
+import { formatDuration } from '../progress/format.js';
 import { defineCommand } from './args.js';
+import { cliProgress } from './progress.js';
 
-/** "1h02m", "3m05s", "42s". */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '?';
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m${String(sec).padStart(2, '0')}s`;
-  return `${sec}s`;
-}
+/** Re-exported: the progress display's duration format ("1h02m", "3m05s", "42s"). */
+export { formatDuration };
 
 export const pretrainCommand = defineCommand({
   name: 'pretrain',
@@ -48,7 +41,7 @@ export const pretrainCommand = defineCommand({
     keepCheckpoints: { type: 'number', integer: true, min: 1, default: 2, help: 'checkpoints kept in the work folder' },
     untied: { type: 'boolean', help: 'separate output head instead of tied embeddings' },
     dtype: { type: 'string', default: 'f16', help: 'model.safetensors dtype: f16 | f32', placeholder: 'f16|f32' },
-    progressEvery: { type: 'number', integer: true, min: 1, default: 10, help: 'steps between progress lines' },
+    progressEvery: { type: 'number', integer: true, min: 1, default: 10, help: 'steps between progress lines when stderr is not a terminal (a terminal shows a bar)' },
     json: { type: 'boolean', help: 'print the summary as one JSON object' },
   },
   async run(flags, _positionals, io) {
@@ -58,41 +51,20 @@ export const pretrainCommand = defineCommand({
     if (dtype !== 'F16' && dtype !== 'F32') throw new OptionError(`pargs pretrain: --dtype must be f16 or f32, got "${flags.dtype}"`);
     if (!(flags.validationFraction! > 0 && flags.validationFraction! < 1)) throw new OptionError('pargs pretrain: --validation-fraction must be between 0 and 1');
     const startedAt = Date.now();
-    let firstStep: { step: number; at: number } | undefined;
-    const onProgress = (e: PretrainEvent): void => {
-      switch (e.type) {
-        case 'tokenizer':
-          io.err(`tokenizer: ${e.origin} (${e.vocabSize} tokens)`);
-          break;
-        case 'tokenize':
-          io.err(`corpus: ${e.documents} documents, ${e.trainTokens} train / ${e.validationTokens} validation tokens${e.cached ? ' (cached)' : ''}`);
-          break;
-        case 'resume':
-          io.err(`resuming at step ${e.step}`);
-          break;
-        case 'note':
-          io.err(`note: ${e.message}`);
-          break;
-        case 'step': {
-          firstStep ??= { step: e.step, at: Date.now() };
-          if (e.step % flags.progressEvery! !== 0 && e.step !== e.steps) break;
-          // Average over the steps of this run (evaluations and checkpoints included); the first
-          // step alone has no history, so its own speed stands in.
-          const done = e.step - firstStep.step;
-          const perStep = done > 0 ? (Date.now() - firstStep.at) / done : (flags.batchSize! * flags.context! * 1000) / e.tokensPerSec;
-          const eta = formatDuration(perStep * (e.steps - e.step));
-          io.err(`step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${Math.round(e.tokensPerSec)} tok/s  ETA ${eta}`);
-          break;
-        }
-        case 'eval':
-          io.err(`step ${e.step}: validation loss ${e.valLoss.toFixed(4)}`);
-          break;
-        case 'checkpoint':
-          break;
-        case 'done':
-          break;
-      }
-    };
+    // A bar with rate and ETA on a terminal; piped, a line every --progress-every steps (and each tenth).
+    const onProgress = cliProgress(io, {
+      json: flags.json,
+      every: flags.progressEvery,
+      describe: (event) => {
+        const e = event as PretrainEvent;
+        if (e.type === 'tokenizer') return `tokenizer: ${e.origin} (${e.vocabSize} tokens)`;
+        if (e.type === 'tokenize') return `corpus: ${e.documents} documents, ${e.trainTokens} train / ${e.validationTokens} validation tokens${e.cached ? ' (cached)' : ''}`;
+        if (e.type === 'resume') return `resuming at step ${e.step}`;
+        if (e.type === 'eval') return `step ${e.step}: validation loss ${e.valLoss.toFixed(4)}`;
+        if (e.type === 'checkpoint' || e.type === 'done') return ''; // the summary on stdout says it
+        return undefined;
+      },
+    });
     const options: PretrainOptions = {
       corpus: flags.corpus, out: flags.out, workDir: flags.workDir, tokenizer: flags.tokenizer,
       layers: flags.layers!, dim: flags.dim!, heads: flags.heads!, kvHeads: flags.kvHeads, context: flags.context!,

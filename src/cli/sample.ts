@@ -27,7 +27,7 @@ export const sampleCommand = defineCommand({
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
     method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
     beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs, 1 otherwise', placeholder: 'B' },
-    topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods; plain: top-k filter)' },
+    topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods); top-k filter of plain and best-of-n' },
     topP: { type: 'number', min: 0, max: 1, help: 'nucleus filter for plain and best-of-n sampling (guided methods rescore --top-k candidates instead)', placeholder: 'P' },
     stop: { type: 'strings', help: 'end a response at this text, cut before it (guided methods)', placeholder: 'TEXT' },
     temperature: { type: 'number', min: 0, default: 1, help: 'sampling temperature' },
@@ -118,12 +118,14 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
       printed = text;
     }
   };
+  // Plain and Best-of-N draw from the same filtered distribution, so their scores compare like for like.
+  const plainStrategy = { kind: 'sample', temperature: f.temperature, topK: f.topK, topP: f.topP } as const;
   let result: Record<string, unknown>;
   if (method === 'plain') {
-    const [g] = await generate({ ...common, strategy: { kind: 'sample', temperature: f.temperature, topK: f.topK, topP: f.topP }, onToken: (e) => show(e.tokenId) });
+    const [g] = await generate({ ...common, strategy: plainStrategy, onToken: (e) => show(e.tokenId) });
     result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason };
   } else if (method === 'best-of-n') {
-    const [r] = await bestOfN({ ...common, rewardModel: rm as PartialRewardModel, n: f.n, strategy: { kind: 'sample', temperature: f.temperature, topP: f.topP } });
+    const [r] = await bestOfN({ ...common, rewardModel: rm as PartialRewardModel, n: f.n, strategy: plainStrategy });
     const best = r.samples[r.best];
     if (!f.json) process.stdout.write(best.text);
     result = { text: best.text, generatedIds: best.generatedIds, reward: best.reward, samples: r.samples.map((s) => ({ text: s.text, reward: s.reward })) };

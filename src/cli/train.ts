@@ -13,6 +13,7 @@ import { trainPartialRM, type TrainEvent } from '../reward/trainer.js';
 import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
 import { join } from 'node:path';
 import { defineCommand } from './args.js';
+import { cliProgress } from './progress.js';
 
 export function formatDiagnostics(d: RewardDiagnostics): string {
   const deciles = d.prefixAccuracyByDecile.map((a) => (Number.isNaN(a) ? '  – ' : a.toFixed(2))).join(' ');
@@ -23,10 +24,15 @@ export function formatDiagnostics(d: RewardDiagnostics): string {
   ].join('\n');
 }
 
+/** `n` of `items`, chosen by `rng` (same seed, same subsample), in the order the keys sort. */
+function seededSubsample<T>(items: readonly T[], n: number, rng: () => number): T[] {
+  return items.map((p) => ({ p, key: rng() })).sort((a, b) => a.key - b.key).slice(0, n).map((x) => x.p);
+}
+
 export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train a partial-sequence (or full-sequence) reward head on preference data',
-  usage: 'pargs train --model DIR --data FILE [--eval FILE] --out DIR [--mode partial|full] [--prefix all|sample] [--format NAME] [--over-length drop|truncate] [--epochs N] [--batch-size N] [--lr X] [--min-prefix N] [--weighting per-prefix|per-pair] [--margin M] [--weight-decay X] [--warmup-ratio R] [--eval-every N] [--max-pairs N] [--seed S] [--checkpoint-every N] [--keep-checkpoints N] [--init-rm DIR] [--save-format pargs|hf] [--resume | --overwrite] [--json]',
+  usage: 'pargs train --model DIR --data FILE [--eval FILE] --out DIR [--mode partial|full] [--prefix all|sample] [--format NAME] [--over-length drop|truncate] [--epochs N] [--batch-size N] [--lr X] [--min-prefix N] [--weighting per-prefix|per-pair] [--margin M] [--weight-decay X] [--warmup-ratio R] [--eval-every N] [--max-pairs N] [--eval-pairs N] [--seed S] [--checkpoint-every N] [--keep-checkpoints N] [--init-rm DIR] [--save-format pargs|hf] [--resume | --overwrite] [--json]',
   flags: {
     model: { type: 'string', help: 'frozen backbone: a local Hugging Face model folder', placeholder: 'DIR' },
     data: { type: 'string', help: 'preference pairs (.jsonl, .jsonl.gz, .json): TRL, HH-RLHF or summarize format', placeholder: 'FILE' },
@@ -49,7 +55,8 @@ export const trainCommand = defineCommand({
     weightDecay: { type: 'number', min: 0, help: 'AdamW weight decay of the head (default: the library\'s)' },
     warmupRatio: { type: 'number', min: 0, max: 1, default: 0.05, help: 'fraction of steps spent warming the learning rate up' },
     evalEvery: { type: 'number', integer: true, min: 1, help: 'steps between evaluations (default: each epoch and the end)' },
-    maxPairs: { type: 'number', integer: true, min: 1, help: 'use at most N training pairs (a seeded subsample)' },
+    maxPairs: { type: 'number', integer: true, min: 1, help: 'use at most N training pairs (a seeded subsample); caps the held-out pairs too unless --eval-pairs is given' },
+    evalPairs: { type: 'number', integer: true, min: 1, help: 'use at most N held-out pairs (a seeded subsample; default: --max-pairs when given, else all)' },
     maxLength: { type: 'number', integer: true, min: 2, help: 'drop pairs whose prompt + longer response exceed N tokens (default: 512 or the model context, the smaller)' },
     seed: { type: 'number', integer: true, default: 0, help: 'seed for every random choice' },
     resume: { type: 'boolean', help: 'continue from the newest valid checkpoint in --out' },
@@ -102,31 +109,25 @@ export const trainCommand = defineCommand({
       const features = flags.features ? await loadFeatureShards(flags.features.split(',')) : undefined;
       if (features && flags.maxPairs !== undefined) throw new OptionError('pargs train: --max-pairs cannot be combined with --features (the shards cover all of --data)');
       if (flags.maxPairs !== undefined && train.length > flags.maxPairs) {
-        const rng = createRng(flags.seed ?? 0, 'max-pairs');
-        train = train.map((p) => ({ p, key: rng() })).sort((a, b) => a.key - b.key).slice(0, flags.maxPairs).map((x) => x.p);
+        train = seededSubsample(train, flags.maxPairs, createRng(flags.seed ?? 0, 'max-pairs'));
         io.err(`using a seeded subsample of ${train.length} training pairs (--max-pairs)`);
       }
-      let lastFeatureReport = -1;
-      const onProgress = (e: TrainEvent): void => {
-        if (e.kind === 'features') {
-          const pct = Math.floor((100 * e.sequencesDone) / e.sequences);
-          if (pct >= lastFeatureReport + 10 || e.sequencesDone === e.sequences) {
-            lastFeatureReport = pct;
-            io.err(`features (${e.split}): ${e.sequencesDone}/${e.sequences} sequences, ${e.tokens} tokens`);
-          }
-          if (e.sequencesDone === e.sequences) lastFeatureReport = -1;
-        } else if (e.kind === 'step') {
-          if (e.step === 1 || e.step % 10 === 0 || e.step === e.totalSteps) {
-            io.err(`step ${e.step}/${e.totalSteps}  epoch ${e.epoch + 1}  loss ${e.loss.toFixed(4)}  acc ${e.accuracy.toFixed(3)}  margin ${e.margin.toFixed(3)}  lr ${e.lr.toExponential(2)}`);
-          }
-        } else if (e.kind === 'eval') {
-          io.err(`eval at step ${e.step}:\n${formatDiagnostics(e.diagnostics)}`);
-        } else if (e.kind === 'resumed') {
-          io.err(`resumed from ${e.dir} at step ${e.step}`);
-        } else if (e.kind === 'note') {
-          io.err(`note: ${e.message}`);
-        }
-      };
+      // The held-out diagnostics cost a feature pass too: never more held-out pairs than asked for.
+      const evalCap = flags.evalPairs ?? flags.maxPairs;
+      if (evalCap !== undefined && evalPairs.length > evalCap) {
+        evalPairs = seededSubsample(evalPairs, evalCap, createRng(flags.seed ?? 0, 'eval-pairs'));
+        io.err(`using a seeded subsample of ${evalPairs.length} held-out pairs (${flags.evalPairs !== undefined ? '--eval-pairs' : '--max-pairs; --eval-pairs N to change'})`);
+      }
+      // Bars (feature pass, steps) on a terminal, plain lines on a pipe; the CLI's own words for the rest.
+      const onProgress = cliProgress(io, {
+        json: flags.json,
+        describe: (event) => {
+          const e = event as TrainEvent;
+          if (e.kind === 'eval') return `eval at step ${e.step}:\n${formatDiagnostics(e.diagnostics)}`;
+          if (e.kind === 'resumed') return `resumed from ${e.dir} at step ${e.step}`;
+          return undefined;
+        },
+      });
       const rm = await trainPartialRM({
         backbone: lm,
         workers: flags.workers,
@@ -156,7 +157,7 @@ export const trainCommand = defineCommand({
         signal: io.signal,
         onProgress,
       });
-      const history = rm.training.history as { evals: { diagnostics: RewardDiagnostics }[]; steps: { loss: number }[] };
+      const history = rm.training.history;
       const final = history.evals.at(-1)?.diagnostics;
       const summary = { out: flags.out, mode: rm.mode, trainPairs: train.length, evalPairs: evalPairs.length, steps: history.steps.length, finalLoss: history.steps.at(-1)?.loss, eval: final };
       if (flags.json) io.out(JSON.stringify(summary));

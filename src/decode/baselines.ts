@@ -1,7 +1,7 @@
 /**
  * The baselines of the paper, in the same style as guidedSample:
- * - `sample`: plain decoding from π_ref (greedy, temperature, top-k, top-p) — `generate` under its
- *   baseline name;
+ * - `sample`: plain sampling from π_ref (temperature, top-k, top-p; greedy on request) — `generate`
+ *   with a sampling default;
  * - `argsSample`: ARGS (Khanov et al., ICLR 2024), score = logit + w·r with a full-sequence reward model;
  * - `bestOfN`: N genuine samples from π_ref, each scored by a reward model, the best marked.
  */
@@ -14,13 +14,21 @@ import { boolean, checkOptions, number, required, signal, without, type Schema }
 import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { bestOfNOnWorkers } from '../workers/decode-parallel.js';
-import { generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation, type Prompt } from './generate.js';
+import { DEFAULT_MAX_NEW_TOKENS, GENERATE_SCHEMA, generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation, type GenerateOptions, type Prompt } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { checkDecodeFits } from './memory-check.js';
 import { scoredResponse } from '../lm/terminal-token.js';
 
-/** Plain decoding from the base model: the `generate` function under its baseline name. */
-export const sample = generate;
+/**
+ * Plain sampling from the base model: `generate` whose default strategy is a genuine sample,
+ * `{ kind: 'sample', temperature: 1 }` (no top-k/top-p filter), as its name says. Pass
+ * `strategy: { kind: 'greedy' }` for greedy decoding (or call `generate`, whose default is greedy).
+ * Until this release `sample` was an alias of `generate` and decoded greedily by default.
+ */
+export function sample(options: GenerateOptions): Promise<Generation[]> {
+  checkOptions('sample', options, GENERATE_SCHEMA);
+  return generate({ ...options, strategy: options.strategy ?? { kind: 'sample', temperature: 1 } });
+}
 
 export interface ArgsSampleOptions extends Omit<GuidedSampleOptions, 'beta'> {
   /** Reward weight w (default 1; the ARGS paper: 1 on TL;DR, 1.5 on HH). */
@@ -89,7 +97,7 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   checkOptions('bestOfN', options, BEST_OF_N_SCHEMA);
   const n = options.n ?? 4;
   if (!Number.isInteger(n) || n < 1) throw new OptionError(`bestOfN: n must be a positive integer, got ${n}`);
-  if ((options.maxNewTokens ?? 32) < 1) throw new OptionError('bestOfN: maxNewTokens must be at least 1: an empty response has no reward');
+  if ((options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS) < 1) throw new OptionError('bestOfN: maxNewTokens must be at least 1: an empty response has no reward');
   if (options.rewardModel.tokenizer.fingerprint !== options.lm.tokenizer.fingerprint) {
     throw new OptionError(`bestOfN: the reward model${rmSource(options.rewardModel)} reads another tokenizer than the LM "${options.lm.source}"; it cannot score the LM's token ids (use one reward model on the LM's tokenizer)`);
   }
@@ -98,7 +106,7 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   const firstRow = validateFirstRow(options.firstRow, 'bestOfN');
   const parallel = bestOfNOnWorkers(options, prompts, n);
   if (parallel) return parallel;
-  checkDecodeFits(`bestOfN: n ${n} × ${prompts.length} prompts`, options.lm.config, prompts.length * n, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens ?? 32, tensorMemoryBudget());
+  checkDecodeFits(`bestOfN: n ${n} × ${prompts.length} prompts`, options.lm.config, prompts.length * n, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, tensorMemoryBudget());
   // All prompts × n samples in one batch; each batch row has its own random stream.
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
   const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal, firstRow: firstRow * n, workers: 1 });

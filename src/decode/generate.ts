@@ -10,13 +10,21 @@ import type { CausalLM } from '../lm/causal-lm.js';
 import { checkMessages, type ChatMessage } from '../lm/chat-template.js';
 import type { KVCache } from '../lm/kv-cache.js';
 import { causalLM, decodeStrategy, nonNegativeInt, positiveInt, promptIds, prompts, seed } from '../option-specs.js';
-import { boolean, checkArgument, checkOptions, func, numbers, oneOf, required, signal, type Schema } from '../options.js';
+import { boolean, checkArgument, checkOptions, func, numbers, oneOf, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed, type Rng } from '../random.js';
 import { generateOnWorkers } from '../workers/decode-parallel.js';
 import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
+import { streamOf } from './stream.js';
 
 /** A text prompt, or a conversation to render with the model's chat template. */
 export type Prompt = string | readonly ChatMessage[];
+
+/**
+ * The response length every decoding function uses when `maxNewTokens` is not given — generate,
+ * sample, guidedSample, argsSample, bestOfN and the streams — and `pargs sample --max-new-tokens`'s
+ * default, so methods compared with their defaults produce responses of the same length.
+ */
+export const DEFAULT_MAX_NEW_TOKENS = 64;
 
 export type DecodeStrategy = { kind: 'greedy' } | { kind: 'sample'; temperature?: number; topK?: number; topP?: number };
 
@@ -30,7 +38,7 @@ export interface GenerateOptions {
   prompts?: readonly Prompt[];
   /** Token-id prompts, used verbatim (no BOS added). */
   promptIds?: readonly (readonly number[])[];
-  /** Default 32. */
+  /** Default `DEFAULT_MAX_NEW_TOKENS` (64). */
   maxNewTokens?: number;
   /** Default greedy. */
   strategy?: DecodeStrategy;
@@ -164,7 +172,7 @@ export function validateFirstRow(firstRow: unknown, where: string): number {
 export async function generate(options: GenerateOptions): Promise<Generation[]> {
   checkOptions('generate', options, GENERATE_SCHEMA);
   const { lm, signal, onToken } = options;
-  const maxNewTokens = options.maxNewTokens ?? 32;
+  const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
   const strategy = options.strategy ?? { kind: 'greedy' };
   validateStrategy(strategy, lm.config.vocabSize);
@@ -221,4 +229,51 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
     text: lm.tokenizer.decode(generated[row]),
     finishReason: finished[row] ?? 'length',
   }));
+}
+
+/** One token of `generateStream`: the id, and the text it adds to its row's response. */
+export interface GeneratedToken {
+  row: number;
+  step: number;
+  tokenId: number;
+  /**
+   * The text this token adds to the row's decoded response (special tokens skipped), ready to print:
+   * '' while a multi-byte character is still incomplete, then the whole character; a row's last token
+   * flushes what is left, so the pieces of a row join to its `Generation.text`.
+   */
+  text: string;
+}
+
+/**
+ * `generate` as an async iterator of tokens with their text, to print a response as it is written:
+ * `for await (const t of generateStream(o)) process.stdout.write(t.text)`. Leaving the loop early stops
+ * the generation (see streamOf); the iterator's return value is the results.
+ */
+export function generateStream(options: Omit<GenerateOptions, 'onToken'>): AsyncGenerator<GeneratedToken, Generation[], undefined> {
+  checkOptions('generateStream', options, without(GENERATE_SCHEMA, 'onToken'));
+  const { tokenizer } = options.lm;
+  const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  const eos = new Set(options.stopAtEos === false ? [] : options.lm.generation.eosTokenIds);
+  return streamOf<GeneratedToken, Generation[]>((emit, signal) => {
+    const ids: number[][] = [];
+    const shown: string[] = [];
+    return generate({
+      ...options,
+      signal,
+      onToken: (e) => {
+        const row = (ids[e.row] ??= []);
+        row.push(e.tokenId);
+        // Decoding the whole row (not the token alone) joins multi-byte characters split over tokens.
+        const full = tokenizer.decode(row);
+        const before = shown[e.row] ?? '';
+        const lastOfRow = e.step === maxNewTokens - 1 || eos.has(e.tokenId);
+        let text = '';
+        if (full.startsWith(before) && (lastOfRow || !full.endsWith('\uFFFD'))) {
+          text = full.slice(before.length);
+          shown[e.row] = full;
+        }
+        emit({ ...e, text });
+      },
+    });
+  }, options.signal);
 }

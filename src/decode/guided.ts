@@ -17,7 +17,7 @@ import { boolean, checkOptions, func, number, required, signal, without, type Sc
 import { createRng, validateSeed } from '../random.js';
 import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import { guidedOnWorkers } from '../workers/decode-parallel.js';
-import { checkContext, resolvePrompts, validateFirstRow, type Prompt } from './generate.js';
+import { checkContext, DEFAULT_MAX_NEW_TOKENS, resolvePrompts, validateFirstRow, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { PadReadout } from './pad-readout.js';
 import { streamOf } from './stream.js';
@@ -45,7 +45,7 @@ export interface GuidedSampleOptions {
   topK?: number;
   /** Default { kind: 'sample', temperature: 1 }. */
   mode?: GuidedMode;
-  /** Default 64. */
+  /** Default `DEFAULT_MAX_NEW_TOKENS` (64), as every decoding function. */
   maxNewTokens?: number;
   stop?: StopOptions;
   seed?: number;
@@ -61,6 +61,8 @@ export interface GuidedSampleOptions {
 
 export interface CandidateTrace {
   tokenId: number;
+  /** The candidate token decoded on its own (special tokens shown), as `GuidedToken.text`. */
+  text: string;
   logProb: number;
   reward: number;
   score: number;
@@ -126,7 +128,7 @@ function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: G
   } else if (mode.kind !== 'greedy') {
     throw new OptionError(`guidedSample: mode must be { kind: 'sample', temperature? } or { kind: 'greedy' }, got ${JSON.stringify(mode)}`);
   }
-  const maxNewTokens = o.maxNewTokens ?? 64;
+  const maxNewTokens = o.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`guidedSample: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
   const rmTokenizer = o.rewardModel.tokenizer.fingerprint;
   if (rmTokenizer !== o.lm.tokenizer.fingerprint) {
@@ -215,7 +217,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
             policyLogProb,
             reward: r[j],
             score: scores[j],
-            candidates: candidates[b].map((v, i) => ({ tokenId: v, logProb: lp[i], reward: r[i], score: scores[i] })),
+            candidates: candidates[b].map((v, i) => ({ tokenId: v, text: lm.tokenizer.decode([v], { skipSpecialTokens: false }), logProb: lp[i], reward: r[i], score: scores[i] })),
           };
           const result = results[row];
           result.generatedIds.push(tokenId);

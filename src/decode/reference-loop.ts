@@ -7,7 +7,7 @@
 import { yieldAndCheck } from '../engine/yield.js';
 import { boolean, checkOptions, object, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
-import { resolvePrompts } from './generate.js';
+import { DEFAULT_MAX_NEW_TOKENS, resolvePrompts } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from './policy.js';
 
@@ -27,7 +27,7 @@ export async function guidedSampleNoCache(options: GuidedSampleOptions): Promise
   const beta = options.beta ?? 1;
   const topK = options.topK ?? 10;
   const mode = options.mode ?? { kind: 'sample' };
-  const maxNewTokens = options.maxNewTokens ?? 64;
+  const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   const seed = validateSeed(options.seed ?? 0, 'guidedSampleNoCache');
   const eos = new Set(options.stop?.eos === false ? [] : lm.generation.eosTokenIds);
   const results = [];

@@ -72,9 +72,9 @@ export async function trainDemoRewardModels(o: DemoRewardModelOptions): Promise<
       o.onStage?.(`training the ${STAGE[role]}: ${pairs.length} pairs, ${plan.epochs} epochs of ${examples} examples, batch ${plan.batchSize}`);
       const rm = await trainPartialRM({ backbone: o.lm, pairs, evalPairs: o.guideEval, features, mode, epochs: plan.epochs, batchSize: plan.batchSize, lr: o.lr, seed: o.seed, signal: o.signal });
       trained[role] = rm;
-      const steps = rm.training.steps as number;
+      const steps = rm.training.steps;
       if (steps !== targetSteps) throw new TrainingError(`the ${STAGE[role]} ran ${steps} optimizer steps, the partial RM ${targetSteps}; the comparison would not be fair`);
-      const evals = (rm.training.history as { evals: { diagnostics: RewardDiagnostics }[] }).evals;
+      const evals = rm.training.history.evals;
       reports[role] = { role, mode, trainPairs: pairs.length, examplesPerEpoch: examples, epochs: plan.epochs, batchSize: plan.batchSize, steps, diagnostics: evals[evals.length - 1].diagnostics };
     } finally {
       features.store.dispose();

@@ -14,7 +14,7 @@ import { yieldAndCheck, yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { causalLM, positiveInt as positiveIntSpec } from '../option-specs.js';
-import { checkOptions, required, signal, string, strings, type Schema } from '../options.js';
+import { checkOptions, func, required, signal, string, strings, type Schema } from '../options.js';
 import { targetLogProbs } from './loss.js';
 
 export interface EvaluateLMOptions {
@@ -29,6 +29,8 @@ export interface EvaluateLMOptions {
   /** Windows per forward pass (default: as many as keep the logits under ~16M floats). */
   batchSize?: number;
   signal?: AbortSignal;
+  /** After each forward pass: windows scored so far of all (`progressReporter()` displays it). */
+  onProgress?: (event: { kind: 'progress'; stage: 'scoring windows'; unit: 'window'; done: number; total: number }) => void;
 }
 
 export interface LMEvaluation {
@@ -81,6 +83,7 @@ export const EVALUATE_LM_SCHEMA: Schema = {
   stride: positiveIntSpec(),
   batchSize: positiveIntSpec(),
   signal: signal(),
+  onProgress: func(),
 };
 
 export async function evaluateLM(options: EvaluateLMOptions): Promise<LMEvaluation> {
@@ -127,6 +130,7 @@ export async function evaluateLM(options: EvaluateLMOptions): Promise<LMEvaluati
   }
   let totalNats = 0;
   let tokens = 0;
+  let windowsDone = 0;
   for (const length of [...byLength.keys()].sort((a, b) => b - a)) {
     const group = byLength.get(length) as Window[];
     for (let i = 0; i < group.length; i += batchSize) {
@@ -142,6 +146,8 @@ export async function evaluateLM(options: EvaluateLMOptions): Promise<LMEvaluati
         for (let t = r.scoreFrom; t < length; t++) totalNats -= values[k * length + t];
         tokens += length - r.scoreFrom;
       });
+      windowsDone += rows.length;
+      options.onProgress?.({ kind: 'progress', stage: 'scoring windows', unit: 'window', done: windowsDone, total: windows.length });
     }
   }
   if (tokens === 0) throw new OptionError('evaluateLM: the text gives no token to score; pass a longer text');

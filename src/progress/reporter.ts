@@ -4,6 +4,7 @@
  * bar with rate and ETA on a terminal, a plain line per 10 % when the output is a pipe or a file — so
  * `onProgress: progressReporter()` replaces printing raw event objects.
  */
+import { boolean, checkOptions, custom, func, integer, type Schema } from '../options.js';
 import { formatProgress } from './format.js';
 
 /** Where the reporter writes; `process.stderr` by default. */
@@ -18,7 +19,17 @@ export interface ProgressReporterOptions {
   tty?: boolean;
   /** Clock in ms (tests inject one). */
   now?: () => number;
+  /** Without a bar: also print a line every `every` units (default: only the first, each tenth and the last). */
+  every?: number;
+  /**
+   * Own text for an event that is not a counter (a caller's detailed eval report, say): a string is
+   * printed as one or more lines, '' hides the event; undefined falls back to the built-in description.
+   */
+  describe?: (event: Record<string, unknown>) => string | undefined;
 }
+
+/** The `onProgress` callback; `close()` ends a bar left open (a run stopped midway) before other output. */
+export type ProgressCallback = ((event: unknown) => void) & { close(): void };
 
 /** A counted piece of work read off an event: label, position, total, unit and a short detail. */
 interface Counted {
@@ -44,11 +55,16 @@ function counted(e: AnyEvent): Counted | undefined {
     if (total === undefined) return undefined;
     const loss = num(e.loss);
     const acc = num(e.accuracy);
-    const detail = [loss !== undefined ? `loss ${loss.toFixed(4)}` : '', acc !== undefined ? `acc ${acc.toFixed(3)}` : ''].filter(Boolean).join('  ');
+    const tokensPerSec = num(e.tokensPerSec);
+    const detail = [
+      loss !== undefined ? `loss ${loss.toFixed(4)}` : '',
+      acc !== undefined ? `acc ${acc.toFixed(3)}` : '',
+      tokensPerSec !== undefined ? `${Math.round(tokensPerSec)} tok/s` : '',
+    ].filter(Boolean).join('  ');
     return { label: 'training', done: num(e.step) ?? 0, total, unit: 'step', detail };
   }
   if (tag === 'progress' && num(e.total) !== undefined) {
-    return { label: String(e.stage ?? 'progress'), done: num(e.done) ?? 0, total: num(e.total) as number, unit: 'item' };
+    return { label: String(e.stage ?? 'progress'), done: num(e.done) ?? 0, total: num(e.total) as number, unit: typeof e.unit === 'string' ? e.unit : 'item' };
   }
   return undefined;
 }
@@ -74,6 +90,8 @@ function oneOff(e: AnyEvent): string | undefined {
       const r = e.report as Record<string, unknown> | undefined;
       return `encoded ${String(e.split)} pairs: kept ${String(r?.kept ?? '?')} of ${String(r?.total ?? '?')}`;
     }
+    case 'note':
+      return `note: ${String(e.message)}`;
     case 'done':
       return `done: ${String(e.steps)} steps, held-out loss ${(num(e.valLoss) ?? NaN).toFixed(4)}`;
     default:
@@ -81,12 +99,26 @@ function oneOff(e: AnyEvent): string | undefined {
   }
 }
 
-/** Returns an `onProgress` callback that displays pargs events on `stream` (stderr by default). */
-export function progressReporter(options: ProgressReporterOptions = {}): (event: unknown) => void {
+/**
+ * Returns an `onProgress` callback that displays pargs events on `stream` (stderr by default). Events
+ * it reads: trainPartialRM's `features` / `step` / `eval` / `checkpoint` / `resumed` / `note`,
+ * pretrainLM's `step` / `eval` / `note` / `done`, and `{ kind: 'progress', stage, done, total, unit? }`
+ * (runDemo, pargs eval, evaluateLM) and `{ kind: 'stage', stage }`.
+ */
+export const PROGRESS_REPORTER_SCHEMA: Schema = {
+  stream: custom('a stream with write(text)', (v) => v !== null && typeof v === 'object' && typeof (v as ProgressSink).write === 'function', [{}, 'stderr']),
+  tty: boolean(),
+  now: func(),
+  every: integer({ min: 1 }),
+  describe: func(),
+};
+
+export function progressReporter(options: ProgressReporterOptions = {}): ProgressCallback {
+  checkOptions('progressReporter', options, PROGRESS_REPORTER_SCHEMA);
   const stream: ProgressSink = options.stream ?? process.stderr;
   const tty = options.tty ?? Boolean(stream.isTTY);
   const now = options.now ?? (() => performance.now());
-  let task: { label: string; total: number; start: number; doneAtStart: number; lastTenth: number } | undefined;
+  let task: { label: string; total: number; start: number; doneAtStart: number; lastTenth: number; lastPrinted: number } | undefined;
   let lineOpen = false;
 
   const closeLine = (): void => {
@@ -94,13 +126,13 @@ export function progressReporter(options: ProgressReporterOptions = {}): (event:
     lineOpen = false;
   };
 
-  return (event: unknown): void => {
+  const report = (event: unknown): void => {
     if (event === null || typeof event !== 'object') return;
     const e = event as AnyEvent;
     const c = counted(e);
     if (!c) {
-      const text = oneOff(e);
-      if (text === undefined) return;
+      const text = options.describe?.(e) ?? oneOff(e);
+      if (text === undefined || text === '') return;
       closeLine();
       stream.write(`${text}\n`);
       return;
@@ -108,21 +140,24 @@ export function progressReporter(options: ProgressReporterOptions = {}): (event:
     // A new label or total starts a new task (the eval split's feature pass after the train split's).
     if (!task || task.label !== c.label || task.total !== c.total) {
       closeLine();
-      task = { label: c.label, total: c.total, start: now(), doneAtStart: c.done, lastTenth: -1 };
+      task = { label: c.label, total: c.total, start: now(), doneAtStart: c.done, lastTenth: -1, lastPrinted: -Infinity };
     }
     const line = formatProgress({ ...c, elapsedMs: now() - task.start, doneAtStart: task.doneAtStart }, tty);
     const finished = c.done >= c.total;
     if (tty) {
+      lineOpen = true; // before the write: a close() from inside it (an abort) must see the open line
       stream.write(`\r${line}\x1b[K`);
-      lineOpen = true;
       if (finished) closeLine();
     } else {
       const tenth = Math.floor((10 * c.done) / Math.max(1, c.total));
-      if (tenth > task.lastTenth || finished) {
+      const due = options.every !== undefined && c.done - task.lastPrinted >= options.every;
+      if (tenth > task.lastTenth || finished || due) {
         task.lastTenth = tenth;
+        task.lastPrinted = c.done;
         stream.write(`${line}\n`);
       }
     }
     if (finished) task = undefined;
   };
+  return Object.assign(report, { close: closeLine });
 }

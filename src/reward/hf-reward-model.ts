@@ -51,7 +51,7 @@ export class HFRewardModel extends PartialRewardModel {
     /** True when the backbone was loaded for this model (and is disposed with it); false when it is the LM's. */
     private readonly ownsBackbone: boolean,
   ) {
-    super(backbone, head, 'full', { source, architecture });
+    super(backbone, head, 'full');
   }
 
   override get format(): 'pargs' | 'hf' {

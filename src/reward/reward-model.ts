@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { tf } from '../engine/tf.js';
 import { CheckpointError, OptionError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -13,13 +13,14 @@ import { guardOutput } from '../io/fs-errors.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
-import { LOAD_SCHEMA, type LoadOptions } from '../lm/load.js';
+import { LOAD_SCHEMA, loadCausalLM, type LoadOptions } from '../lm/load.js';
 import { causalLM, positiveInt } from '../option-specs.js';
 import { arrayOf, boolean, checkArgument, checkOptions, object, oneOf, required, string, tokenIds } from '../options.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
 import type { RewardModel } from './reward-model-interface.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
+import type { TrainingHistory } from './trainer.js';
 
 export const REWARD_MODEL_FILE = 'reward_model.json';
 export const HEAD_FILE = 'head.safetensors';
@@ -32,10 +33,37 @@ export interface RewardModelManifest {
   inputDim: number;
   /** SHA-256 of head.safetensors: a corrupted head file is refused. */
   headSha256: string;
-  backbone: { fingerprint: string; tokenizerFingerprint: string; modelType: string; hiddenSize: number; source: string };
-  /** Free-form training summary (options, final metrics). */
-  training?: Record<string, unknown>;
+  /**
+   * The backbone by content (`fingerprint`, checked at load) and by a portable name: the folder's base
+   * name and its path relative to the reward-model folder — never this machine's absolute path.
+   * (Earlier manifests carry `source`, the path as given instead; it is read for messages only.)
+   */
+  backbone: { fingerprint: string; tokenizerFingerprint: string; modelType: string; hiddenSize: number; name: string; relativePath?: string; source?: string };
+  /** What trainPartialRM recorded (absent for a head built by hand). */
+  training?: Partial<RewardModelTraining>;
 }
+
+/** What `trainPartialRM` records on the model it returns (and in the manifest): `rm.training`. */
+export interface RewardModelTraining {
+  /** The resolved training options (mode, prefix, head, epochs, batchSize, lr, seed, …). */
+  options: Record<string, unknown>;
+  /** Optimizer steps of the whole run. */
+  steps: number;
+  /** Training pairs the head was fitted on. */
+  pairs: number;
+  /** The backbone feature pass over the training pairs (absent when no training is recorded). */
+  featurePass?: { sequences: number; tokens: number; paddedTokens: number; seconds: number };
+  /** Loss and accuracy per step, held-out diagnostics per evaluation. */
+  history: TrainingHistory;
+}
+
+/** The record of a model with no training behind it (built by hand, or an old manifest without one). */
+function emptyTraining(): RewardModelTraining {
+  return { options: {}, steps: 0, pairs: 0, history: { steps: [], evals: [] } };
+}
+
+/** Reward models whose backbone `loadRewardModel` loaded itself from a folder: `dispose` frees it too. */
+const ownedBackbones = new WeakSet<PartialRewardModel>();
 
 export class PartialRewardModel implements RewardModel {
   constructor(
@@ -43,7 +71,7 @@ export class PartialRewardModel implements RewardModel {
     readonly head: RewardHead,
     /** 'partial': trained on prefixes (PARGS); 'full': an ordinary full-sequence reward model (ARGS). */
     readonly mode: RewardMode,
-    readonly training: Record<string, unknown> = {},
+    readonly training: RewardModelTraining = emptyTraining(),
   ) {
     if (head.inputDim !== backbone.config.hiddenSize) {
       throw new OptionError(`reward head expects features of size ${head.inputDim}, the backbone produces ${backbone.config.hiddenSize}`);
@@ -147,8 +175,11 @@ export class PartialRewardModel implements RewardModel {
     return rewards[rewards.length - 1];
   }
 
-  async manifest(headSha256: string): Promise<RewardModelManifest> {
+  /** The manifest for a model saved in `dir` (the backbone's relative path is computed from it). */
+  async manifest(headSha256: string, dir?: string): Promise<RewardModelManifest> {
     const c = this.backbone.config;
+    const backboneDir = resolve(this.backbone.source);
+    const relativePath = dir === undefined ? undefined : relative(resolve(dir), backboneDir);
     return {
       format: 'pargs-reward-model',
       version: 1,
@@ -156,7 +187,7 @@ export class PartialRewardModel implements RewardModel {
       head: this.head.spec,
       inputDim: this.head.inputDim,
       headSha256,
-      backbone: { fingerprint: this.backbone.fingerprint, tokenizerFingerprint: this.backbone.tokenizer.fingerprint, modelType: c.modelType, hiddenSize: c.hiddenSize, source: this.backbone.source },
+      backbone: { fingerprint: this.backbone.fingerprint, tokenizerFingerprint: this.backbone.tokenizer.fingerprint, modelType: c.modelType, hiddenSize: c.hiddenSize, name: basename(backboneDir), ...(relativePath !== undefined && !isAbsolute(relativePath) ? { relativePath } : {}) },
       training: this.training,
     };
   }
@@ -182,8 +213,10 @@ export class PartialRewardModel implements RewardModel {
     }
   }
 
+  /** Frees the head (and the backbone, when `loadRewardModel` loaded it from a folder). */
   dispose(): void {
     this.head.dispose();
+    if (ownedBackbones.has(this)) this.backbone.dispose();
   }
 }
 
@@ -198,20 +231,32 @@ export async function writeRewardModelFiles(rm: PartialRewardModel, dir: string)
   await guardOutput(dir, async () => {
     await writeSafetensors(headPath, params.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: p.data })));
     const sha = createHash('sha256').update(await readFile(headPath)).digest('hex');
-    await writeFileAtomic(join(dir, REWARD_MODEL_FILE), `${JSON.stringify(await rm.manifest(sha), null, 2)}\n`);
+    await writeFileAtomic(join(dir, REWARD_MODEL_FILE), `${JSON.stringify(await rm.manifest(sha, dir), null, 2)}\n`);
   });
 }
 
 /**
  * Loads a reward model from `dir`: a pargs reward model (saved by `save`, or a training checkpoint) onto
- * `backbone`, which it needs; or a Hugging Face `*ForSequenceClassification` folder, which carries its own
- * backbone — it runs on `backbone` instead when that has the same backbone weights (`backboneFingerprint`),
- * so guidance shares the LM's cache.
+ * `backbone`, which it needs — a loaded CausalLM, or the backbone's model folder (loaded here on
+ * `backend`, and freed by the reward model's `dispose`); or a Hugging Face `*ForSequenceClassification`
+ * folder, which carries its own backbone — it runs on `backbone` instead when that has the same backbone
+ * weights (`backboneFingerprint`), so guidance shares the LM's cache.
  */
-export async function loadRewardModel(dir: string, backbone?: CausalLM, options: LoadOptions = {}): Promise<PartialRewardModel> {
+export async function loadRewardModel(dir: string, backbone?: CausalLM | string, options: LoadOptions = {}): Promise<PartialRewardModel> {
   checkArgument('loadRewardModel', 'dir', dir, required(string()));
-  checkArgument('loadRewardModel', 'backbone', backbone, causalLM());
   checkOptions('loadRewardModel', options, LOAD_SCHEMA);
+  if (typeof backbone === 'string') {
+    const lm = await loadCausalLM(backbone, options);
+    try {
+      const rm = await loadRewardModel(dir, lm);
+      ownedBackbones.add(rm);
+      return rm;
+    } catch (err) {
+      lm.dispose();
+      throw err;
+    }
+  }
+  checkArgument('loadRewardModel', 'backbone', backbone, causalLM());
   const manifestPath = join(dir, REWARD_MODEL_FILE);
   if (!(await exists(manifestPath))) {
     if (!(await exists(join(dir, 'config.json')))) {
@@ -235,7 +280,7 @@ export async function loadRewardModel(dir: string, backbone?: CausalLM, options:
   }
   if (manifest.backbone?.fingerprint !== backbone.fingerprint) {
     throw new CheckpointError(
-      `the reward model in "${dir}" was trained on backbone "${manifest.backbone?.source}" (fingerprint ${String(manifest.backbone?.fingerprint).slice(0, 12)}…), ` +
+      `the reward model in "${dir}" was trained on backbone "${manifest.backbone?.name ?? manifest.backbone?.source}" (fingerprint ${String(manifest.backbone?.fingerprint).slice(0, 12)}…), ` +
         `but the given backbone "${backbone.source}" has fingerprint ${backbone.fingerprint.slice(0, 12)}…; load the backbone it was trained on`,
     );
   }
@@ -256,7 +301,7 @@ export async function loadRewardModel(dir: string, backbone?: CausalLM, options:
     for (const name of file.names()) params.push({ name, shape: file.info(name).shape, data: await file.readF32(name) });
     const head = RewardHead.fromHost(spec, manifest.inputDim, params);
     if (manifest.mode !== 'partial' && manifest.mode !== 'full') throw new CheckpointError(`${manifestPath} has an unknown mode ${JSON.stringify(manifest.mode)}`);
-    return new PartialRewardModel(backbone, head, manifest.mode, manifest.training ?? {});
+    return new PartialRewardModel(backbone, head, manifest.mode, { ...emptyTraining(), ...manifest.training });
   } finally {
     await file.close();
   }

@@ -32,7 +32,7 @@ import { rmSource, type RewardModel } from './reward-model-interface.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
-import { PartialRewardModel } from './reward-model.js';
+import { PartialRewardModel, type RewardModelTraining } from './reward-model.js';
 
 export type TrainEvent =
   | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport; conversationRendering?: ChatRendering }
@@ -116,15 +116,22 @@ export interface TrainPartialRMOptions {
   onProgress?: (event: TrainEvent) => void;
 }
 
-export type PairsInput = PreferenceSet | readonly PreferencePair[] | readonly TokenPair[];
+/**
+ * A text comparison as a user writes it: `{ prompt, chosen, rejected }`, with the rest of
+ * `PreferencePair` optional (`source` defaults to the row's index in the array).
+ */
+export type TextPair = Pick<PreferencePair, 'prompt' | 'chosen' | 'rejected'> & Partial<Omit<PreferencePair, 'prompt' | 'chosen' | 'rejected'>>;
+
+export type PairsInput = PreferenceSet | readonly TextPair[] | readonly TokenPair[];
 
 /** Token-id pairs from any accepted form; text is encoded with the backbone's tokenizer. */
 function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'eval', onProgress?: (e: TrainEvent) => void): readonly TokenPair[] {
   const isSet = !Array.isArray(input) && Array.isArray((input as PreferenceSet).pairs);
-  const rows = isSet ? (input as PreferenceSet).pairs : (input as readonly (PreferencePair | TokenPair)[]);
+  const rows = isSet ? (input as PreferenceSet).pairs : (input as readonly (TextPair | TokenPair)[]);
   if (!Array.isArray(rows)) throw new OptionError(`trainPartialRM: ${split === 'train' ? 'pairs' : 'evalPairs'} must be a PreferenceSet or an array of pairs`);
   if (rows.length > 0 && typeof (rows[0] as PreferencePair).prompt !== 'string') return rows as readonly TokenPair[];
-  const encoded = encodePreferences(isSet ? (input as PreferenceSet) : (rows as PreferencePair[]), backbone.tokenizer, { maxLength: Math.min(512, backbone.config.maxPositions) });
+  const textRows = isSet ? (input as PreferenceSet) : (rows as readonly TextPair[]).map((row, index): PreferencePair => ({ ...row, source: row.source ?? { index } }));
+  const encoded = encodePreferences(textRows, backbone.tokenizer, { maxLength: Math.min(512, backbone.config.maxPositions) });
   onProgress?.({ kind: 'encoded', split, report: encoded.report, ...(encoded.conversationRendering ? { conversationRendering: encoded.conversationRendering } : {}) });
   return encoded.pairs;
 }
@@ -326,7 +333,7 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
       history.evals.push({ step, diagnostics });
       onProgress?.({ kind: 'eval', step, diagnostics });
     };
-    const summary = (): Record<string, unknown> => ({ options: r, steps: totalSteps, pairs: train.pairIndices.length, featurePass: train.stats, history });
+    const summary = (): RewardModelTraining => ({ options: { ...r }, steps: totalSteps, pairs: train.pairIndices.length, featurePass: train.stats, history });
     const saveCheckpoint = async (step: number): Promise<void> => {
       if (!output || !rm || !optimizer) return;
       Object.assign(rm.training, summary());

@@ -34,7 +34,8 @@ describe('pargs train / pargs sample', () => {
     const log = err.join('\n');
     expect(log).toMatch(/kept 19 of 24 rows; dropped 5: 5 empty response/);
     expect(log).toMatch(/held out 2 of the pairs/);
-    expect(log).toMatch(/step \d+\/\d+/);
+    expect(log).toMatch(/^training +100% (\d+)\/\1 .* done in \S+  loss \d\.\d{4}  acc \d\.\d{3}$/m);
+    expect(log).not.toContain('\r'); // piped (and --json): whole lines, no bar
     const summary = JSON.parse(out.at(-1) as string);
     expect(summary).toMatchObject({ mode: 'partial', trainPairs: 17, evalPairs: 2 });
     expect(summary.eval.prefixAccuracyByDecile).toHaveLength(10);

@@ -20,6 +20,7 @@ import { INIT_BACKEND_SCHEMA } from '../../src/engine/backend.js';
 import { AFINN_SCHEMA } from '../../src/eval/judges.js';
 import { READ_OPTIONS_SCHEMA } from '../../src/io/safetensors.js';
 import { LOAD_SCHEMA } from '../../src/lm/load.js';
+import { PROGRESS_REPORTER_SCHEMA } from '../../src/progress/reporter.js';
 import { boolean, closestKey, integer, oneOf, showValue, without, wrongValues, type Schema } from '../../src/options.js';
 import { LOAD_HF_REWARD_MODEL_SCHEMA } from '../../src/reward/hf-reward-model.js';
 import { BPE_SCHEMA } from '../../src/pretrain/bpe-trainer.js';
@@ -79,6 +80,7 @@ const demoConfig = { ...pargs.DEMO_CONFIGS.quick, trainPrompts: 2, testPrompts: 
 
 const cases: Case[] = [
   { fn: 'generate', schema: GENERATE_SCHEMA, base: () => ({ lm, promptIds: [[260, 5]], maxNewTokens: 1 }), call: (o) => pargs.generate(o as never) },
+  { fn: 'generateStream', schema: without(GENERATE_SCHEMA, 'onToken'), base: () => ({ lm, promptIds: [[260, 5]], maxNewTokens: 1 }), call: (o) => pargs.generateStream(o as never) },
   { fn: 'sample', schema: GENERATE_SCHEMA, base: () => ({ lm, promptIds: [[260, 5]], maxNewTokens: 1 }), call: (o) => pargs.sample(o as never) },
   { fn: 'guidedSample', schema: GUIDED_SAMPLE_SCHEMA, base: () => ({ lm, rewardModel: rm, promptIds: [[260, 5]], maxNewTokens: 1 }), call: (o) => pargs.guidedSample(o as never) },
   { fn: 'guidedSampleStream', schema: without(GUIDED_SAMPLE_SCHEMA, 'onToken'), base: () => ({ lm, rewardModel: rm, promptIds: [[260, 5]], maxNewTokens: 1 }), call: (o) => pargs.guidedSampleStream(o as never) },
@@ -104,6 +106,8 @@ const cases: Case[] = [
   { fn: 'loadHFRewardModel', schema: LOAD_HF_REWARD_MODEL_SCHEMA, base: () => ({}), call: (o) => pargs.loadHFRewardModel(hfRmDir, o as never) },
   { fn: 'rm.save', schema: { overwrite: boolean(), format: oneOf('pargs', 'hf') }, base: () => ({}), call: (o) => rm.save(join(work, 'saved-rm'), o as never) },
   { fn: 'loadCausalLM', schema: LOAD_SCHEMA, base: () => ({}), call: (o) => pargs.loadCausalLM(modelDir, o as never) },
+  { fn: 'progressReporter', schema: PROGRESS_REPORTER_SCHEMA, base: () => ({}), call: (o) => pargs.progressReporter(o as never) },
+  { fn: 'loadRewardModel', schema: LOAD_SCHEMA, base: () => ({}), call: (o) => pargs.loadRewardModel(work, lm, o as never) },
   { fn: 'readSafetensorsHeader', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.readSafetensorsHeader(join(modelDir, 'model.safetensors'), o as never) },
   { fn: 'SafetensorsFile.open', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.SafetensorsFile.open(join(modelDir, 'model.safetensors'), o as never) },
   { fn: 'openSafetensorsDir', schema: READ_OPTIONS_SCHEMA, base: () => ({}), call: (o) => pargs.openSafetensorsDir(modelDir, o as never) },

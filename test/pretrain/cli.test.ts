@@ -26,7 +26,7 @@ describe('pargs pretrain / eval-lm', () => {
     );
     expect(run.err.join('\n')).not.toMatch(/Error/);
     expect(code).toBe(0);
-    expect(run.err.some((l) => /^step 2\/4 {2}loss \d+\.\d{4} {2}lr .* tok\/s {2}ETA /.test(l))).toBe(true);
+    expect(run.err.some((l) => /^training +50% 2\/4 {2}\S+ step\/s {2}ETA \S+ {2}loss \d+\.\d{4} {2}\d+ tok\/s$/.test(l))).toBe(true);
     expect(run.err.some((l) => l.startsWith('tokenizer: trained'))).toBe(true);
     expect(run.err.some((l) => l.startsWith('corpus: 6 documents'))).toBe(true);
     const summary = JSON.parse(run.out.at(-1) as string) as { steps: number; valLoss: number; out: string };

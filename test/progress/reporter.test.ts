@@ -59,7 +59,33 @@ describe('progressReporter', () => {
     report({ kind: 'stage', stage: 'training the reward models' });
     report({ kind: 'progress', stage: 'pairs', done: 2, total: 2 });
     expect(s.text()).toBe(
-      'training 100% 5/5  ? step/s  done in 0s  loss 3.2000\neval at step 5: held-out loss 3.5000\neval at step 7: held-out accuracy 0.750 (full), 0.625 (all prefixes)\ntraining the reward models\npairs 100% 2/2  ? item/s  done in 0s\n',
+      'training 100% 5/5  ? step/s  done in 0s  loss 3.2000  100 tok/s\neval at step 5: held-out loss 3.5000\neval at step 7: held-out accuracy 0.750 (full), 0.625 (all prefixes)\ntraining the reward models\npairs 100% 2/2  ? item/s  done in 0s\n',
     );
+  });
+
+  it('on a pipe, `every` adds a line every N units besides the tenths', () => {
+    const printed = (every?: number): number[] => {
+      const s = sink(false);
+      const report = progressReporter({ stream: s, now: () => 0, every });
+      for (const e of steps(100)) report(e);
+      return s.text().trimEnd().split('\n').map((l) => Number(/ (\d+)\/100 /.exec(l)?.[1]));
+    };
+    expect(printed()).toEqual([1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    // Every 3 steps after the last line, and each tenth still.
+    expect(printed(3).slice(0, 10)).toEqual([1, 4, 7, 10, 13, 16, 19, 20, 23, 26]);
+    expect(printed(1)).toHaveLength(100);
+  });
+
+  it('`describe` words one-off events its own way ("" hides one); close() ends a bar left open', () => {
+    const s = sink(true);
+    const report = progressReporter({ stream: s, now: () => 0, describe: (e) => (e.kind === 'eval' ? 'eval:\n  detail' : e.kind === 'checkpoint' ? '' : undefined) });
+    report(steps(4)[0]);
+    report({ kind: 'eval', step: 1, diagnostics: {} });
+    report({ kind: 'checkpoint', step: 1, dir: 'x' });
+    report({ kind: 'note', message: 'a stale lock was taken over' });
+    report(steps(4)[1]);
+    report.close();
+    report.close();
+    expect(s.text()).toMatch(/^\rtraining \[.*\x1b\[K\neval:\n {2}detail\nnote: a stale lock was taken over\n\rtraining \[.*2\/4.*\x1b\[K\n$/);
   });
 });
