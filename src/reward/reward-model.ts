@@ -17,6 +17,7 @@ import { causalLM, positiveInt } from '../option-specs.js';
 import { arrayOf, boolean, checkArgument, checkOptions, object, required, string, tokenIds } from '../options.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
+import { checkVocabHead, isVocabHead, vocabLastRewards, vocabPrefixRewards } from './vocab-head.js';
 
 export const REWARD_MODEL_FILE = 'reward_model.json';
 export const HEAD_FILE = 'head.safetensors';
@@ -45,6 +46,7 @@ export class PartialRewardModel {
     if (head.inputDim !== backbone.config.hiddenSize) {
       throw new OptionError(`reward head expects features of size ${head.inputDim}, the backbone produces ${backbone.config.hiddenSize}`);
     }
+    checkVocabHead(head, backbone);
   }
 
   /** Rewards of final hidden states [N, d] → [N] (the caller disposes the result). */
@@ -64,6 +66,7 @@ export class PartialRewardModel {
     checkArgument('scorePrefixIds', 'responseIds', responseIds, required(tokenIds()));
     if (promptIds.length === 0) throw new OptionError('scorePrefixes: the prompt encodes to no tokens');
     if (responseIds.length === 0) return [];
+    if (isVocabHead(this.head)) return vocabPrefixRewards(this.backbone, this.head, promptIds, responseIds);
     const ids = [...promptIds, ...responseIds];
     const out = this.backbone.forward({ ids: [ids], logits: 'none' });
     const rewards = tf.tidy(() => {
@@ -94,6 +97,12 @@ export class PartialRewardModel {
       });
       const { ids, mask } = leftPad(batch, this.backbone.padId);
       const T = ids[0].length;
+      if (isVocabHead(this.head)) {
+        const rewards = vocabLastRewards(this.backbone, this.head, batch, ids, mask);
+        out.push(...(await rewards.data()));
+        rewards.dispose();
+        continue;
+      }
       const forward = this.backbone.forward({ ids, mask, logits: 'none' });
       const rewards = tf.tidy(() => {
         const last = tf.tensor1d(Int32Array.from(batch, (_, b) => b * T + T - 1), 'int32'); // left padding: every row ends at T − 1
@@ -204,6 +213,9 @@ export async function loadRewardModel(dir: string, backbone: CausalLM): Promise<
     throw new CheckpointError(`${headPath} does not match the checksum in ${REWARD_MODEL_FILE}: the file is corrupted or was replaced`);
   }
   const spec = validateHeadSpec(manifest.head);
+  if (spec.kind === 'vocab' && spec.vocabSize !== backbone.config.vocabSize) {
+    throw new CheckpointError(`${manifestPath} describes a vocabulary reward head over ${spec.vocabSize} tokens, but the backbone "${backbone.source}" has ${backbone.config.vocabSize}; load it onto the backbone it was trained on`);
+  }
   const file = await SafetensorsFile.open(headPath);
   try {
     const params = [];
