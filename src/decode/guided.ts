@@ -5,7 +5,8 @@
  * single-token step against the reward backbone's cache (all k candidates attend to the shared prefix),
  * and picks from softmax((log π_ref(v) + β·r) / T). When the reward model's backbone is the LM itself,
  * the chosen candidate's hidden state from that same step gives the next logits (one LM-head row), and
- * its keys/values extend the cache: no second pass.
+ * its keys/values extend the cache: no second pass. A vocabulary reward head (FaRMA) takes the
+ * one-LM-step path of guided-vocab.ts instead.
  */
 import * as tf from '@tensorflow/tfjs';
 import { yieldAndCheck } from '../engine/yield.js';
@@ -19,6 +20,8 @@ import type { PartialRewardModel } from '../reward/reward-model.js';
 import { checkContext, resolvePrompts, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { streamOf } from './stream.js';
+import { vocabGuidedSample } from './guided-vocab.js';
+import { isVocabHead } from '../reward/vocab-head.js';
 
 export type { GuidedMode } from './policy.js';
 
@@ -147,6 +150,14 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const stopIds = new Set(options.stop?.tokenIds ?? []);
   const stopStrings = options.stop?.strings ?? [];
   const rngs = prompts.map((_, row) => createRng(seed, `decode:${row}`));
+  const withText = (out: GuidedGeneration[]): GuidedGeneration[] => {
+    for (const r of out) r.text = r.finishReason === 'stop' && stopStrings.length ? cutAtStop(lm.tokenizer.decode(r.generatedIds), stopStrings) : lm.tokenizer.decode(r.generatedIds);
+    return out;
+  };
+  // A vocabulary head scores every next token from the prefix's state: one LM step per token (guided-vocab.ts).
+  if (isVocabHead(rewardModel.head)) {
+    return withText(await vocabGuidedSample({ lm, rewardModel, prompts, beta, topK, mode, maxNewTokens, rngs, fuse: options.fuse !== false, signal, onToken: options.onToken, finished }));
+  }
   const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: fused ? 1 : 2 }));
   const V = lm.config.vocabSize;
   const d = scorer.config.hiddenSize;
@@ -234,8 +245,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   } finally {
     disposeState(state);
   }
-  for (const r of results) r.text = r.finishReason === 'stop' && stopStrings.length ? cutAtStop(lm.tokenizer.decode(r.generatedIds), stopStrings) : lm.tokenizer.decode(r.generatedIds);
-  return results;
+  return withText(results);
 
   function finished(r: GuidedGeneration): boolean {
     const last = r.generatedIds[r.generatedIds.length - 1];

@@ -88,8 +88,9 @@ export function planPairs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs' | 'pr
   const eosId = o.backbone.generation.eosTokenIds[0] ?? o.backbone.tokenizer.eosTokenId;
   return o.pairs.map((pair, i) => {
     if (o.shard && i % o.shard.count !== o.shard.index) return null;
-    const plan = planPair(pair, { ...o.prefixes, eosId });
-    if (!plan || o.prefixes.states !== 'from-prompt-end') return plan;
+    const { states, ...prefixes } = o.prefixes;
+    const plan = planPair(pair, { ...prefixes, eosId });
+    if (!plan || states !== 'from-prompt-end') return plan;
     const P = pair.promptIds.length;
     if (P === 0) throw new OptionError(`pair ${i} has an empty prompt: the vocabulary head scores the first response token from the prompt's last state; give every pair a prompt (at least a BOS token)`);
     const fromPromptEnd = (sequence: readonly number[]): number[] => Array.from({ length: sequence.length - P + 1 }, (_, j) => P - 1 + j);
