@@ -131,9 +131,6 @@ describe('trainPartialRM with head vocab', () => {
         const last = steps[steps.length - 1];
         expect(last.kind === 'step' && last.loss).toBeLessThan(0.3);
         expect(diagnostics!.prefixAccuracyByDecile[0]).toBeGreaterThan(0.9);
-        const [rx] = await rm.scorePrefixIds([260, 9], [X]);
-        const [ry] = await rm.scorePrefixIds([260, 9], [Y]);
-        expect(rx).toBeGreaterThan(ry);
       } else {
         // What it trains on: complete responses, and consistency along chosen prefixes.
         expect(diagnostics!.fullAccuracy).toBeGreaterThan(0.9);
