@@ -33,7 +33,8 @@ export const trainCommand = defineCommand({
     prefix: { type: 'string', default: 'all', help: 'all prefixes per pair, or sample --prefix-samples of them per epoch', placeholder: 'all|sample' },
     prefixSamples: { type: 'number', integer: true, min: 1, default: 8, help: 'prefixes drawn per pair per epoch with --prefix sample' },
     alignment: { type: 'string', default: 'eos', help: 'eos (pad the shorter response with EOS) or shortest', placeholder: 'eos|shortest' },
-    head: { type: 'string', default: 'linear', help: 'linear, or mlp:H for an MLP head with H hidden units', placeholder: 'KIND' },
+    head: { type: 'string', default: 'linear', help: 'linear, mlp:H for an MLP head with H hidden units, or vocab (FaRMA: a reward per next token)', placeholder: 'KIND' },
+    objective: { type: 'string', default: 'bt-prefix', help: 'bt-prefix (PARGS prefix pairs) or farma (vocab head: rounds of complete-response BT and max-consistency)', placeholder: 'NAME' },
     epochs: { type: 'number', integer: true, min: 1, default: 2, help: 'passes over the prefix pairs' },
     batchSize: { type: 'number', integer: true, min: 1, default: 256, help: 'prefix pairs per step' },
     lr: { type: 'number', min: 0, default: 1e-3, help: 'peak learning rate of the head' },
@@ -53,8 +54,9 @@ export const trainCommand = defineCommand({
     if (flags.mode !== 'partial' && flags.mode !== 'full') throw new OptionError(`pargs train: --mode must be partial or full, got "${flags.mode}"`);
     if (flags.prefix !== 'all' && flags.prefix !== 'sample') throw new OptionError(`pargs train: --prefix must be all or sample, got "${flags.prefix}"`);
     if (flags.alignment !== 'eos' && flags.alignment !== 'shortest') throw new OptionError(`pargs train: --alignment must be eos or shortest, got "${flags.alignment}"`);
-    const headMatch = /^(linear|mlp:(\d+))$/.exec(flags.head ?? '');
-    if (!headMatch) throw new OptionError(`pargs train: --head must be linear or mlp:H (e.g. mlp:64), got "${flags.head}"`);
+    const headMatch = /^(linear|vocab|mlp:(\d+))$/.exec(flags.head ?? '');
+    if (!headMatch) throw new OptionError(`pargs train: --head must be linear or mlp:H (e.g. mlp:64), or vocab, got "${flags.head}"`);
+    if (flags.objective !== 'bt-prefix' && flags.objective !== 'farma') throw new OptionError(`pargs train: --objective must be bt-prefix or farma, got "${flags.objective}"`);
     if (flags.resume && flags.overwrite) throw new OptionError('pargs train: --resume and --overwrite exclude each other');
     // Refused before loading the backbone; trainPartialRM checks again when it claims the folder.
     await inspectOutputDir(flags.out as string, { kind: 'reward-model', what: 'pargs train --out', overwrite: flags.overwrite, resume: flags.resume, protect: [flags.model as string] });
@@ -93,7 +95,9 @@ export const trainCommand = defineCommand({
           if (e.sequencesDone === e.sequences) lastFeatureReport = -1;
         } else if (e.kind === 'step') {
           if (e.step === 1 || e.step % 10 === 0 || e.step === e.totalSteps) {
-            io.err(`step ${e.step}/${e.totalSteps}  epoch ${e.epoch + 1}  loss ${e.loss.toFixed(4)}  acc ${e.accuracy.toFixed(3)}  margin ${e.margin.toFixed(3)}  lr ${e.lr.toExponential(2)}`);
+            const stage = e.stage ? `  ${e.stage}` : '';
+            const ranking = Number.isNaN(e.accuracy) ? '' : `  acc ${e.accuracy.toFixed(3)}  margin ${e.margin.toFixed(3)}`;
+            io.err(`step ${e.step}/${e.totalSteps}  epoch ${e.epoch + 1}${stage}  loss ${e.loss.toFixed(4)}${ranking}  lr ${e.lr.toExponential(2)}`);
           }
         } else if (e.kind === 'eval') {
           io.err(`eval at step ${e.step}:\n${formatDiagnostics(e.diagnostics)}`);
@@ -110,7 +114,8 @@ export const trainCommand = defineCommand({
         mode: flags.mode,
         prefix: flags.prefix === 'sample' ? { kind: 'sample', perPair: flags.prefixSamples as number } : { kind: 'all' },
         alignment: flags.alignment,
-        head: headMatch[2] ? { kind: 'mlp', hidden: Number(headMatch[2]) } : { kind: 'linear' },
+        head: headMatch[2] ? { kind: 'mlp', hidden: Number(headMatch[2]) } : headMatch[1] === 'vocab' ? { kind: 'vocab' } : { kind: 'linear' },
+        objective: flags.objective,
         epochs: flags.epochs,
         batchSize: flags.batchSize,
         lr: flags.lr,

@@ -300,18 +300,19 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
       });
     }
     if (r.head.kind === 'vocab') {
-      let steps = 0;
+      // The same history and summary as the linear head's, evaluated once at the end.
+      const history: TrainingHistory = { steps: [], evals: [] };
       rm = await trainVocabHead({ backbone, features: train, pairs, margins: pairMargins(pairs, r.margin), settings: r, signal, onStep: (e) => {
-        steps = e.step;
+        history.steps.push({ step: e.step, loss: e.loss, accuracy: e.accuracy });
         onProgress?.(e);
       } });
-      const evals = [];
+      const steps = history.steps.length;
       if (evalFeatures && evalPairs) {
         const diagnostics = await computeDiagnostics(rm.head, evalFeatures, evalPairs);
-        evals.push({ step: steps, diagnostics });
+        history.evals.push({ step: steps, diagnostics });
         onProgress?.({ kind: 'eval', step: steps, diagnostics });
       }
-      Object.assign(rm.training, { options: r, steps, pairs: train.pairIndices.length, featurePass: train.stats, evals });
+      Object.assign(rm.training, { options: r, steps, pairs: train.pairIndices.length, featurePass: train.stats, history });
       if (output) await saveFinalModel(output, rm);
       return rm;
     }
