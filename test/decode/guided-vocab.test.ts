@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guidedSample, type GuidedMode } from '../../src/decode/guided.js';
+import { DecodingError } from '../../src/errors.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from '../../src/decode/policy.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
@@ -131,6 +132,16 @@ describe('guidedSample with a vocabulary head', () => {
       expect(g.finishReason).toBe('eos');
       expect(g.modelCalls).toBe(1);
     }
+    rm.dispose();
+  });
+
+  it('an overflowing β·R is a DecodingError, and the step frees its tensors', async () => {
+    const d = lm.config.hiddenSize;
+    const V = lm.config.vocabSize;
+    const rm = new PartialRewardModel(lm, RewardHead.fromHost({ kind: 'vocab', vocabSize: V }, d, [{ name: 'weight', shape: [d, V], data: new Float32Array(d * V) }, { name: 'bias', shape: [V], data: new Float32Array(V).fill(3e38) }]), 'partial');
+    const before = tf.memory().numTensors;
+    await expect(guidedSample({ lm, rewardModel: rm, promptIds: prompts, beta: 1e10, topK: 5, maxNewTokens: 3, seed: 1 })).rejects.toThrow(DecodingError);
+    expect(tf.memory().numTensors).toBe(before);
     rm.dispose();
   });
 });
