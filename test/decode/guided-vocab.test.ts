@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guidedSample, type GuidedMode } from '../../src/decode/guided.js';
 import { DecodingError } from '../../src/errors.js';
+import { bestOfN } from '../../src/decode/baselines.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from '../../src/decode/policy.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
@@ -142,6 +143,16 @@ describe('guidedSample with a vocabulary head', () => {
     const before = tf.memory().numTensors;
     await expect(guidedSample({ lm, rewardModel: rm, promptIds: prompts, beta: 1e300, topK: 5, maxNewTokens: 3, seed: 1 })).rejects.toThrow(DecodingError);
     expect(tf.memory().numTensors).toBe(before);
+    rm.dispose();
+  });
+
+  it('Best-of-N scores each complete response with R(h_{L−1})[y_L], batched, as scorePrefixIds does one by one', async () => {
+    const rm = new PartialRewardModel(lm, vocabHead(lm, 4, 1), 'partial');
+    const [result] = await bestOfN({ lm, rewardModel: rm, promptIds: [prompts[0]], n: 3, maxNewTokens: 5, seed: 2 });
+    for (const s of result.samples) {
+      const rewards = await rm.scorePrefixIds(s.promptIds, s.generatedIds);
+      expect(s.reward).toBeCloseTo(rewards[rewards.length - 1], 4);
+    }
     rm.dispose();
   });
 });
