@@ -96,7 +96,7 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
         const scores = guidedScores(lp, r, beta, row);
         const j = chooseCandidate(scores, mode, s.rngs[row]());
         const tokenId = candidates ? candidates[j] : j;
-        const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
+        const policyLogProb = mode.kind === 'greedy' ? 0 : policyLogProbOf(scores, j, mode.temperature ?? 1);
         const traced = candidates ?? topKIndices(lpAll, Math.min(EXACT_TRACE, V));
         const trace: CandidateTrace[] = traced.map((v, i) => {
           const at = candidates ? i : v;
@@ -140,4 +140,13 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
     disposeState(x);
     return next;
   }
+}
+
+/** log softmax(scores / temperature)[j] in one pass over the scores, without a V-sized array. */
+function policyLogProbOf(scores: Float64Array, j: number, temperature: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < scores.length; i++) if (scores[i] > max) max = scores[i];
+  let sum = 0;
+  for (let i = 0; i < scores.length; i++) sum += Math.exp((scores[i] - max) / temperature);
+  return (scores[j] - max) / temperature - Math.log(sum);
 }
