@@ -10,7 +10,8 @@
  * folder; and GPT-2-small shapes with random weights in memory. Per model and batch size (1, 8), in
  * R interleaved rounds: plain sampling (`generate`, top-k 10), PARGS fused (the reward backbone is the
  * LM), PARGS with a separate reward backbone (a second load of the same weights), ARGS (full-sequence
- * reward model, fused) — k = 10, 64 new tokens, EOS ignored; the official-style no-cache loop at B = 1
+ * reward model, fused), PARGS with a vocabulary reward head (FaRMA, fused: one LM step per token) at
+ * top-k 10 and at topK = V (the exact policy) — k = 10, 64 new tokens, EOS ignored; the official-style no-cache loop at B = 1
  * (64 tokens on the bundled size; at GPT-2-small shapes only 8, from a prompt lengthened to the 64-token
  * run's mean length); and the inherent cost of a guided token with a piece-by-piece profile of the rest
  * (bench/decode-cost.ts). The guided-step ÷ inherent ratio is measured at the finest grain the machine
@@ -48,7 +49,7 @@ const NEW = 64;
 const BATCHES = [1, 8];
 const SEED = 1;
 const BETA = 2;
-const METHODS = ['plain', 'pargs', 'pargsSeparate', 'args'] as const;
+const METHODS = ['plain', 'pargs', 'pargsSeparate', 'args', 'pargsVocabTopK', 'pargsVocabExact'] as const;
 type Method = (typeof METHODS)[number];
 
 interface Spec {
@@ -80,10 +81,17 @@ interface BatchResult {
   /** Median over adjacent (guided cycle, inherent sample) pairs of their ratio. */
   guidedOverInherent: number;
   separateOverFused: number;
+  /** Vocabulary-head PARGS tokens/s ÷ k-candidate PARGS tokens/s (fused both), median of per-round ratios. */
+  vocabTopKOverPargs: number;
+  vocabExactOverPargs: number;
   fusedEqualsSeparate: boolean;
   /** No-cache ms/token (B = 1, same round) ÷ PARGS ms per generated token at this B; median over rounds. */
   speedUpOverNoCache: number;
   profile: Record<Part, number> & { rest: number };
+}
+
+function emptyPerMethod<T>(): Record<Method, T[]> {
+  return Object.fromEntries(METHODS.map((m) => [m, [] as T[]])) as Record<Method, T[]>;
 }
 
 function prompts(lm: CausalLM, B: number, length = PROMPT): number[][] {
@@ -99,6 +107,9 @@ async function measure(spec: Spec) {
   const rm = new PartialRewardModel(lm, head(), 'partial');
   const rmSeparate = new PartialRewardModel(twin, head(), 'partial');
   const rmFull = new PartialRewardModel(lm, head(), 'full');
+  // Zero weights: speed does not depend on the values, and a zero head keeps the tokens comparable.
+  const V = lm.config.vocabSize;
+  const rmVocab = new PartialRewardModel(lm, RewardHead.fromHost({ kind: 'vocab', vocabSize: V }, d, [{ name: 'weight', shape: [d, V], data: new Float32Array(d * V) }, { name: 'bias', shape: [V], data: new Float32Array(V) }]), 'partial');
   const tensorsBefore = tf.memory().numTensors;
   const guidedOptions = (B: number, maxNewTokens: number, onToken: (e: { row: number; step: number }) => void): GuidedSampleOptions => ({
     lm, rewardModel: rm, promptIds: prompts(lm, B), beta: BETA, topK: K, maxNewTokens, stop: { eos: false }, seed: SEED, onToken,
@@ -117,7 +128,11 @@ async function measure(spec: Spec) {
     if (method === 'plain') {
       ids = (await generate({ lm, promptIds: guided.promptIds, maxNewTokens, strategy: { kind: 'sample', topK: K }, stopAtEos: false, seed: SEED, onToken })).map((g) => g.generatedIds);
     } else if (method === 'args') {
-      ids = (await argsSample({ ...guided, rewardModel: rmFull, weight: 1.5 })).map((g) => g.generatedIds);
+      // ARGS takes `weight`, not `beta` (its options are checked strictly).
+      const { beta: _beta, ...argsOptions } = guided;
+      ids = (await argsSample({ ...argsOptions, rewardModel: rmFull, weight: 1.5 })).map((g) => g.generatedIds);
+    } else if (method === 'pargsVocabTopK' || method === 'pargsVocabExact') {
+      ids = (await guidedSample({ ...guided, rewardModel: rmVocab, topK: method === 'pargsVocabExact' ? V : K })).map((g) => g.generatedIds);
     } else {
       ids = (await guidedSample(method === 'pargs' ? guided : { ...guided, rewardModel: rmSeparate })).map((g) => g.generatedIds);
     }
@@ -161,7 +176,7 @@ async function measure(spec: Spec) {
   };
 
   type Acc = { runs: Record<Method, Run[]>; vsPlain: Record<Method, number[]>; speedUp: number[]; pairs: { cycle: number; inherent: number }[]; parts: Record<Part, number>[]; warm: number[] };
-  const acc = new Map<number, Acc>(BATCHES.map((B) => [B, { runs: { plain: [], pargs: [], pargsSeparate: [], args: [] }, vsPlain: { plain: [], pargs: [], pargsSeparate: [], args: [] }, speedUp: [], pairs: [], parts: [], warm: [] }]));
+  const acc = new Map<number, Acc>(BATCHES.map((B) => [B, { runs: emptyPerMethod<Run>(), vsPlain: emptyPerMethod<number>(), speedUp: [], pairs: [], parts: [], warm: [] }]));
   const noCacheMs: number[] = [];
   let noCacheSame = true;
   for (let r = 0; r < spec.reps; r++) {
@@ -209,6 +224,8 @@ async function measure(spec: Spec) {
       inherentWarmMs: round(median(a.warm), 2),
       guidedOverInherent: round(median(a.pairs.map((p) => p.cycle / p.inherent)), 3),
       separateOverFused: round(median(a.runs.pargsSeparate.map((x, i) => x.stepMs / a.runs.pargs[i].stepMs)), 3),
+      vocabTopKOverPargs: round(median(a.runs.pargsVocabTopK.map((x, i) => a.runs.pargs[i].ms / x.ms)), 3),
+      vocabExactOverPargs: round(median(a.runs.pargsVocabExact.map((x, i) => a.runs.pargs[i].ms / x.ms)), 3),
       fusedEqualsSeparate: a.runs.pargs.every((x, i) => JSON.stringify(x.ids) === JSON.stringify(a.runs.pargsSeparate[i].ids)),
       speedUpOverNoCache: round(median(a.speedUp), 1),
       profile: { ...parts, rest: round(guidedStepMs - inherentMs - perStep, 2) },
@@ -216,7 +233,7 @@ async function measure(spec: Spec) {
   });
   const leaked = tf.memory().numTensors - tensorsBefore;
   if (leaked !== 0) log(`[${spec.key}] WARNING: ${leaked} tensors leaked`);
-  [rm, rmSeparate, rmFull].forEach((x) => x.dispose());
+  [rm, rmSeparate, rmFull, rmVocab].forEach((x) => x.dispose());
   const noCache = { tokens: spec.noCacheTokens, promptLength: ncPrompt[0].length, msPerToken: round(median(noCacheMs), 1), sameTokensAsPargs: short ? null : noCacheSame };
   return { model: spec.label, reps: spec.reps, batches, noCache };
 }
@@ -231,7 +248,10 @@ function markdown(r: Awaited<ReturnType<typeof measure>>): string {
     row('PARGS, fused (reward backbone = LM)', tps('pargs')),
     row('PARGS, separate reward backbone (2nd load)', tps('pargsSeparate')),
     row('ARGS (full-sequence RM, fused)', tps('args')),
-    row('steady ms/step: plain / PARGS / PARGS separate / ARGS', (b) => METHODS.map((m) => b.methods[m].stepMs.toFixed(1)).join(' / ')),
+    row('**PARGS, vocabulary head (FaRMA), top-k 10** (target ≥ 0.8× plain)', tps('pargsVocabTopK')),
+    row('**PARGS, vocabulary head, exact policy (topK = V)** (target ≥ 0.7× plain)', tps('pargsVocabExact')),
+    row('vocabulary head ÷ k-candidate PARGS: top-k / exact', (b) => `${b.vocabTopKOverPargs.toFixed(2)}× / ${b.vocabExactOverPargs.toFixed(2)}×`),
+    row('steady ms/step: plain / PARGS / PARGS separate / ARGS / vocab top-k / vocab exact', (b) => METHODS.map((m) => b.methods[m].stepMs.toFixed(1)).join(' / ')),
     row('separate ÷ fused PARGS step', (b) => `${b.separateOverFused.toFixed(2)}×`),
     row(
       nc.sameTokensAsPargs === null

@@ -50,7 +50,7 @@ export function memoryBudget(): Spec {
 
 /** The prefix options of a feature pass (see `PrefixPlanOptions`). */
 export function prefixOptions(): Spec {
-  return object({ mode: required(oneOf('partial', 'full')), alignment: required(oneOf('eos', 'shortest')), minPrefix: required(positiveInt()) }, 'prefix options');
+  return object({ mode: required(oneOf('partial', 'full')), alignment: required(oneOf('eos', 'shortest')), minPrefix: required(positiveInt()), states: oneOf('prefix-ends', 'from-prompt-end') }, 'prefix options');
 }
 
 /** Prompts: text, or a conversation of `{role, content}` messages rendered with the chat template. */

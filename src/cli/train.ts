@@ -45,7 +45,8 @@ export const trainCommand = defineCommand({
     prefix: { type: 'string', default: 'all', help: 'all prefixes per pair, or sample --prefix-samples of them per epoch', placeholder: 'all|sample' },
     prefixSamples: { type: 'number', integer: true, min: 1, default: 8, help: 'prefixes drawn per pair per epoch with --prefix sample' },
     alignment: { type: 'string', default: 'eos', help: 'eos (pad the shorter response with EOS) or shortest', placeholder: 'eos|shortest' },
-    head: { type: 'string', default: 'linear', help: 'linear, or mlp:H for an MLP head with H hidden units', placeholder: 'KIND' },
+    head: { type: 'string', default: 'linear', help: 'linear, mlp:H for an MLP head with H hidden units, or vocab (FaRMA: a reward per next token)', placeholder: 'KIND' },
+    objective: { type: 'string', default: 'bt-prefix', help: 'bt-prefix (PARGS prefix pairs) or farma (vocab head: rounds of complete-response BT and max-consistency)', placeholder: 'NAME' },
     epochs: { type: 'number', integer: true, min: 1, default: 2, help: 'passes over the prefix pairs' },
     batchSize: { type: 'number', integer: true, min: 1, default: 256, help: 'prefix pairs per step' },
     lr: { type: 'number', min: 0, default: 1e-3, help: 'peak learning rate of the head' },
@@ -75,8 +76,9 @@ export const trainCommand = defineCommand({
     if (flags.mode !== 'partial' && flags.mode !== 'full') throw new OptionError(`pargs train: --mode must be partial or full, got "${flags.mode}"`);
     if (flags.prefix !== 'all' && flags.prefix !== 'sample') throw new OptionError(`pargs train: --prefix must be all or sample, got "${flags.prefix}"`);
     if (flags.alignment !== 'eos' && flags.alignment !== 'shortest') throw new OptionError(`pargs train: --alignment must be eos or shortest, got "${flags.alignment}"`);
-    const headMatch = /^(linear|mlp:(\d+))$/.exec(flags.head ?? '');
-    if (!headMatch) throw new OptionError(`pargs train: --head must be linear or mlp:H (e.g. mlp:64), got "${flags.head}"`);
+    const headMatch = /^(linear|vocab|mlp:(\d+))$/.exec(flags.head ?? '');
+    if (!headMatch) throw new OptionError(`pargs train: --head must be linear or mlp:H (e.g. mlp:64), or vocab, got "${flags.head}"`);
+    if (flags.objective !== 'bt-prefix' && flags.objective !== 'farma') throw new OptionError(`pargs train: --objective must be bt-prefix or farma, got "${flags.objective}"`);
     if (flags.format !== 'auto' && !(FORMATS as readonly string[]).includes(flags.format as string)) {
       throw new OptionError(`pargs train: --format must be auto or one of ${FORMATS.join(', ')}, got "${flags.format}"`);
     }
@@ -142,7 +144,8 @@ export const trainCommand = defineCommand({
         ...(flags.weightDecay !== undefined ? { weightDecay: flags.weightDecay } : {}),
         warmupRatio: flags.warmupRatio,
         ...(flags.evalEvery !== undefined ? { evalEvery: flags.evalEvery } : {}),
-        head: headMatch[2] ? { kind: 'mlp', hidden: Number(headMatch[2]) } : { kind: 'linear' },
+        head: headMatch[2] ? { kind: 'mlp', hidden: Number(headMatch[2]) } : headMatch[1] === 'vocab' ? { kind: 'vocab' } : { kind: 'linear' },
+        objective: flags.objective,
         epochs: flags.epochs,
         batchSize: flags.batchSize,
         lr: flags.lr,

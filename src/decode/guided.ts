@@ -5,7 +5,8 @@
  * single-token step against the reward backbone's cache (all k candidates attend to the shared prefix),
  * and picks from softmax((log π_ref(v) + β·r) / T). When the reward model's backbone is the LM itself,
  * the chosen candidate's hidden state from that same step gives the next logits (one LM-head row), and
- * its keys/values extend the cache: no second pass.
+ * its keys/values extend the cache: no second pass. A vocabulary reward head (FaRMA) takes the
+ * one-LM-step path of guided-vocab.ts instead.
  */
 import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
@@ -16,11 +17,14 @@ import { causalLM, guidedMode, nonNegativeInt, positiveInt, promptIds, prompts, 
 import { boolean, checkOptions, func, number, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
+import type { PartialRewardModel } from '../reward/reward-model.js';
 import { guidedOnWorkers } from '../workers/decode-parallel.js';
 import { checkContext, DEFAULT_MAX_NEW_TOKENS, resolvePrompts, validateFirstRow, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { PadReadout } from './pad-readout.js';
 import { streamOf } from './stream.js';
+import { vocabGuidedSample } from './guided-vocab.js';
+import { isVocabHead } from '../reward/vocab-head.js';
 
 export type { GuidedMode } from './policy.js';
 
@@ -158,6 +162,14 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const stopStrings = options.stop?.strings ?? [];
   const firstRow = validateFirstRow(options.firstRow, 'guidedSample');
   const rngs = prompts.map((_, row) => createRng(seed, `decode:${firstRow + row}`));
+  const withText = (out: GuidedGeneration[]): GuidedGeneration[] => {
+    for (const r of out) r.text = r.finishReason === 'stop' && stopStrings.length ? cutAtStop(lm.tokenizer.decode(r.generatedIds), stopStrings) : lm.tokenizer.decode(r.generatedIds);
+    return out;
+  };
+  // A vocabulary head scores every next token from the prefix's state: one LM step per token (guided-vocab.ts), in this thread.
+  if (isVocabHead(rewardModel.head)) {
+    return withText(await vocabGuidedSample({ lm, rewardModel: rewardModel as PartialRewardModel, prompts, beta, topK, mode, maxNewTokens, rngs, fuse: options.fuse !== false, signal, onToken: options.onToken, finished }));
+  }
   const parallel = guidedOnWorkers(options, prompts);
   if (parallel) return parallel;
   const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: fused ? 1 : 2 }));
@@ -251,8 +263,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   } finally {
     disposeState(state);
   }
-  for (const r of results) r.text = r.finishReason === 'stop' && stopStrings.length ? cutAtStop(lm.tokenizer.decode(r.generatedIds), stopStrings) : lm.tokenizer.decode(r.generatedIds);
-  return results;
+  return withText(results);
 
   function finished(r: GuidedGeneration): boolean {
     const last = r.generatedIds[r.generatedIds.length - 1];

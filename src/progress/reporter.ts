@@ -61,7 +61,9 @@ function counted(e: AnyEvent): Counted | undefined {
       acc !== undefined ? `acc ${acc.toFixed(3)}` : '',
       tokensPerSec !== undefined ? `${Math.round(tokensPerSec)} tok/s` : '',
     ].filter(Boolean).join('  ');
-    return { label: 'training', done: num(e.step) ?? 0, total, unit: 'step', detail };
+    // A staged objective (FaRMA's rounds) names the stage of the step.
+    const staged = typeof e.stage === 'string' && e.stage ? `${e.stage}  ${detail}`.trimEnd() : detail;
+    return { label: 'training', done: num(e.step) ?? 0, total, unit: 'step', detail: staged };
   }
   if (tag === 'progress' && num(e.total) !== undefined) {
     return { label: String(e.stage ?? 'progress'), done: num(e.done) ?? 0, total: num(e.total) as number, unit: typeof e.unit === 'string' ? e.unit : 'item' };

@@ -10,6 +10,7 @@ import type { PrefixFeatures } from './features.js';
 import { prefixFeatures, tokenPair } from '../option-specs.js';
 import { arrayOf, checkArgument, instance, required } from '../options.js';
 import { RewardHead } from './head.js';
+import { isVocabHead, tokenRewards } from './vocab-head.js';
 import type { TokenPair } from './prefixes.js';
 
 export interface RewardDiagnostics {
@@ -30,9 +31,12 @@ export interface RewardDiagnostics {
 }
 
 /** Rewards of every feature row of every pair, [pair][side] → Float32Array of n rewards. */
-async function rewardsOf(head: RewardHead, f: PrefixFeatures): Promise<Map<number, [Float32Array, Float32Array]>> {
+async function rewardsOf(head: RewardHead, f: PrefixFeatures, pairs: readonly TokenPair[]): Promise<Map<number, [Float32Array, Float32Array]>> {
   const out = new Map<number, [Float32Array, Float32Array]>();
   const rowsPerCall = 8192;
+  // A vocabulary head scores prefix i by R(state row i − 1)[y_i]: all rows but the last, with their next tokens.
+  const vocab = isVocabHead(head);
+  const tokens: number[] = [];
   let pending: { pair: number; side: 0 | 1; rows: Float32Array }[] = [];
   let pendingRows = 0;
   const flush = async (): Promise<void> => {
@@ -44,7 +48,10 @@ async function rewardsOf(head: RewardHead, f: PrefixFeatures): Promise<Map<numbe
       all.set(p.rows, o);
       o += p.rows.length;
     }
-    const r = tf.tidy(() => head.apply(tf.tensor2d(all, [pendingRows, f.dim]))); // [rows]
+    const r = tf.tidy(() => {
+      const states = tf.tensor2d(all, [pendingRows, f.dim]); // [rows, d]
+      return vocab ? tokenRewards(head, states, tf.tensor1d(Int32Array.from(tokens), 'int32')) : head.apply(states); // [rows]
+    });
     const values = (await r.data()) as Float32Array;
     r.dispose();
     let row = 0;
@@ -57,10 +64,16 @@ async function rewardsOf(head: RewardHead, f: PrefixFeatures): Promise<Map<numbe
     }
     pending = [];
     pendingRows = 0;
+    tokens.length = 0;
   };
   for (const pair of f.pairIndices) {
     for (const side of [0, 1] as const) {
-      const rows = f.store.get(pair, side);
+      let rows = f.store.get(pair, side);
+      if (vocab) {
+        rows = rows.subarray(0, rows.length - f.dim);
+        const plan = f.plans[pair]!;
+        tokens.push(...(side === 0 ? plan.chosenSequence : plan.rejectedSequence).slice(pairs[pair].promptIds.length));
+      }
       pending.push({ pair, side, rows });
       pendingRows += rows.length / f.dim;
       if (pendingRows >= rowsPerCall) await flush();
@@ -77,7 +90,7 @@ export async function computeDiagnostics(head: RewardHead, features: PrefixFeatu
   checkArgument('computeDiagnostics', 'head', head, required(instance(() => RewardHead, 'a RewardHead (rm.head)')));
   checkArgument('computeDiagnostics', 'features', features, required(prefixFeatures()));
   checkArgument('computeDiagnostics', 'pairs', pairs, required(arrayOf(tokenPair(), 'an array of token pairs')));
-  const rewards = await rewardsOf(head, features);
+  const rewards = await rewardsOf(head, features, pairs);
   const decileHits = new Array<number>(10).fill(0);
   const decileCounts = new Array<number>(10).fill(0);
   let fullHits = 0;

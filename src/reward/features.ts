@@ -86,13 +86,24 @@ export function validateShard(shard: Shard | undefined): void {
   }
 }
 
-/** The prefix plan of every pair (null outside the shard or without a comparable prefix), as the pass uses it. */
+/**
+ * The prefix plan of every pair (null outside the shard or without a comparable prefix), as the pass uses it.
+ * With `states: 'from-prompt-end'` each side keeps every state from the prompt's last token (index P − 1,
+ * the state before the first response token) to the sequence's end: row j is the state after j
+ * response tokens, so a vocabulary head reads R(row i − 1)[y_i] and FaRMA's consistency target row i.
+ */
 export function planPairs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs' | 'prefixes' | 'shard'>): (PairPlan | null)[] {
   // The terminal token (src/lm/terminal-token.ts): the end-of-turn id of a chat model, else the first EOS.
   const eosId = terminalTokenId(o.backbone.tokenizer, o.backbone.generation.eosTokenIds);
   return o.pairs.map((pair, i) => {
     if (o.shard && i % o.shard.count !== o.shard.index) return null;
-    return planPair(pair, { ...o.prefixes, eosId });
+    const { states, ...prefixes } = o.prefixes;
+    const plan = planPair(pair, { ...prefixes, eosId });
+    if (!plan || states !== 'from-prompt-end') return plan;
+    const P = pair.promptIds.length;
+    if (P === 0) throw new OptionError(`pair ${i} has an empty prompt: the vocabulary head scores the first response token from the prompt's last state; give every pair a prompt (at least a BOS token)`);
+    const fromPromptEnd = (sequence: readonly number[]): number[] => Array.from({ length: sequence.length - P + 1 }, (_, j) => P - 1 + j);
+    return { ...plan, chosenPositions: fromPromptEnd(plan.chosenSequence), rejectedPositions: fromPromptEnd(plan.rejectedSequence) };
   });
 }
 

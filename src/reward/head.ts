@@ -2,6 +2,8 @@
  * The trainable reward head on top of a frozen backbone: r = head(h), h the backbone's final hidden
  * state (after its final norm) at the last token of `prompt ⊕ response[:t]`.
  * Linear by default (r = h·w + b); a small MLP (r = w₂·act(W₁h + b₁) + b₂) optionally.
+ * The vocabulary head (FaRMA, kind 'vocab') is R = h·W + b with W [d, V]: one reward per possible next
+ * token, read at the state BEFORE the token; its math lives in vocab-head.ts.
  */
 import { tf } from '../engine/tf.js';
 import { firstNonFinite } from '../engine/finite.js';
@@ -10,7 +12,11 @@ import { CheckpointError, OptionError } from '../errors.js';
 import { checkArgument, func, integer, required, tagged } from '../options.js';
 import type { Rng } from '../random.js';
 
-export type HeadSpec = { kind: 'linear' } | { kind: 'mlp'; hidden: number };
+/**
+ * `vocab.vocabSize` is the backbone's vocabulary size: filled in by trainPartialRM, stored in the
+ * manifest, and checked against the backbone when the model is loaded.
+ */
+export type HeadSpec = { kind: 'linear' } | { kind: 'mlp'; hidden: number } | { kind: 'vocab'; vocabSize?: number };
 
 export interface HostParam {
   name: string;
@@ -38,7 +44,11 @@ export function validateHeadSpec(spec: unknown): HeadSpec {
     if (!Number.isInteger(s.hidden) || s.hidden < 1) throw new OptionError(`head.hidden must be a positive integer, got ${JSON.stringify(s.hidden)}`);
     return { kind: 'mlp', hidden: s.hidden };
   }
-  throw new OptionError(`head must be { kind: 'linear' } or { kind: 'mlp', hidden: N }, got ${JSON.stringify(spec)}`);
+  if (s && s.kind === 'vocab') {
+    if (s.vocabSize !== undefined && (!Number.isInteger(s.vocabSize) || s.vocabSize < 1)) throw new OptionError(`head.vocabSize must be a positive integer, got ${JSON.stringify(s.vocabSize)}`);
+    return s.vocabSize === undefined ? { kind: 'vocab' } : { kind: 'vocab', vocabSize: s.vocabSize };
+  }
+  throw new OptionError(`head must be { kind: 'linear' }, { kind: 'mlp', hidden: N } or { kind: 'vocab' }, got ${JSON.stringify(spec)}`);
 }
 
 /**
@@ -47,6 +57,12 @@ export function validateHeadSpec(spec: unknown): HeadSpec {
  * activations of both sides with their gradients (4 × 2 × batch × hidden).
  */
 export function checkHeadFits(spec: HeadSpec, inputDim: number, batchSize: number, budget: MemoryBudget): void {
+  if (spec.kind === 'vocab' && spec.vocabSize !== undefined) {
+    // Weights, AdamW moments, gradient and clipped gradient (5 copies), plus [batch, V] rewards of both sides with gradients.
+    const bytes = 4 * (5 * (inputDim + 1) * spec.vocabSize + 4 * batchSize * spec.vocabSize);
+    if (bytes <= budget.availableBytes * USABLE_FRACTION) return;
+    throw new OptionError(`a vocabulary head over ${spec.vocabSize} tokens needs about ${formatBytes(bytes)} to train on ${inputDim}-dimensional features, but ${formatBytes(budget.availableBytes)} of tensor memory are free (${budget.limit}); use a smaller batchSize or the linear head`);
+  }
   if (spec.kind !== 'mlp') return;
   const params = inputDim * spec.hidden + 2 * spec.hidden + 1;
   const bytes = 4 * (5 * params + 8 * batchSize * spec.hidden);
@@ -68,10 +84,11 @@ export class RewardHead {
 
   /**
    * A fresh head. Weights ~ N(0, 1/d) so initial rewards are O(1) whatever the hidden size; biases 0.
-   * Drawn on the host from `rng`, so initialisation is identical on every backend.
+   * Drawn on the host from `rng`, so initialisation is identical on every backend. A vocabulary head
+   * starts at zero (FaRMA): every token has reward 0, so untrained guidance is plain sampling.
    */
   static init(spec: HeadSpec, inputDim: number, rng: Rng): RewardHead {
-    checkArgument('RewardHead.init', 'spec', spec, required(tagged('kind', { linear: {}, mlp: { hidden: required(integer({ min: 1 })) } })));
+    checkArgument('RewardHead.init', 'spec', spec, required(tagged('kind', { linear: {}, mlp: { hidden: required(integer({ min: 1 })) }, vocab: { vocabSize: required(integer({ min: 1 })) } })));
     checkArgument('RewardHead.init', 'inputDim', inputDim, required(integer({ min: 1 })));
     checkArgument('RewardHead.init', 'rng', rng, required(func()));
     const shapes = RewardHead.shapes(spec, inputDim);
@@ -79,7 +96,7 @@ export class RewardHead {
     for (const [name, shape] of shapes) {
       const size = shape.reduce((a, b) => a * b, 1);
       const data = new Float32Array(size);
-      if (!name.endsWith('bias')) {
+      if (!name.endsWith('bias') && spec.kind !== 'vocab') {
         const std = 1 / Math.sqrt(shape[0]);
         for (let i = 0; i < size; i++) data[i] = std * normal(rng);
       }
@@ -107,11 +124,16 @@ export class RewardHead {
 
   private static shapes(spec: HeadSpec, d: number): [string, number[]][] {
     if (spec.kind === 'linear') return [['weight', [d, 1]], ['bias', [1]]];
+    if (spec.kind === 'vocab') {
+      if (spec.vocabSize === undefined) throw new OptionError('a vocabulary head needs head.vocabSize (the backbone\'s vocabulary size); trainPartialRM fills it in');
+      return [['weight', [d, spec.vocabSize]], ['bias', [spec.vocabSize]]];
+    }
     return [['hidden.weight', [d, spec.hidden]], ['hidden.bias', [spec.hidden]], ['out.weight', [spec.hidden, 1]], ['out.bias', [1]]];
   }
 
-  /** Rewards for features [N, d] → [N]. */
+  /** Rewards for features [N, d] → [N] (linear and MLP heads; a vocabulary head: see vocab-head.ts). */
   apply(features: tf.Tensor2D): tf.Tensor1D {
+    if (this.spec.kind === 'vocab') throw new OptionError('a vocabulary reward head scores (state, next token) pairs, not states: use tokenRewards / vocabRewards from reward/vocab-head.ts');
     return tf.tidy(() => {
       const v = (n: string) => this.variables.get(n) as tf.Variable;
       if (this.spec.kind === 'linear') {

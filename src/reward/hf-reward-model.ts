@@ -141,7 +141,7 @@ export async function loadHFRewardModel(dir: string, options: LoadHFRewardModelO
  */
 export async function saveHFRewardModel(rm: PartialRewardModel, dir: string, options: { overwrite?: boolean } = {}): Promise<void> {
   if (rm.head.spec.kind !== 'linear') {
-    throw new OptionError(`save({ format: 'hf' }): the reward model has an ${rm.head.spec.kind} head (hidden ${rm.head.spec.hidden}), which has no Hugging Face *ForSequenceClassification form (that is one linear layer, score.weight); train with head: { kind: 'linear' } (--head linear) to export`);
+    throw new OptionError(`save({ format: 'hf' }): the reward model has a ${rm.head.spec.kind} head${rm.head.spec.kind === 'mlp' ? ` (hidden ${rm.head.spec.hidden})` : ''}, which has no Hugging Face *ForSequenceClassification form (that is one linear layer, score.weight); train with head: { kind: 'linear' } (--head linear) to export`);
   }
   const host = new Map((await rm.head.toHost()).map((p) => [p.name, p]));
   const bias = (host.get('bias')?.data ?? new Float32Array(1))[0];

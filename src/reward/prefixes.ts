@@ -29,6 +29,13 @@ export interface PrefixPlanOptions {
   minPrefix: number;
   /** Token appended to pad the shorter response under `eos` alignment. */
   eosId: number | null;
+  /**
+   * Which hidden states the feature pass keeps: 'prefix-ends' (default) the state at the last token of
+   * each compared prefix (linear and MLP heads); 'from-prompt-end' every state from the prompt's last
+   * token to the sequence's end, row j = after j response tokens (the vocabulary head reads the state
+   * before each token; see features.ts).
+   */
+  states?: 'prefix-ends' | 'from-prompt-end';
 }
 
 /** The plan for one pair: the two sequences to run and the positions whose hidden states are features. */

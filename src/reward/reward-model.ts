@@ -21,6 +21,7 @@ import type { RewardModel } from './reward-model-interface.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
 import type { TrainingHistory } from './trainer.js';
+import { checkVocabHead, isVocabHead, vocabLastRewards, vocabPrefixRewards } from './vocab-head.js';
 
 export const REWARD_MODEL_FILE = 'reward_model.json';
 export const HEAD_FILE = 'head.safetensors';
@@ -76,6 +77,7 @@ export class PartialRewardModel implements RewardModel {
     if (head.inputDim !== backbone.config.hiddenSize) {
       throw new OptionError(`reward head expects features of size ${head.inputDim}, the backbone produces ${backbone.config.hiddenSize}`);
     }
+    checkVocabHead(head, backbone);
   }
 
   get format(): 'pargs' | 'hf' {
@@ -115,6 +117,7 @@ export class PartialRewardModel implements RewardModel {
     checkArgument('scorePrefixIds', 'responseIds', responseIds, required(tokenIds()));
     if (promptIds.length === 0) throw new OptionError('scorePrefixes: the prompt encodes to no tokens');
     if (responseIds.length === 0) return [];
+    if (isVocabHead(this.head)) return vocabPrefixRewards(this.backbone, this.head, promptIds, responseIds);
     const ids = [...promptIds, ...responseIds];
     const out = this.backbone.forward({ ids: [ids], logits: 'none' });
     // The prefix of i response tokens ends at sequence index P + i − 1: rows P … P + L − 1 (or where readIndex says).
@@ -146,6 +149,12 @@ export class PartialRewardModel implements RewardModel {
       });
       const { ids, mask } = leftPad(batch, this.backbone.padId);
       const T = ids[0].length;
+      if (isVocabHead(this.head)) {
+        const rewards = vocabLastRewards(this.backbone, this.head, batch, ids, mask);
+        out.push(...(await rewards.data()));
+        rewards.dispose();
+        continue;
+      }
       const forward = this.backbone.forward({ ids, mask, logits: 'none' });
       const rewards = tf.tidy(() => {
         // Left padding: row b's sequence starts at T − length; its last token is at T − 1.
@@ -295,6 +304,9 @@ export async function loadRewardModel(dir: string, backbone?: CausalLM | string,
     throw new CheckpointError(`${headPath} does not match the checksum in ${REWARD_MODEL_FILE}: the file is corrupted or was replaced`);
   }
   const spec = validateHeadSpec(manifest.head);
+  if (spec.kind === 'vocab' && spec.vocabSize !== backbone.config.vocabSize) {
+    throw new CheckpointError(`${manifestPath} describes a vocabulary reward head over ${spec.vocabSize} tokens, but the backbone "${backbone.source}" has ${backbone.config.vocabSize}; load it onto the backbone it was trained on`);
+  }
   const file = await SafetensorsFile.open(headPath);
   try {
     const params = [];

@@ -33,11 +33,12 @@ import { bradleyTerryPrefixLoss } from './loss.js';
 import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel, type RewardModelTraining } from './reward-model.js';
+import { refuseVocabUnsupported, trainVocabHead, type VocabObjective } from './vocab-train.js';
 
 export type TrainEvent =
   | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport; conversationRendering?: ChatRendering }
   | { kind: 'features'; split: 'train' | 'eval'; sequencesDone: number; sequences: number; tokens: number }
-  | { kind: 'step'; step: number; totalSteps: number; epoch: number; loss: number; accuracy: number; margin: number; lr: number; gradNorm: number }
+  | { kind: 'step'; step: number; totalSteps: number; epoch: number; loss: number; accuracy: number; margin: number; lr: number; gradNorm: number; stage?: 'bt-prefix' | 'bt-complete' | 'max-consistency' }
   | { kind: 'eval'; step: number; diagnostics: RewardDiagnostics }
   | { kind: 'checkpoint'; step: number; dir: string }
   | { kind: 'resumed'; step: number; dir: string }
@@ -66,6 +67,7 @@ export interface TrainPartialRMOptions {
   minPrefix?: number;
   /** 'per-prefix' (default, the paper: long pairs weigh more) or 'per-pair'. */
   weighting?: Weighting;
+  /** `{ kind: 'linear' }` (default), `{ kind: 'mlp', hidden }`, or `{ kind: 'vocab' }`: FaRMA's reward-per-next-token head. */
   head?: HeadSpec;
   /**
    * Start the (linear) head from this reward model's head instead of a random one — e.g. an HF
@@ -73,6 +75,12 @@ export interface TrainPartialRMOptions {
    * TL;DR recipe). It must read the same backbone weights (`backboneFingerprint`) as `backbone`.
    */
   init?: RewardModel;
+  /**
+   * 'bt-prefix' (default): the Bradley–Terry prefix loss of PARGS. 'farma' (vocabulary head only):
+   * FaRMA's rounds of Bradley–Terry on complete responses and max-consistency on chosen prefixes;
+   * `epochs` counts the rounds. See docs/api.md.
+   */
+  objective?: VocabObjective;
   epochs?: number;
   /** Prefix pairs per optimizer step (default 256). */
   batchSize?: number;
@@ -140,7 +148,7 @@ function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'e
 function checkFeatures(f: PrefixFeatures, prefixes: PrefixFeatures['prefixes'], pairs: readonly TokenPair[], backbone: CausalLM): void {
   if (f.backboneFingerprint !== backbone.fingerprint) throw new OptionError('trainPartialRM: the given features were computed on another backbone');
   if (f.pairsHash !== hashPairs(pairs)) throw new OptionError('trainPartialRM: the given features were computed on another pair list; pass the pairs they were made from');
-  if (f.prefixes.mode !== prefixes.mode || f.prefixes.alignment !== prefixes.alignment || f.prefixes.minPrefix !== prefixes.minPrefix) {
+  if (f.prefixes.mode !== prefixes.mode || f.prefixes.alignment !== prefixes.alignment || f.prefixes.minPrefix !== prefixes.minPrefix || (f.prefixes.states ?? 'prefix-ends') !== (prefixes.states ?? 'prefix-ends')) {
     throw new OptionError(`trainPartialRM: the features were made with ${JSON.stringify(f.prefixes)}, the options ask for ${JSON.stringify(prefixes)}`);
   }
 }
@@ -157,6 +165,7 @@ interface Resolved {
   minPrefix: number;
   weighting: Weighting;
   head: HeadSpec;
+  objective: VocabObjective;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -176,8 +185,9 @@ export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
   alignment: oneOf('eos', 'shortest'),
   minPrefix: specs.positiveInt(),
   weighting: oneOf('per-prefix', 'per-pair'),
-  head: tagged('kind', { linear: {}, mlp: { hidden: required(specs.positiveInt()) } }),
+  head: tagged('kind', { linear: {}, mlp: { hidden: required(specs.positiveInt()) }, vocab: {} }),
   init: specs.rewardModel(),
+  objective: oneOf('bt-prefix', 'farma'),
   epochs: specs.positiveInt(),
   batchSize: specs.positiveInt(),
   lr: number({ above: 0 }),
@@ -226,6 +236,12 @@ function resolve(o: TrainPartialRMOptions): Resolved {
   if (weighting !== 'per-prefix' && weighting !== 'per-pair') throw new OptionError(`trainPartialRM: weighting must be 'per-prefix' or 'per-pair', got ${JSON.stringify(weighting)}`);
   const lr = o.lr ?? 1e-3;
   if (!(lr > 0) || !Number.isFinite(lr)) throw new OptionError(`trainPartialRM: lr must be a positive number, got ${lr}`);
+  let head = validateHeadSpec(o.head ?? { kind: 'linear' });
+  // A vocabulary head covers the backbone's vocabulary; the size is stored with it and checked at load.
+  if (head.kind === 'vocab') head = { kind: 'vocab', vocabSize: o.backbone.config.vocabSize };
+  const objective = o.objective ?? 'bt-prefix';
+  if (objective === 'farma' && head.kind !== 'vocab') throw new OptionError(`trainPartialRM: objective 'farma' trains a vocabulary head (its max-consistency target is max over next tokens); add head: { kind: 'vocab' } (--head vocab), got head ${JSON.stringify(head)}`);
+  if (objective === 'farma' && mode !== 'partial') throw new OptionError("trainPartialRM: objective 'farma' needs mode 'partial' (its consistency stage runs over prefixes)");
   const warmupRatio = o.warmupRatio ?? 0.05;
   if (!(warmupRatio >= 0 && warmupRatio < 1)) throw new OptionError(`trainPartialRM: warmupRatio must be in [0, 1), got ${warmupRatio}`);
   return {
@@ -234,7 +250,8 @@ function resolve(o: TrainPartialRMOptions): Resolved {
     alignment,
     minPrefix: positiveInt(o.minPrefix ?? 1, 'minPrefix'),
     weighting,
-    head: validateHeadSpec(o.head ?? { kind: 'linear' }),
+    head,
+    objective,
     epochs: positiveInt(o.epochs ?? 1, 'epochs'),
     batchSize: positiveInt(o.batchSize ?? 256, 'batchSize'),
     lr,
@@ -273,7 +290,8 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
   const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
   if (pairs.length === 0) throw new OptionError('trainPartialRM: no pair is left after encoding (see the encoded event’s drop report)');
   const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, workers: options.workers, signal };
-  const prefixes = { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix };
+  if (r.head.kind === 'vocab') refuseVocabUnsupported(options);
+  const prefixes = { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix, ...(r.head.kind === 'vocab' ? { states: 'from-prompt-end' as const } : {}) };
   if (options.features) checkFeatures(options.features, prefixes, pairs, backbone);
   const initParams = options.init ? await initHeadParams(options.init, r, backbone) : undefined;
   const key = runKey(r, backbone, pairs, initParams);
@@ -297,9 +315,26 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
       evalFeatures = await featurePass({
         ...passOptions,
         pairs: evalPairs,
-        prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1 },
+        prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1, ...(r.head.kind === 'vocab' ? { states: 'from-prompt-end' as const } : {}) },
         onProgress: (e) => onProgress?.({ ...e, split: 'eval' }),
       });
+    }
+    if (r.head.kind === 'vocab') {
+      // The same history and summary as the linear head's, evaluated once at the end.
+      const history: TrainingHistory = { steps: [], evals: [] };
+      rm = await trainVocabHead({ backbone, features: train, pairs, margins: pairMargins(pairs, r.margin), settings: r, signal, onStep: (e) => {
+        history.steps.push({ step: e.step, loss: e.loss, accuracy: e.accuracy });
+        onProgress?.(e);
+      } });
+      const steps = history.steps.length;
+      if (evalFeatures && evalPairs) {
+        const diagnostics = await computeDiagnostics(rm.head, evalFeatures, evalPairs);
+        history.evals.push({ step: steps, diagnostics });
+        onProgress?.({ kind: 'eval', step: steps, diagnostics });
+      }
+      Object.assign(rm.training, { options: r, steps, pairs: train.pairIndices.length, featurePass: train.stats, history });
+      if (output) await saveFinalModel(output, rm);
+      return rm;
     }
     const perEpoch = examplesPerEpoch(train, r.prefix);
     const stepsPerEpoch = Math.ceil(perEpoch / r.batchSize);

@@ -1,0 +1,50 @@
+/** `pargs train --head vocab` (both objectives), then `pargs sample` with the vocabulary head. */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { writeTinyModel } from '../helpers/tiny-model.js';
+
+let model = '';
+let work = '';
+beforeAll(async () => {
+  model = (await writeTinyModel({ modelType: 'llama', kvHeads: 2, seed: 72 })).dir;
+  work = await mkdtemp(join(tmpdir(), 'pargs-vocab-cli-'));
+  const rows = Array.from({ length: 20 }, (_, i) => ({ prompt: `Q${i}: how are you?`, chosen: ' good, thanks', rejected: ' bad.' }));
+  await writeFile(join(work, 'pairs.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n'));
+  await writeFile(join(work, 'prompts.txt'), 'Hello there\n');
+});
+
+async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    return { code: await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
+  } finally {
+    write.mockRestore();
+  }
+}
+
+describe('pargs train --head vocab', () => {
+  it.each(['bt-prefix', 'farma'])('--objective %s trains and saves a vocabulary head that pargs sample decodes with', async (objective) => {
+    const out = join(work, `rm-${objective}`);
+    const train = await run(['train', '--model', model, '--data', join(work, 'pairs.jsonl'), '--out', out, '--head', 'vocab', '--objective', objective, '--epochs', '2', '--batch-size', '16']);
+    expect(train.code).toBe(0);
+    if (objective === 'farma') expect(train.err.join('\n')).toMatch(/max-consistency/);
+    const manifest = JSON.parse(await readFile(join(out, 'reward_model.json'), 'utf8'));
+    expect(manifest.head.kind).toBe('vocab');
+    expect(manifest.training.options.objective).toBe(objective);
+    const sample = await run(['sample', '--model', model, '--rm', out, '--prompts', join(work, 'prompts.txt'), '--method', 'pargs', '--max-new-tokens', '4', '--json']);
+    expect(sample.code).toBe(0);
+    const results = sample.out.map((l) => JSON.parse(l)).filter((r) => r.prompt !== undefined);
+    expect(results[0].generatedIds.length).toBeGreaterThan(0);
+  });
+
+  it('refuses an unknown objective', async () => {
+    const { code, err } = await run(['train', '--model', model, '--data', join(work, 'pairs.jsonl'), '--out', join(work, 'x'), '--objective', 'dpo']);
+    expect(code).not.toBe(0);
+    expect(err.join('\n')).toMatch(/--objective must be bt-prefix or farma, got "dpo"/);
+  });
+});
