@@ -8,10 +8,11 @@ import { AbortError, OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { loadCausalLM } from '../lm/load.js';
 import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
+import { isValueHead } from '../reward/value-head.js';
 import { defineCommand, type CommandIO } from './args.js';
 import { noteRendering, readMessagesFile } from './messages.js';
 
-const METHODS = ['pargs', 'pargs-greedy', 'args', 'best-of-n', 'plain'] as const;
+const METHODS = ['pargs', 'pargs-greedy', 'args', 'cd', 'best-of-n', 'plain'] as const;
 type Method = (typeof METHODS)[number];
 
 /** Prompts from a file: JSON lines with a "prompt" field, or one prompt per line of plain text. */
@@ -40,7 +41,7 @@ export async function readPrompts(file: string): Promise<string[]> {
 export const sampleCommand = defineCommand({
   name: 'sample',
   summary: 'generate with PARGS, PARGS-G, ARGS, Best-of-N or plain sampling',
-  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|best-of-n|plain] [--beta B] [--top-k K] [--n N] [--max-new-tokens N] [--seed S] [--json]',
+  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|cd|best-of-n|plain] [--beta B] [--top-k K] [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
     rm: { type: 'string', help: 'reward model saved by pargs train on this backbone', placeholder: 'DIR' },
@@ -48,7 +49,7 @@ export const sampleCommand = defineCommand({
     prompts: { type: 'string', help: 'a file of prompts (.jsonl with "prompt", or one per line)', placeholder: 'FILE' },
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
     method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
-    beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs, 1 otherwise', placeholder: 'B' },
+    beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs and cd, 1 otherwise', placeholder: 'B' },
     topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods; plain: top-k filter)' },
     temperature: { type: 'number', min: 0, default: 1, help: 'sampling temperature' },
     n: { type: 'number', integer: true, min: 1, default: 4, help: 'samples per prompt for best-of-n' },
@@ -74,6 +75,9 @@ export const sampleCommand = defineCommand({
       if (flags.messages !== undefined) noteRendering(lm, flags.model, io.err);
       if (flags.rm && method !== 'plain') {
         rm = await loadRewardModel(flags.rm, lm);
+        if (method === 'cd' && !isValueHead(rm)) {
+          throw new OptionError(`pargs sample --method cd needs a CD value head (trainValueHead, saved with rm.save); ${flags.rm} is a ${rm.mode}-sequence Bradley–Terry reward model: use --method ${rm.mode === 'full' ? 'args' : 'pargs'}`);
+        }
         if (method === 'args' && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
       }
       let finished = 0;
@@ -136,7 +140,7 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
     if (!f.json) process.stdout.write(best.text);
     result = { text: best.text, generatedIds: best.generatedIds, reward: best.reward, samples: r.samples.map((s) => ({ text: s.text, reward: s.reward })) };
   } else {
-    const beta = f.beta ?? (method === 'pargs' ? 2 : 1);
+    const beta = f.beta ?? (method === 'pargs' || method === 'cd' ? 2 : 1);
     const mode = method === 'pargs-greedy' ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: f.temperature } as const);
     const guided = { ...common, rewardModel: rm as PartialRewardModel, topK: f.topK, mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
     const [g] = method === 'args' ? await argsSample({ ...guided, weight: beta }) : await guidedSample({ ...guided, beta });

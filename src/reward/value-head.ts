@@ -14,7 +14,7 @@
  * 'value-mse'; guidedSample uses it unchanged, `save` / `loadRewardModel` keep the marker.
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertFiniteStep, assertFiniteWeights, firstNonFinite } from '../engine/finite.js';
+import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import * as specs from '../option-specs.js';
@@ -59,7 +59,7 @@ export interface TrainValueHeadOptions {
 export const TRAIN_VALUE_HEAD_SCHEMA: Schema = {
   backbone: required(specs.causalLM()),
   pairs: required(arrayOf(specs.tokenPair(), 'an array of token pairs (from encodePreferences)')),
-  targets: required(arrayOf(custom('a [chosen, rejected] pair of finite numbers', (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x)), [[0, 0]]), 'an array of [chosen, rejected] scores')),
+  targets: required(arrayOf(custom('a [chosen, rejected] pair of finite numbers', (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x)), ['1', [1]]), 'an array of [chosen, rejected] scores')),
   features: specs.prefixFeatures(),
   head: tagged('kind', { linear: {}, mlp: { hidden: required(specs.positiveInt()) } }),
   epochs: specs.positiveInt(),
@@ -105,8 +105,6 @@ export async function trainValueHead(o: TrainValueHeadOptions): Promise<PartialR
   checkOptions('trainValueHead', o, TRAIN_VALUE_HEAD_SCHEMA);
   if (o.targets.length !== o.pairs.length) throw new OptionError(`trainValueHead: targets has ${o.targets.length} entries for ${o.pairs.length} pairs; give one [chosen, rejected] score per pair`);
   if (o.pairs.length === 0) throw new OptionError('trainValueHead: pairs is empty');
-  const badTarget = o.targets.findIndex((t) => firstNonFinite(Float32Array.from(t)) >= 0);
-  if (badTarget >= 0) throw new OptionError(`trainValueHead: targets[${badTarget}] = ${JSON.stringify(o.targets[badTarget])} is not finite; score the responses again`);
   const spec = validateHeadSpec(o.head ?? { kind: 'linear' });
   const epochs = o.epochs ?? 1;
   const batchSize = o.batchSize ?? 256;
