@@ -120,10 +120,14 @@ export async function trainValueHead(o: TrainValueHeadOptions): Promise<PartialR
     if (o.features.prefixes.mode !== 'partial') throw new OptionError("trainValueHead: the features must be of prefixes (mode 'partial'), not complete responses");
   }
   const features = o.features ?? (await extractPrefixFeatures({ backbone, pairs: o.pairs, prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1 }, signal: o.signal }));
-  const head = RewardHead.init(spec, backbone.config.hiddenSize, createRng(seed, 'value-head-init'));
-  const optimizer = new AdamW([...head.variables].map(([name, variable]) => ({ name, variable, decay: !name.endsWith('bias') })), { weightDecay: o.weightDecay ?? 0.01, beta2: 0.999 });
+  let head: RewardHead | undefined;
+  let optimizer: AdamW | undefined;
   let kept = false;
   try {
+    const fresh = RewardHead.init(spec, backbone.config.hiddenSize, createRng(seed, 'value-head-init'));
+    head = fresh;
+    const adamw = new AdamW([...fresh.variables].map(([name, variable]) => ({ name, variable, decay: !name.endsWith('bias') })), { weightDecay: o.weightDecay ?? 0.01, beta2: 0.999 });
+    optimizer = adamw;
     const perEpoch = examplesPerEpoch(features, { kind: 'all' });
     if (perEpoch === 0) throw new OptionError('trainValueHead: no pair has a response token to regress on');
     const stepsPerEpoch = Math.ceil(perEpoch / batchSize);
@@ -146,9 +150,9 @@ export async function trainValueHead(o: TrainValueHeadOptions): Promise<PartialR
         const n = batch.length;
         const x = tf.concat([tf.tensor2d(host.chosen, [n, features.dim]), tf.tensor2d(host.rejected, [n, features.dim])]) as tf.Tensor2D; // [2n, d]
         const target = tf.tensor1d(y); // [2n]
-        const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(head.apply(x), target))) as tf.Scalar, variables);
+        const { value, grads } = tf.variableGrads(() => tf.mean(tf.square(tf.sub(fresh.apply(x), target))) as tf.Scalar, variables);
         const clipped = clipByGlobalNorm(grads, clip);
-        optimizer.apply(Object.fromEntries([...head.variables].map(([name, v]) => [name, clipped.grads[v.name]])), stepLr);
+        adamw.apply(Object.fromEntries([...fresh.variables].map(([name, v]) => [name, clipped.grads[v.name]])), stepLr);
         return [value, clipped.norm];
       });
       const [loss, gradNorm] = [(await lossT.data())[0], (await normT.data())[0]];
@@ -172,8 +176,8 @@ export async function trainValueHead(o: TrainValueHeadOptions): Promise<PartialR
     kept = true;
     return rm;
   } finally {
-    optimizer.dispose();
-    if (!kept) head.dispose();
+    optimizer?.dispose();
+    if (!kept) head?.dispose();
     if (features !== o.features) features.store.dispose();
   }
 }

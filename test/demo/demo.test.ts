@@ -100,6 +100,22 @@ describe('demo report', () => {
   });
 });
 
+describe('pargs demo --task', () => {
+  it('refuses an unknown task with exit code 2, naming the choices', async () => {
+    const stderr: string[] = [];
+    const code = await main(['demo', '--quick', '--task', 'poetry', '--out', join(tmpdir(), 'pargs-demo-never')], { out: () => {}, err: (l) => stderr.push(l) });
+    expect(code).toBe(2);
+    expect(stderr.join('\n')).toMatch(/--task must be one of sentiment, ending, got "poetry"/);
+  });
+
+  it('names the ending judge in the tables and the report, and lists the CD value head', () => {
+    const r = { ...synthetic(), task: 'ending' as const };
+    expect(resultsTable(r)).toMatch(/^\| method +\| AFINN of last 6 words \(gold\) /);
+    expect(renderReport(r)).toContain("AFINN valence per word of the response's last 6 words only");
+    expect(prefixAccuracyTable(r)).toMatch(/\| CD value head \(MSE onto full-RM scores\) +\| 0\.55 /);
+  });
+});
+
 describe('pargs demo --seeds', () => {
   it('rejects a seed count below 1 with exit code 2 and a message naming the value', async () => {
     const stderr: string[] = [];
