@@ -37,11 +37,12 @@ export { computeDiagnostics, type RewardDiagnostics } from './reward/diagnostics
 export { PartialRewardModel, loadRewardModel, type RewardModelManifest, type RewardModelTraining } from './reward/reward-model.js';
 export { HFRewardModel, loadHFRewardModel, type LoadHFRewardModelOptions } from './reward/hf-reward-model.js';
 export type { RewardModel, ScoreItem } from './reward/reward-model-interface.js';
+export { trainValueHead, isValueHead, VALUE_OBJECTIVE, type TrainValueHeadOptions } from './reward/value-head.js';
 export { guidedSample, guidedSampleStream, type GuidedSampleOptions, type GuidedGeneration, type GuidedToken, type CandidateTrace, type StopOptions, type GuidedMode } from './decode/guided.js';
 export { guidedScores, chooseCandidate } from './decode/policy.js';
 export { guidedSampleNoCache } from './decode/reference-loop.js';
 export { sample, argsSample, bestOfN, type ArgsSampleOptions, type BestOfNOptions, type BestOfNResult } from './decode/baselines.js';
-export { afinnJudge, vaderJudge, rewardModelJudge, builtinJudge, type Judge } from './eval/judges.js';
+export { afinnJudge, endingJudge, vaderJudge, rewardModelJudge, builtinJudge, type Judge } from './eval/judges.js';
 export { meanWithStderr, winRate, diversity, distinctN, words, type MeanWithError, type WinRate } from './eval/metrics.js';
 export { responseLogProbs, perplexity, klFromTrace } from './eval/lm-scores.js';
 export { runDemo, type DemoResult, type MethodResult } from './demo/pipeline.js';

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { DEMO_CONFIGS } from '../demo/config.js';
 import { runDemo } from '../demo/pipeline.js';
 import { renderReport } from '../demo/report.js';
+import { DEMO_TASKS, type DemoTask } from '../demo/tasks.js';
 import { betaSweepTable, cellLegend, prefixAccuracyTable, resultsTable, rewardModelTable } from '../demo/tables.js';
 import { bundledModelPath } from '../bundled.js';
 import { OptionError } from '../errors.js';
@@ -31,9 +32,10 @@ async function readDemoPrompts(file: string): Promise<{ train: string[]; test: s
 export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'run the whole PARGS path on the bundled model and write an HTML report',
-  usage: 'pargs demo [--quick] [--out DIR [--overwrite]] [--model DIR] [--prompts FILE] [--seed S] [--seeds N] [--json]',
+  usage: 'pargs demo [--quick] [--task sentiment|ending] [--out DIR [--overwrite]] [--model DIR] [--prompts FILE] [--seed S] [--seeds N] [--json]',
   flags: {
     quick: { type: 'boolean', help: 'a smoke test: a small configuration and one seed (under a minute)' },
+    task: { type: 'string', default: 'sentiment', help: 'gold judge: sentiment (AFINN of the whole response) | ending (AFINN of its last 6 words only)', placeholder: 'NAME' },
     out: { type: 'string', default: 'pargs-report', help: 'folder for index.html and results.json (new, empty or an earlier report)', placeholder: 'DIR' },
     overwrite: { type: 'boolean', help: 'replace an earlier report in --out' },
     model: { type: 'string', help: 'model folder (default: the bundled models/sotu-lm)', placeholder: 'DIR' },
@@ -44,6 +46,8 @@ export const demoCommand = defineCommand({
     backend: { type: 'string', help: 'tensorflow | wasm | cpu | auto', placeholder: 'NAME' },
   },
   async run(flags, _positionals, io) {
+    const task = flags.task as DemoTask;
+    if (!DEMO_TASKS.includes(task)) throw new OptionError(`pargs demo: --task must be one of ${DEMO_TASKS.join(', ')}, got "${flags.task}"`);
     const model = resolve(flags.model ?? bundledModelPath());
     const promptsFile = flags.prompts ?? join(model, 'prompts.json');
     if (!existsSync(promptsFile)) throw new OptionError(`no demo prompts: ${promptsFile} does not exist; pass --prompts FILE with {"train": […], "test": […]}`);
@@ -67,6 +71,7 @@ export const demoCommand = defineCommand({
         trainPrompts: prompts.train,
         testPrompts: prompts.test,
         config,
+        task,
         seed: flags.seed ?? 1,
         seeds: flags.seeds ?? config.seeds,
         signal: io.signal,

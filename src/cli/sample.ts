@@ -7,18 +7,19 @@ import { AbortError, OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { loadCausalLM } from '../lm/load.js';
 import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
+import { isValueHead } from '../reward/value-head.js';
 import { defineCommand, type CommandIO } from './args.js';
 import { noteRendering, readMessagesFile, readPromptsFile } from './messages.js';
 
-const METHODS = ['pargs', 'pargs-greedy', 'args', 'args-greedy', 'best-of-n', 'plain'] as const;
+const METHODS = ['pargs', 'pargs-greedy', 'args', 'args-greedy', 'cd', 'best-of-n', 'plain'] as const;
 /** Reward-guided methods: top-k candidates rescored by the reward model (they take --stop). */
-const GUIDED: readonly Method[] = ['pargs', 'pargs-greedy', 'args', 'args-greedy'];
+const GUIDED: readonly Method[] = ['pargs', 'pargs-greedy', 'args', 'args-greedy', 'cd'];
 type Method = (typeof METHODS)[number];
 
 export const sampleCommand = defineCommand({
   name: 'sample',
   summary: 'generate with PARGS, PARGS-G, ARGS, Best-of-N or plain sampling',
-  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|best-of-n|plain] [--beta B] [--top-k K] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
+  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|cd|best-of-n|plain] [--beta B] [--top-k K] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
     rm: { type: 'string', help: 'reward model: pargs train output on this backbone, or a Hugging Face *ForSequenceClassification folder (same tokenizer)', placeholder: 'DIR' },
@@ -26,7 +27,7 @@ export const sampleCommand = defineCommand({
     prompts: { type: 'string', help: 'a file of prompts: .jsonl/.json (optionally .gz) rows with "prompt" (text or messages) or "messages", else one per line', placeholder: 'FILE' },
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
     method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
-    beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs, 1 otherwise', placeholder: 'B' },
+    beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs and cd, 1 otherwise', placeholder: 'B' },
     topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods); top-k filter of plain and best-of-n' },
     topP: { type: 'number', min: 0, max: 1, help: 'nucleus filter for plain and best-of-n sampling (guided methods rescore --top-k candidates instead)', placeholder: 'P' },
     stop: { type: 'strings', help: 'end a response at this text, cut before it (guided methods)', placeholder: 'TEXT' },
@@ -64,6 +65,9 @@ export const sampleCommand = defineCommand({
       if (flags.rm && method !== 'plain') {
         rm = await loadRewardModel(flags.rm, lm);
         if (rm.backbone !== lm) io.err(`note: ${flags.rm} has other backbone weights than ${flags.model}, so it runs its own backbone and KV cache (a second forward per token)`);
+        if (method === 'cd' && !isValueHead(rm)) {
+          throw new OptionError(`pargs sample --method cd needs a CD value head (trainValueHead, saved with rm.save); ${flags.rm} is a ${rm.mode}-sequence Bradley–Terry reward model: use --method ${rm.mode === 'full' ? 'args' : 'pargs'}`);
+        }
         if ((method === 'args' || method === 'args-greedy') && rm.mode !== 'full') io.err(`note: ARGS is meant for a full-sequence reward model; ${flags.rm} was trained in ${rm.mode} mode`);
       }
       let finished = 0;
@@ -130,7 +134,7 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
     if (!f.json) process.stdout.write(best.text);
     result = { text: best.text, generatedIds: best.generatedIds, reward: best.reward, samples: r.samples.map((s) => ({ text: s.text, reward: s.reward })) };
   } else {
-    const beta = f.beta ?? (method === 'pargs' ? 2 : 1);
+    const beta = f.beta ?? (method === 'pargs' || method === 'cd' ? 2 : 1);
     const greedy = method === 'pargs-greedy' || method === 'args-greedy';
     const mode = greedy ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: f.temperature } as const);
     const stop = f.stop.length > 0 ? { stop: { strings: f.stop } } : {};

@@ -47,11 +47,11 @@ export interface RewardModelSummary {
 
 export interface MethodSummary {
   method: string;
-  afinn: AcrossSeeds;
+  gold: AcrossSeeds;
   vader: AcrossSeeds;
   evalRm: AcrossSeeds;
   winTieVsPlainEvalRm: AcrossSeeds;
-  winVsPlainAfinn: { win: AcrossSeeds; tie: AcrossSeeds; lose: AcrossSeeds };
+  winVsPlainGold: { win: AcrossSeeds; tie: AcrossSeeds; lose: AcrossSeeds };
   argsDiversity: AcrossSeeds;
   pooledDiversity: AcrossSeeds;
   perplexity: AcrossSeeds;
@@ -62,13 +62,13 @@ export interface MethodSummary {
 
 export interface SweepSummary {
   beta: number;
-  pargs: { afinn: AcrossSeeds; evalRm: AcrossSeeds; argsDiversity: AcrossSeeds };
-  args: { afinn: AcrossSeeds; evalRm: AcrossSeeds; argsDiversity: AcrossSeeds };
+  pargs: { gold: AcrossSeeds; evalRm: AcrossSeeds; argsDiversity: AcrossSeeds };
+  args: { gold: AcrossSeeds; evalRm: AcrossSeeds; argsDiversity: AcrossSeeds };
 }
 
 export interface DemoSummary {
   seeds: number[];
-  rewardModels: { partial: RewardModelSummary; full: RewardModelSummary; judge: RewardModelSummary };
+  rewardModels: { partial: RewardModelSummary; full: RewardModelSummary; judge: RewardModelSummary; cd: RewardModelSummary };
   /** Held-out prefix pairs per tenth of the response, summed over seeds (the n behind each accuracy). */
   prefixPairsByDecile: number[];
   preferences: { pairs: AcrossSeeds; ties: AcrossSeeds; guideTrain: AcrossSeeds; guideEval: AcrossSeeds; judgeTrain: AcrossSeeds; baseScore: AcrossSeeds };
@@ -94,11 +94,11 @@ function summarizeMethod(runs: readonly MethodResult[]): MethodSummary {
   const kls = runs.map((m) => m.kl);
   return {
     method: runs[0].method,
-    afinn: acrossSeedsOfMeans(runs.map((m) => m.afinn)),
+    gold: acrossSeedsOfMeans(runs.map((m) => m.gold)),
     vader: acrossSeedsOfMeans(runs.map((m) => m.vader)),
     evalRm: acrossSeedsOfMeans(runs.map((m) => m.evalRm)),
     winTieVsPlainEvalRm: num((m) => m.winTieVsPlainEvalRm),
-    winVsPlainAfinn: { win: num((m) => m.winVsPlainAfinn.win), tie: num((m) => m.winVsPlainAfinn.tie), lose: num((m) => m.winVsPlainAfinn.lose) },
+    winVsPlainGold: { win: num((m) => m.winVsPlainGold.win), tie: num((m) => m.winVsPlainGold.tie), lose: num((m) => m.winVsPlainGold.lose) },
     argsDiversity: num((m) => m.argsDiversity),
     pooledDiversity: num((m) => m.pooledDiversity),
     perplexity: num((m) => m.perplexity),
@@ -109,7 +109,7 @@ function summarizeMethod(runs: readonly MethodResult[]): MethodSummary {
 }
 
 const sweepSide = (points: readonly SweepPoint[]) => ({
-  afinn: acrossSeedsOfMeans(points.map((p) => p.afinn)),
+  gold: acrossSeedsOfMeans(points.map((p) => p.gold)),
   evalRm: acrossSeedsOfMeans(points.map((p) => p.evalRm)),
   argsDiversity: acrossSeeds(points.map((p) => p.argsDiversity)),
 });
@@ -123,6 +123,7 @@ export function summarizeSeeds(perSeed: readonly SeedResult[]): DemoSummary {
       partial: summarizeRm(perSeed.map((s) => s.rewardModels.partial)),
       full: summarizeRm(perSeed.map((s) => s.rewardModels.full)),
       judge: summarizeRm(perSeed.map((s) => s.rewardModels.judge)),
+      cd: summarizeRm(perSeed.map((s) => s.rewardModels.cd)),
     },
     prefixPairsByDecile: first.prefixPairsByDecile.map((_, i) => perSeed.reduce((n, s) => n + s.prefixPairsByDecile[i], 0)),
     preferences: {

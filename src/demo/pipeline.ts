@@ -8,6 +8,7 @@ import type { CausalLM } from '../lm/causal-lm.js';
 import { summarizeSeeds, type DemoSummary } from './aggregate.js';
 import type { DemoConfig } from './config.js';
 import { runDemoSeed, type DemoEvent, type SeedResult } from './seed-run.js';
+import { DEMO_TASKS, type DemoTask } from './tasks.js';
 import { causalLM, positiveInt, seed as seedSpec } from '../option-specs.js';
 import { arrayOf, checkOptions, func, number, object, oneOf, required, signal as signalSpec, string, strings, type Schema } from '../options.js';
 
@@ -33,6 +34,7 @@ export const DEMO_SCHEMA: Schema = {
       batchSize: required(positiveInt()),
     }, 'a DemoConfig (see DEMO_CONFIGS)'),
   ),
+  task: oneOf(...DEMO_TASKS),
   seed: required(seedSpec()),
   seeds: positiveInt(),
   signal: signalSpec(),
@@ -43,6 +45,8 @@ export type { DemoEvent, MethodResult, SeedResult } from './seed-run.js';
 
 export interface DemoResult {
   config: DemoConfig;
+  /** The gold judge's task (tasks.ts). */
+  task: DemoTask;
   model: string;
   backend: string;
   summary: DemoSummary;
@@ -58,6 +62,8 @@ export interface DemoOptions {
   trainPrompts: readonly string[];
   testPrompts: readonly string[];
   config: DemoConfig;
+  /** 'sentiment' (default): AFINN of the whole response; 'ending': AFINN of its last words only. */
+  task?: DemoTask;
   /** The first seed; seed i of N is seed + i. */
   seed: number;
   /** Seeds to run (default: config.seeds). */
@@ -77,13 +83,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const tag = seeds > 1 ? `seed ${seed} (${i + 1}/${seeds}): ` : '';
     perSeed.push(
       await runDemoSeed({
-        lm: o.lm, trainPrompts: o.trainPrompts, testPrompts: o.testPrompts, config: o.config, seed, signal: o.signal,
+        lm: o.lm, trainPrompts: o.trainPrompts, testPrompts: o.testPrompts, config: o.config, task: o.task, seed, signal: o.signal,
         onEvent: (e) => o.onEvent?.(e.kind === 'stage' ? { ...e, stage: tag + e.stage } : e),
       }),
     );
   }
   return {
     config: o.config,
+    task: o.task ?? 'sentiment',
     model: o.model,
     backend: o.lm.backend.description,
     summary: summarizeSeeds(perSeed),

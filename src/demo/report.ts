@@ -2,6 +2,7 @@
 import type { AcrossSeeds } from './aggregate.js';
 import type { DemoResult } from './pipeline.js';
 import { chart, PALETTE } from './svg.js';
+import { TASKS } from './tasks.js';
 import { betaSweepTable, cellLegend, prefixAccuracyTable, resultsTable, rewardModelTable } from './tables.js';
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -28,42 +29,44 @@ function shade(reward: number, scale: number): string {
 const err = (a: AcrossSeeds): number | undefined => (a.seeds >= 2 && Number.isFinite(a.stderr) ? a.stderr : undefined);
 
 /** The evaluation RM is a judge only as far as it ranks held-out pairs; say how far, from this run's number. */
-function judgeCaveat(accuracy: AcrossSeeds): string {
+function judgeCaveat(accuracy: AcrossSeeds, gold: string): string {
   const a = accuracy.mean.toFixed(2);
   return accuracy.mean < 0.55
-    ? `The evaluation RM ranks only ${a} of the held-out pairs the way AFINN does, close to chance: in this run its column in section 4 does not rank the methods.`
-    : `The evaluation RM ranks ${a} of the held-out pairs the way AFINN does; its column in section 4 is a judge of that strength.`;
+    ? `The evaluation RM ranks only ${a} of the held-out pairs the way the gold judge (${gold}) does, close to chance: in this run its column in section 4 does not rank the methods.`
+    : `The evaluation RM ranks ${a} of the held-out pairs the way the gold judge (${gold}) does; its column in section 4 is a judge of that strength.`;
 }
 
 export function renderReport(r: DemoResult): string {
   const s = r.summary;
+  const task = TASKS[r.task];
   const nSeeds = s.seeds.length;
   const note = nSeeds >= 2 ? `error bars: ± s.e. across ${nSeeds} seeds` : 'one seed: no error bars (run --seeds 3 for ± s.e. across seeds)';
   const rms = [
     { key: 'partial', name: 'partial (PARGS)' },
     { key: 'full', name: 'full-sequence (ARGS)' },
     { key: 'judge', name: 'evaluation RM' },
+    { key: 'cd', name: 'CD value head' },
   ] as const;
   const [nMin, nMax] = [Math.min(...s.prefixPairsByDecile), Math.max(...s.prefixPairsByDecile)];
   const nRange = nMin === nMax ? String(nMin) : `${nMin}–${nMax}`;
   const prefixPlot = chart(
     rms.map((m, i) => ({
       name: m.name,
-      color: PALETTE[[4, 5, 0][i]],
+      color: PALETTE[[4, 5, 0, 6][i]],
       points: s.rewardModels[m.key].prefixAccuracyByDecile.map((a, d) => ({ x: (d + 1) * 10, y: a.mean, err: err(a) })),
     })),
     { title: 'Held-out prefix accuracy by position in the response', note: `${note}; n = ${nRange} prefix pairs per tenth`, xLabel: 'prefix length (% of the response)', yLabel: 'accuracy (chosen > rejected)', yRange: [0, 1], reference: 0.5 },
   );
   const betaPlot = chart(
     [
-      { name: 'PARGS', color: PALETTE[4], points: s.betaSweep.map((b) => ({ x: b.beta, y: b.pargs.afinn.mean, err: err(b.pargs.afinn) })) },
-      { name: 'ARGS', color: PALETTE[5], points: s.betaSweep.map((b) => ({ x: b.beta, y: b.args.afinn.mean, err: err(b.args.afinn) })) },
+      { name: 'PARGS', color: PALETTE[4], points: s.betaSweep.map((b) => ({ x: b.beta, y: b.pargs.gold.mean, err: err(b.pargs.gold) })) },
+      { name: 'ARGS', color: PALETTE[5], points: s.betaSweep.map((b) => ({ x: b.beta, y: b.args.gold.mean, err: err(b.args.gold) })) },
     ],
-    { title: 'Gold reward vs β', note, xLabel: 'β (ARGS: w)', yLabel: 'AFINN valence per word' },
+    { title: 'Gold reward vs β', note, xLabel: 'β (ARGS: w)', yLabel: task.goldUnit },
   );
   const speedPlot = chart(
-    s.methods.map((m, i) => ({ name: m.method, color: PALETTE[i % PALETTE.length], points: [{ x: m.tokensPerSecond.mean, y: m.afinn.mean, err: err(m.afinn) }] })),
-    { title: 'Gold reward vs speed', note, xLabel: 'tokens / second', yLabel: 'AFINN valence per word', lines: false },
+    s.methods.map((m, i) => ({ name: m.method, color: PALETTE[i % PALETTE.length], points: [{ x: m.tokensPerSecond.mean, y: m.gold.mean, err: err(m.gold) }] })),
+    { title: 'Gold reward vs speed', note, xLabel: 'tokens / second', yLabel: task.goldUnit, lines: false },
   );
   const scale = Math.max(...r.examples.flatMap((e) => e.tokens.map((t) => Math.abs(t.reward))), 1e-9);
   const examples = r.examples
@@ -87,21 +90,20 @@ code{background:#f4f4f4;padding:1px 4px}
 </style></head><body>
 <h1>pargs demo report</h1>
 ${banner}
-<p>Model <code>${esc(r.model)}</code> on ${esc(r.backend)}; ${r.seconds.toFixed(0)} s; seeds ${s.seeds.join(', ')}. Task: steer continuations of held-out State of the Union sentence openings
-towards positive sentiment, with the AFINN lexicon as the gold judge, VADER as a second lexicon, and an evaluation reward model that no method was guided by.</p>
+<p>Model <code>${esc(r.model)}</code> on ${esc(r.backend)}; ${r.seconds.toFixed(0)} s; seeds ${s.seeds.join(', ')}. Task <code>${r.task}</code>: ${esc(task.description)}; VADER (whole response) as a second lexicon, and an evaluation reward model that no method was guided by.</p>
 <p>${esc(cellLegend(r))}</p>
 <h2>1. Preference data</h2>
 <p>Per seed, ${mean0(p.pairs)} pairs on average from ${c.trainPrompts} prompts (two ${c.responseTokens}-token samples each, temperature 1, top-${c.topK});
-the response with the higher AFINN score is chosen — deterministic labels; ${mean0(p.ties)} prompts whose two samples tied were dropped.
+the response the gold judge scores higher is chosen — deterministic labels; ${mean0(p.ties)} prompts whose two samples tied were dropped.
 ${(100 * c.judgeFraction).toFixed(0)}% of the pairs (${mean0(p.judgeTrain)}) train only the evaluation RM; of the rest, ${mean0(p.guideTrain)} train the partial and the full-sequence RM and ${mean0(p.guideEval)} are held out for the diagnostics below.</p>
 <h2>2. Reward models: equal optimizer steps, same head and learning rate</h2>
 ${markdownTable(rewardModelTable(r))}
-<p>${judgeCaveat(s.rewardModels.judge.fullAccuracy)}</p>
+<p>${judgeCaveat(s.rewardModels.judge.fullAccuracy, task.goldLabel.replace(' (gold)', ''))}</p>
 <h2>3. Prefix accuracy by position (held-out pairs)</h2>
 ${markdownTable(prefixAccuracyTable(r))}
 <div class="plots">${prefixPlot}</div>
 <h2>4. Decoding methods on ${c.testPrompts} unseen prompts</h2>
-<p>β = ${c.beta} for PARGS (w for ARGS), top-${c.topK} candidates; Best-of-${c.bestOfN} ranks samples with the full-sequence reward model.
+<p>β = ${c.beta} for PARGS (w for ARGS), top-${c.topK} candidates; Best-of-${c.bestOfN} ranks samples with the full-sequence reward model; CD guides the PARGS loop (same β) with a prefix value head regressed onto the full-sequence RM's score of each training response (one Monte-Carlo rollout per prefix).
 ARGS diversity is ARGS's own metric (per response, Π over n = 2..4 of unique n-grams ÷ (n-grams + 1), averaged); pooled distinct-2·3·4 is the product of distinct-n over all responses together.
 Coherence (ARGS measures it with a SimCSE embedding model) is not reported: no such model runs here.</p>
 ${markdownTable(resultsTable(r))}

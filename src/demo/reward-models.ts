@@ -1,8 +1,11 @@
 /**
- * The demo's three reward models, trained fairly: the same linear head, learning rate and number of
+ * The demo's reward models, trained fairly: the same linear head, learning rate and number of
  * optimizer steps. The partial RM (PARGS) sets the step budget from its epochs and batch size; the
  * full-sequence RM (ARGS, Best-of-N) and the evaluation RM (the judge no method is guided by) get epochs
- * and batch sizes that give exactly that many steps over their one-example-per-pair epochs.
+ * and batch sizes that give exactly that many steps over their one-example-per-pair epochs. The CD value
+ * head regresses the same (pair, prefix) examples as the partial RM, at its epochs and batch size, onto
+ * the full-sequence RM's score of each complete response — the same preference data, seen through the
+ * full RM, so it knows nothing the other guides do not.
  */
 import { TrainingError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
@@ -11,10 +14,12 @@ import { examplesPerEpoch } from '../reward/examples.js';
 import { extractPrefixFeatures, type PrefixFeatures } from '../reward/features.js';
 import type { RewardMode, TokenPair } from '../reward/prefixes.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
+import { computeDiagnostics } from '../reward/diagnostics.js';
 import { trainPartialRM } from '../reward/trainer.js';
+import { trainValueHead } from '../reward/value-head.js';
 import { matchSteps, trainerSteps } from './step-budget.js';
 
-export type RewardModelRole = 'partial' | 'full' | 'judge';
+export type RewardModelRole = 'partial' | 'full' | 'judge' | 'cd';
 
 export interface RewardModelReport {
   role: RewardModelRole;
@@ -33,6 +38,8 @@ export interface DemoRewardModels {
   partial: PartialRewardModel;
   full: PartialRewardModel;
   judge: PartialRewardModel;
+  /** The CD prefix value head (FUDGE-style), a reward head over prefixes. */
+  cd: PartialRewardModel;
   reports: Record<RewardModelRole, RewardModelReport>;
 }
 
@@ -57,38 +64,65 @@ const STAGE: Record<RewardModelRole, string> = {
   partial: 'partial-sequence reward model (PARGS)',
   full: 'full-sequence reward model (ARGS, Best-of-N)',
   judge: 'evaluation reward model (full-sequence, its own pairs; guides nothing)',
+  cd: 'CD value head (MSE onto the full RM’s score of each complete response)',
 };
+
+const PREFIXES = { mode: 'partial', alignment: 'eos', minPrefix: 1 } as const;
 
 export async function trainDemoRewardModels(o: DemoRewardModelOptions): Promise<DemoRewardModels> {
   const trained: Partial<Record<RewardModelRole, PartialRewardModel>> = {};
   const reports = {} as Record<RewardModelRole, RewardModelReport>;
-  let targetSteps = 0;
+  const features = (mode: RewardMode, pairs: readonly TokenPair[]): Promise<PrefixFeatures> => extractPrefixFeatures({ backbone: o.lm, pairs, prefixes: { ...PREFIXES, mode }, signal: o.signal });
+  // The partial RM's features are kept for the CD value head, which regresses on the same examples.
+  const partialFeatures = await features('partial', o.guideTrain);
+  const targetSteps = trainerSteps(examplesPerEpoch(partialFeatures, { kind: 'all' }), o.epochs, o.batchSize);
+  const checkSteps = (role: RewardModelRole, steps: number): void => {
+    if (steps !== targetSteps) throw new TrainingError(`the ${STAGE[role]} ran ${steps} optimizer steps, the partial RM ${targetSteps}; the comparison would not be fair`);
+  };
   const train = async (role: RewardModelRole, mode: RewardMode, pairs: readonly TokenPair[]): Promise<void> => {
-    const features: PrefixFeatures = await extractPrefixFeatures({ backbone: o.lm, pairs, prefixes: { mode, alignment: 'eos', minPrefix: 1 }, signal: o.signal });
+    const own = role === 'partial' ? partialFeatures : await features(mode, pairs);
     try {
-      const examples = examplesPerEpoch(features, { kind: 'all' });
-      if (role === 'partial') targetSteps = trainerSteps(examples, o.epochs, o.batchSize);
+      const examples = examplesPerEpoch(own, { kind: 'all' });
       const plan = role === 'partial' ? { epochs: o.epochs, batchSize: o.batchSize } : matchSteps(targetSteps, examples, o.batchSize);
       o.onStage?.(`training the ${STAGE[role]}: ${pairs.length} pairs, ${plan.epochs} epochs of ${examples} examples, batch ${plan.batchSize}`);
-      const rm = await trainPartialRM({ backbone: o.lm, pairs, evalPairs: o.guideEval, features, mode, epochs: plan.epochs, batchSize: plan.batchSize, lr: o.lr, seed: o.seed, signal: o.signal });
+      const rm = await trainPartialRM({ backbone: o.lm, pairs, evalPairs: o.guideEval, features: own, mode, epochs: plan.epochs, batchSize: plan.batchSize, lr: o.lr, seed: o.seed, signal: o.signal });
       trained[role] = rm;
-      const steps = rm.training.steps;
-      if (steps !== targetSteps) throw new TrainingError(`the ${STAGE[role]} ran ${steps} optimizer steps, the partial RM ${targetSteps}; the comparison would not be fair`);
+      checkSteps(role, rm.training.steps);
       const evals = rm.training.history.evals;
-      reports[role] = { role, mode, trainPairs: pairs.length, examplesPerEpoch: examples, epochs: plan.epochs, batchSize: plan.batchSize, steps, diagnostics: evals[evals.length - 1].diagnostics };
+      reports[role] = { role, mode, trainPairs: pairs.length, examplesPerEpoch: examples, epochs: plan.epochs, batchSize: plan.batchSize, steps: targetSteps, diagnostics: evals[evals.length - 1].diagnostics };
     } finally {
-      features.store.dispose();
+      if (own !== partialFeatures) own.store.dispose();
+    }
+  };
+  const trainCd = async (): Promise<void> => {
+    const full = trained.full as PartialRewardModel;
+    const scores = await full.scoreIdsBatch(o.guideTrain.flatMap((p) => [{ promptIds: p.promptIds, responseIds: p.chosenIds }, { promptIds: p.promptIds, responseIds: p.rejectedIds }]));
+    const targets = o.guideTrain.map((_, i) => [scores[2 * i], scores[2 * i + 1]] as [number, number]);
+    const examples = examplesPerEpoch(partialFeatures, { kind: 'all' });
+    o.onStage?.(`training the ${STAGE.cd}: ${o.guideTrain.length} pairs, ${o.epochs} epochs of ${examples} examples, batch ${o.batchSize}`);
+    const rm = await trainValueHead({ backbone: o.lm, pairs: o.guideTrain, targets, features: partialFeatures, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, signal: o.signal });
+    trained.cd = rm;
+    checkSteps('cd', rm.training.steps as number);
+    const evalFeatures = await features('partial', o.guideEval);
+    try {
+      const diagnostics = await computeDiagnostics(rm.head, evalFeatures, o.guideEval);
+      reports.cd = { role: 'cd', mode: 'partial', trainPairs: o.guideTrain.length, examplesPerEpoch: examples, epochs: o.epochs, batchSize: o.batchSize, steps: targetSteps, diagnostics };
+    } finally {
+      evalFeatures.store.dispose();
     }
   };
   try {
     await train('partial', 'partial', o.guideTrain);
     await train('full', 'full', o.guideTrain);
     await train('judge', 'full', o.judgeTrain);
+    await trainCd();
   } catch (err) {
     for (const rm of Object.values(trained)) rm.dispose();
     throw err;
+  } finally {
+    partialFeatures.store.dispose();
   }
-  return { partial: trained.partial!, full: trained.full!, judge: trained.judge!, reports };
+  return { partial: trained.partial!, full: trained.full!, judge: trained.judge!, cd: trained.cd!, reports };
 }
 
 /** Held-out prefix pairs per tenth of the response, counted as computeDiagnostics counts them (EOS alignment). */

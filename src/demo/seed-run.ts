@@ -1,10 +1,11 @@
 /**
  * One seed of `pargs demo`:
- * 1. preference pairs from training prompts, labelled by the gold judge (AFINN), split three ways: pairs
- *    for the guiding reward models, held-out pairs for their diagnostics, and the evaluation RM's own;
- * 2. the partial, full-sequence and evaluation reward models, with equal optimizer steps;
- * 3. generations for unseen prompts: plain sampling, Best-of-N, ARGS, ARGS-G, PARGS, PARGS-G;
- * 4. their scores under AFINN, VADER and the evaluation RM, diversities, perplexity, KL, and a β sweep.
+ * 1. preference pairs from training prompts, labelled by the task's gold judge (tasks.ts), split three
+ *    ways: pairs for the guiding reward models, held-out pairs for their diagnostics, and the evaluation
+ *    RM's own;
+ * 2. the partial, full-sequence and evaluation reward models and the CD value head, with equal optimizer steps;
+ * 3. generations for unseen prompts: plain sampling, Best-of-N, ARGS, ARGS-G, CD, PARGS, PARGS-G;
+ * 4. their scores under the gold judge, VADER and the evaluation RM, diversities, perplexity, KL, and a β sweep.
  */
 import { bestOfN, argsSample } from '../decode/baselines.js';
 import { generate } from '../decode/generate.js';
@@ -12,7 +13,7 @@ import { guidedSample, type GuidedGeneration } from '../decode/guided.js';
 import { splitPairs } from '../data/split.js';
 import { yieldAndCheck, yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
-import { afinnJudge, vaderJudge, type Judge } from '../eval/judges.js';
+import { vaderJudge, type Judge } from '../eval/judges.js';
 import { klFromTrace, perplexity, responseLogProbs } from '../eval/lm-scores.js';
 import { argsDiversity, diversity, meanWithStderr, winRate, type MeanWithError, type WinRate } from '../eval/metrics.js';
 import type { CausalLM } from '../lm/causal-lm.js';
@@ -20,6 +21,7 @@ import type { PartialRewardModel } from '../reward/reward-model.js';
 import type { DemoConfig } from './config.js';
 import { buildPreferencePairs } from './preferences.js';
 import { prefixPairsByDecile, trainDemoRewardModels, type RewardModelReport } from './reward-models.js';
+import { TASKS, type DemoTask } from './tasks.js';
 
 export type { RewardModelReport } from './reward-models.js';
 
@@ -27,13 +29,15 @@ export type DemoEvent = { kind: 'stage'; stage: string } | { kind: 'progress'; s
 
 export interface MethodResult {
   method: string;
-  afinn: MeanWithError;
+  /** The task's gold judge (sentiment: AFINN of the whole response; ending: AFINN of its last words). */
+  gold: MeanWithError;
+  /** VADER compound score of the whole response, an independent second lexicon. */
   vader: MeanWithError;
   /** Reward under the evaluation RM, which no method was guided by. */
   evalRm: MeanWithError;
   /** Fraction of prompts where the evaluation RM scores this method's response ≥ plain sampling's. */
   winTieVsPlainEvalRm: number;
-  winVsPlainAfinn: WinRate;
+  winVsPlainGold: WinRate;
   /** ARGS's definition: per response Π_{n=2..4} unique / (n-grams + 1), averaged. */
   argsDiversity: number;
   /** Π_{n=2..4} distinct-n over all responses pooled. */
@@ -47,7 +51,7 @@ export interface MethodResult {
 }
 
 export interface SweepPoint {
-  afinn: MeanWithError;
+  gold: MeanWithError;
   evalRm: MeanWithError;
   argsDiversity: number;
 }
@@ -55,7 +59,7 @@ export interface SweepPoint {
 export interface SeedResult {
   seed: number;
   preferences: { pairs: number; ties: number; guideTrain: number; guideEval: number; judgeTrain: number; baseScore: number };
-  rewardModels: { partial: RewardModelReport; full: RewardModelReport; judge: RewardModelReport };
+  rewardModels: { partial: RewardModelReport; full: RewardModelReport; judge: RewardModelReport; cd: RewardModelReport };
   /** Held-out prefix pairs behind each tenth of the prefix-accuracy table. */
   prefixPairsByDecile: number[];
   methods: MethodResult[];
@@ -88,6 +92,8 @@ export interface SeedRunOptions {
   trainPrompts: readonly string[];
   testPrompts: readonly string[];
   config: DemoConfig;
+  /** Which gold judge labels the pairs and scores the generations (default 'sentiment'). */
+  task?: DemoTask;
   seed: number;
   signal?: AbortSignal;
   onEvent?: (e: DemoEvent) => void;
@@ -96,11 +102,12 @@ export interface SeedRunOptions {
 export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
   const started = performance.now();
   const { lm, config: c, seed, signal } = o;
-  const gold = afinnJudge();
+  const task = TASKS[o.task ?? 'sentiment'];
+  const gold = task.judge();
   const second = vaderJudge();
   const emit = (stage: string): void => o.onEvent?.({ kind: 'stage', stage });
 
-  emit('sampling preference pairs from the base model, labelled by the AFINN judge');
+  emit(`sampling preference pairs from the base model, labelled by the gold judge (${task.goldLabel.replace(' (gold)', '')})`);
   const built = await buildPreferencePairs({
     lm, prompts: o.trainPrompts.slice(0, c.trainPrompts), judge: gold, responseTokens: c.responseTokens, topK: c.topK, seed, batchSize: c.batchSize, signal,
     onProgress: (done, total) => o.onEvent?.({ kind: 'progress', stage: 'pairs', done, total }),
@@ -108,7 +115,7 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
   if (built.pairs.length < 10) {
     throw new OptionError(
       `only ${built.pairs.length} preference pairs: the gold judge scored both responses equally for ${built.ties} of ${Math.min(c.trainPrompts, o.trainPrompts.length)} prompts; ` +
-        'the model must write English words the AFINN lexicon knows (use the bundled model or a real checkpoint)',
+        'the model must write English words the AFINN lexicon knows (use the bundled model or a real checkpoint; with --task ending, more training prompts)',
     );
   }
   // The evaluation RM's pairs come off first, so no guiding reward model ever sees them.
@@ -117,7 +124,7 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
   const rms = await trainDemoRewardModels({
     lm, guideTrain: guide.train, guideEval: guide.eval, judgeTrain: judgeSplit.eval, epochs: c.rmEpochs, batchSize: c.rmBatchSize, lr: 3e-3, seed, signal, onStage: emit,
   });
-  const { partial: partialRm, full: fullRm, judge: judgeRm } = rms;
+  const { partial: partialRm, full: fullRm, judge: judgeRm, cd: cdRm } = rms;
 
   try {
     const prompts = o.testPrompts.slice(0, c.testPrompts);
@@ -152,6 +159,7 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
       [`best-of-${c.bestOfN}`, () => timed(batches(async (batch, offset) => (await bestOfN({ lm, rewardModel: fullRm, prompts: batch, n: c.bestOfN, maxNewTokens: c.responseTokens, strategy: { kind: 'sample', temperature: 1, topK: c.topK }, seed: seed + offset, signal })).map((r) => ({ ...r.samples[r.best], modelCalls: r.samples.reduce((n, x) => n + x.generatedIds.length + 1, 0) }))))],
       ['ARGS', () => guided(fullRm, c.beta, false, 'args')],
       ['ARGS-G', () => guided(fullRm, c.beta, true, 'args')],
+      ['CD', () => guided(cdRm, c.beta, false, 'pargs')],
       ['PARGS', () => guided(partialRm, c.beta, false, 'pargs')],
       ['PARGS-G', () => guided(partialRm, c.beta, true, 'pargs')],
     ];
@@ -160,7 +168,7 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
       emit(`generating ${prompts.length} responses with ${name}`);
       generated.set(name, await run());
     }
-    emit('scoring: AFINN, VADER, the evaluation RM, diversity, perplexity under the base model');
+    emit('scoring: the gold judge, VADER, the evaluation RM, diversity, perplexity under the base model');
     const evalRmScores = (g: Generated) => judgeRm.scoreIdsBatch(g.ids);
     const plainGold = await scoreAll(gold, prompts, generated.get('plain')!.texts, signal);
     const plainEvalRm = await evalRmScores(generated.get('plain')!);
@@ -171,11 +179,11 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
       const vsPlain = winRate(rmScores, plainEvalRm);
       methods.push({
         method: name,
-        afinn: meanWithStderr(goldScores),
+        gold: meanWithStderr(goldScores),
         vader: meanWithStderr(await scoreAll(second, prompts, g.texts, signal)),
         evalRm: meanWithStderr(rmScores),
         winTieVsPlainEvalRm: vsPlain.win + vsPlain.tie,
-        winVsPlainAfinn: winRate(goldScores, plainGold),
+        winVsPlainGold: winRate(goldScores, plainGold),
         argsDiversity: argsDiversity(g.texts),
         pooledDiversity: diversity(g.texts),
         perplexity: perplexity(await responseLogProbs(lm, g.ids, { signal })),
@@ -187,7 +195,7 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
     }
 
     const betaSweep: SeedResult['betaSweep'] = [];
-    const summarize = async (g: Generated): Promise<SweepPoint> => ({ afinn: meanWithStderr(await scoreAll(gold, prompts, g.texts, signal)), evalRm: meanWithStderr(await evalRmScores(g)), argsDiversity: argsDiversity(g.texts) });
+    const summarize = async (g: Generated): Promise<SweepPoint> => ({ gold: meanWithStderr(await scoreAll(gold, prompts, g.texts, signal)), evalRm: meanWithStderr(await evalRmScores(g)), argsDiversity: argsDiversity(g.texts) });
     for (const beta of c.betaSweep) {
       emit(`β sweep: β = ${beta}`);
       betaSweep.push({ beta, pargs: await summarize(await guided(partialRm, beta, false, 'pargs')), args: await summarize(await guided(fullRm, beta, false, 'args')) });
@@ -209,5 +217,6 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
     partialRm.dispose();
     fullRm.dispose();
     judgeRm.dispose();
+    cdRm.dispose();
   }
 }

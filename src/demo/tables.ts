@@ -5,6 +5,7 @@
  */
 import type { AcrossSeeds, RewardModelSummary } from './aggregate.js';
 import type { DemoResult } from './pipeline.js';
+import { TASKS } from './tasks.js';
 
 export function formatAcrossSeeds(a: AcrossSeeds, digits = 3): string {
   if (Number.isNaN(a.mean)) return '–';
@@ -26,6 +27,7 @@ const RM_ROWS: [keyof DemoResult['summary']['rewardModels'], string][] = [
   ['partial', 'partial (PARGS)'],
   ['full', 'full-sequence (ARGS, BoN)'],
   ['judge', 'evaluation RM (guides nothing)'],
+  ['cd', 'CD value head (MSE onto full-RM scores)'],
 ];
 
 export function rewardModelTable(r: DemoResult): string {
@@ -45,14 +47,14 @@ export function prefixAccuracyTable(r: DemoResult): string {
 
 export function resultsTable(r: DemoResult): string {
   return table(
-    ['method', 'AFINN (gold)', 'VADER', 'eval-RM reward', 'win+tie vs plain (eval RM)', 'win / tie / lose vs plain (AFINN)', 'ARGS diversity (per response)', 'pooled distinct-2·3·4', 'perplexity', 'KL', 'tokens/s', 'calls/resp.'],
+    ['method', TASKS[r.task].goldLabel, 'VADER', 'eval-RM reward', 'win+tie vs plain (eval RM)', 'win / tie / lose vs plain (gold)', 'ARGS diversity (per response)', 'pooled distinct-2·3·4', 'perplexity', 'KL', 'tokens/s', 'calls/resp.'],
     r.summary.methods.map((m) => [
       m.method,
-      formatAcrossSeeds(m.afinn),
+      formatAcrossSeeds(m.gold),
       formatAcrossSeeds(m.vader),
       formatAcrossSeeds(m.evalRm),
       m.method === 'plain' ? '—' : formatAcrossSeeds(m.winTieVsPlainEvalRm, 2),
-      m.method === 'plain' ? '—' : `${pct(m.winVsPlainAfinn.win)} / ${pct(m.winVsPlainAfinn.tie)} / ${pct(m.winVsPlainAfinn.lose)}`,
+      m.method === 'plain' ? '—' : `${pct(m.winVsPlainGold.win)} / ${pct(m.winVsPlainGold.tie)} / ${pct(m.winVsPlainGold.lose)}`,
       formatAcrossSeeds(m.argsDiversity),
       formatAcrossSeeds(m.pooledDiversity),
       formatAcrossSeeds(m.perplexity, 1),
@@ -65,8 +67,8 @@ export function resultsTable(r: DemoResult): string {
 
 export function betaSweepTable(r: DemoResult): string {
   return table(
-    ['β', 'PARGS AFINN', 'PARGS eval-RM', 'PARGS ARGS-diversity', 'ARGS AFINN', 'ARGS eval-RM', 'ARGS ARGS-diversity'],
-    r.summary.betaSweep.map((b) => [String(b.beta), formatAcrossSeeds(b.pargs.afinn), formatAcrossSeeds(b.pargs.evalRm), formatAcrossSeeds(b.pargs.argsDiversity), formatAcrossSeeds(b.args.afinn), formatAcrossSeeds(b.args.evalRm), formatAcrossSeeds(b.args.argsDiversity)]),
+    ['β', 'PARGS gold', 'PARGS eval-RM', 'PARGS ARGS-diversity', 'ARGS gold', 'ARGS eval-RM', 'ARGS ARGS-diversity'],
+    r.summary.betaSweep.map((b) => [String(b.beta), formatAcrossSeeds(b.pargs.gold), formatAcrossSeeds(b.pargs.evalRm), formatAcrossSeeds(b.pargs.argsDiversity), formatAcrossSeeds(b.args.gold), formatAcrossSeeds(b.args.evalRm), formatAcrossSeeds(b.args.argsDiversity)]),
   );
 }
 

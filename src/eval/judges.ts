@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { OptionError } from '../errors.js';
 import { rewardModel } from '../option-specs.js';
-import { checkArgument, checkOptions, oneOf, required, string, type Schema } from '../options.js';
+import { checkArgument, checkOptions, integer, oneOf, required, string, type Schema } from '../options.js';
 import type { RewardModel } from '../reward/reward-model-interface.js';
 
 export type Judge = (prompt: string, response: string) => number | Promise<number>;
@@ -46,6 +46,24 @@ export function afinnJudge(options: { aggregate?: 'mean' | 'sum' } = {}): Judge 
   };
 }
 
+export const ENDING_SCHEMA: Schema = { words: integer({ min: 1 }) };
+
+/**
+ * AFINN-165 valence of how the response ENDS: the mean valence per word of its last `words` words
+ * (default 6), nothing before them counts. Not a sum over the response's words: a prefix's sentiment
+ * says little about the score until the response is near its end, which is the case where the
+ * "a preferred response's prefixes are preferred" assumption of PARGS is weakest.
+ */
+export function endingJudge(options: { words?: number } = {}): Judge {
+  checkOptions('endingJudge', options, ENDING_SCHEMA);
+  const k = options.words ?? 6;
+  const mean = afinnJudge();
+  return (prompt, response) => {
+    const tail = response.trim().split(/\s+/).slice(-k).join(' ');
+    return mean(prompt, tail);
+  };
+}
+
 /** VADER compound score of the response, in [−1, 1]. */
 export function vaderJudge(): Judge {
   vader ??= require('vader-sentiment') as VaderModule;
@@ -59,7 +77,7 @@ export function rewardModelJudge(rm: RewardModel): Judge {
   return (prompt, response) => rm.score(prompt, response);
 }
 
-export const BUILTIN_JUDGES = ['afinn', 'afinn-sum', 'vader'] as const;
+export const BUILTIN_JUDGES = ['afinn', 'afinn-sum', 'afinn-ending', 'vader'] as const;
 export type BuiltinJudge = (typeof BUILTIN_JUDGES)[number];
 
 export function builtinJudge(name: string): Judge {
@@ -69,6 +87,8 @@ export function builtinJudge(name: string): Judge {
       return afinnJudge();
     case 'afinn-sum':
       return afinnJudge({ aggregate: 'sum' });
+    case 'afinn-ending':
+      return endingJudge();
     case 'vader':
       return vaderJudge();
     default:

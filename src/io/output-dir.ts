@@ -17,7 +17,7 @@ import { acquireLock, assertNotLocked, LOCK_FILE, type FolderLock } from './lock
 
 export const OUTPUT_MANIFEST = 'pargs-output.json';
 
-export type OutputKind = 'reward-model' | 'hf-reward-model' | 'features' | 'demo-report' | 'language-model' | 'pretrain-work';
+export type OutputKind = 'reward-model' | 'hf-reward-model' | 'features' | 'demo-report' | 'language-model' | 'pretrain-work' | 'recipe';
 
 export interface OutputManifest {
   format: 'pargs-output';

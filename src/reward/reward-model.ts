@@ -56,6 +56,12 @@ export interface RewardModelTraining {
   featurePass?: { sequences: number; tokens: number; paddedTokens: number; seconds: number };
   /** Loss and accuracy per step, held-out diagnostics per evaluation. */
   history: TrainingHistory;
+  /** What the head was fitted to when it is not a Bradley–Terry reward model (e.g. 'value-mse': a CD value head). */
+  objective?: string;
+  /** The regression target of such a head, in words. */
+  target?: string;
+  /** A regression head's mean squared error before and after training. */
+  mse?: { initial: number; final: number };
 }
 
 /** The record of a model with no training behind it (built by hand, or an old manifest without one). */

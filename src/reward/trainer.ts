@@ -154,7 +154,8 @@ function checkFeatures(f: PrefixFeatures, prefixes: PrefixFeatures['prefixes'], 
 }
 
 export interface TrainingHistory {
-  steps: { step: number; loss: number; accuracy: number }[];
+  /** Per optimizer step; `accuracy` (chosen ranked above rejected) only for Bradley–Terry objectives. */
+  steps: { step: number; loss: number; accuracy?: number }[];
   evals: { step: number; diagnostics: RewardDiagnostics }[];
 }
 

@@ -17,7 +17,7 @@ import { GUIDED_SAMPLE_SCHEMA } from '../../src/decode/guided.js';
 import { NO_CACHE_SCHEMA } from '../../src/decode/reference-loop.js';
 import { DEMO_SCHEMA } from '../../src/demo/pipeline.js';
 import { INIT_BACKEND_SCHEMA } from '../../src/engine/backend.js';
-import { AFINN_SCHEMA } from '../../src/eval/judges.js';
+import { AFINN_SCHEMA, ENDING_SCHEMA } from '../../src/eval/judges.js';
 import { READ_OPTIONS_SCHEMA } from '../../src/io/safetensors.js';
 import { LOAD_SCHEMA } from '../../src/lm/load.js';
 import { PROGRESS_REPORTER_SCHEMA } from '../../src/progress/reporter.js';
@@ -28,6 +28,7 @@ import { EVALUATE_LM_SCHEMA } from '../../src/pretrain/eval-lm.js';
 import { PRETRAIN_SCHEMA } from '../../src/pretrain/options.js';
 import { FEATURE_PASS_SCHEMA } from '../../src/reward/features.js';
 import { TRAIN_PARTIAL_RM_SCHEMA } from '../../src/reward/trainer.js';
+import { TRAIN_VALUE_HEAD_SCHEMA } from '../../src/reward/value-head.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 const { OptionError } = pargs;
@@ -88,6 +89,7 @@ const cases: Case[] = [
   { fn: 'guidedSampleNoCache', schema: NO_CACHE_SCHEMA, base: () => ({ lm, rewardModel: rm, promptIds: [[260, 5]], maxNewTokens: 1 }), call: (o) => pargs.guidedSampleNoCache(o as never) },
   { fn: 'bestOfN', schema: BEST_OF_N_SCHEMA, base: () => ({ lm, rewardModel: rm, promptIds: [[260, 5]], maxNewTokens: 1, n: 1 }), call: (o) => pargs.bestOfN(o as never) },
   { fn: 'trainPartialRM', schema: TRAIN_PARTIAL_RM_SCHEMA, base: () => ({ backbone: lm, pairs: PAIRS, epochs: 1 }), call: (o) => pargs.trainPartialRM(o as never) },
+  { fn: 'trainValueHead', schema: TRAIN_VALUE_HEAD_SCHEMA, base: () => ({ backbone: lm, pairs: PAIRS, targets: [[1, 0]], epochs: 1 }), call: (o) => pargs.trainValueHead(o as never) },
   { fn: 'extractPrefixFeatures', schema: FEATURE_PASS_SCHEMA, base: () => ({ backbone: lm, pairs: PAIRS, prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1 }, shard: { index: 0, count: 1 } }), call: (o) => pargs.extractPrefixFeatures(o as never) },
   { fn: 'evaluateLM', schema: EVALUATE_LM_SCHEMA, base: () => ({ lm, text: 'hello there' }), call: (o) => pargs.evaluateLM(o as never) },
   {
@@ -101,6 +103,7 @@ const cases: Case[] = [
   { fn: 'encodePreferences', schema: ENCODE_PREFERENCES_SCHEMA, base: () => ({}), call: (o) => pargs.encodePreferences([{ prompt: 'p', chosen: ' a', rejected: ' b' }] as never, lm.tokenizer, o as never) },
   { fn: 'splitPairs', schema: SPLIT_SCHEMA, base: () => ({ seed: 0, evalCount: 1 }), call: (o) => pargs.splitPairs([1, 2, 3], o as never) },
   { fn: 'afinnJudge', schema: AFINN_SCHEMA, base: () => ({}), call: (o) => pargs.afinnJudge(o as never) },
+  { fn: 'endingJudge', schema: ENDING_SCHEMA, base: () => ({}), call: (o) => pargs.endingJudge(o as never) },
   { fn: 'initBackend', schema: INIT_BACKEND_SCHEMA, base: () => ({}), call: (o) => pargs.initBackend(o as never) },
   { fn: 'loadRewardModel', schema: LOAD_SCHEMA, base: () => ({}), call: (o) => pargs.loadRewardModel(hfRmDir, undefined, o as never) },
   { fn: 'loadHFRewardModel', schema: LOAD_HF_REWARD_MODEL_SCHEMA, base: () => ({}), call: (o) => pargs.loadHFRewardModel(hfRmDir, o as never) },
