@@ -156,14 +156,7 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
       const count = batchRows.shift() as number;
       const batch = jobs.slice(start, start + count);
       start += count;
-      const host = await forwardFeatureBatch(backbone, batch);
-      let offset = 0;
-      for (const job of batch) {
-        const n = job.positions.length * d;
-        store.put(job.pair, job.side, host.slice(offset, offset + n));
-        offset += n;
-        tokens += job.ids.length;
-      }
+      tokens += storeBatch(store, batch, await forwardFeatureBatch(backbone, batch), d);
       paddedTokens += T * batch.length;
       done += batch.length;
       o.onProgress?.({ kind: 'features', sequencesDone: done, sequences: jobs.length, tokens });
@@ -207,6 +200,19 @@ export function planFeatureJobs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs'
  */
 export function planBatchRows(o: Pick<FeaturePassOptions, 'backbone' | 'tokensPerBatch'>, jobs: readonly Job[]): number[] {
   return planFeatureBatches(o.backbone.config, jobs.map((j) => j.ids.length), o.tokensPerBatch, tensorMemoryBudget());
+}
+
+/** Puts a batch's host features ([rows·d], job after job) into the store; returns the batch's real tokens. */
+export function storeBatch(store: FeatureStore, batch: readonly Job[], host: Float32Array, d: number): number {
+  let offset = 0;
+  let tokens = 0;
+  for (const job of batch) {
+    const n = job.positions.length * d;
+    store.put(job.pair, job.side, host.slice(offset, offset + n));
+    offset += n;
+    tokens += job.ids.length;
+  }
+  return tokens;
 }
 
 /** One backbone forward of a batch; the hidden states at every job's positions, job after job, [rows·d] on the host. */

@@ -5,7 +5,7 @@
  * stored in batch order, so the store (and its spill file) fills exactly as in one thread.
  */
 import { FeatureStore } from '../reward/feature-store.js';
-import { hashPairs, type FeaturePassOptions, type Job, type PrefixFeatures } from '../reward/features.js';
+import { hashPairs, storeBatch, type FeaturePassOptions, type Job, type PrefixFeatures } from '../reward/features.js';
 import { requestedWorkers, resolveWorkers } from './count.js';
 import { runOnWorkers } from './pool.js';
 import { weightBytes } from './models.js';
@@ -42,13 +42,7 @@ async function run(o: FeaturePassOptions, plans: PrefixFeatures['plans'], jobs: 
     for (let host = arrived.get(stored); host; host = arrived.get(stored)) {
       arrived.delete(stored);
       const batch = batches[stored++];
-      let offset = 0;
-      for (const job of batch) {
-        const n = job.positions.length * d;
-        store.put(job.pair, job.side, host.slice(offset, offset + n));
-        offset += n;
-        tokens += job.ids.length;
-      }
+      tokens += storeBatch(store, batch, host, d);
       paddedTokens += batch[0].ids.length * batch.length;
       done += batch.length;
       o.onProgress?.({ kind: 'features', sequencesDone: done, sequences: jobs.length, tokens });

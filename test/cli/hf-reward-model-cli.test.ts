@@ -2,8 +2,8 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runMain } from '../helpers/run-main.js';
 import { loadRewardModel, type PartialRewardModel } from '../../src/reward/reward-model.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
@@ -30,16 +30,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm.dispose());
 
-async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
-  } finally {
-    write.mockRestore();
-  }
-}
+const run = runMain;
 
 describe('pargs score', () => {
   it('--json prints {prompt, response, reward, prefixRewards} per row, equal to the library', async () => {

@@ -7,8 +7,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runMain } from '../helpers/run-main.js';
 import { parseFlags } from '../../src/cli/args.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
@@ -26,16 +26,7 @@ beforeAll(async () => {
   expect(code).toBe(0);
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
-  } finally {
-    write.mockRestore();
-  }
-}
+const run = runMain;
 
 const results = (out: string[]): Record<string, unknown>[] => out.map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.method !== undefined);
 

@@ -8,8 +8,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.js';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runMain } from '../helpers/run-main.js';
 import { cutAtStop } from '../../src/cli/recipe.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
@@ -34,16 +34,7 @@ beforeAll(async () => {
   await writeFile(join(work, 'tldr.jsonl'), tldr.map((r) => JSON.stringify(r)).join('\n'));
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
-  } finally {
-    write.mockRestore();
-  }
-}
+const run = runMain;
 
 const METHODS = ['plain', 'best-of-n', 'args', 'cd', 'pargs', 'pargs-greedy'];
 

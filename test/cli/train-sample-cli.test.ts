@@ -2,8 +2,8 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runMain } from '../helpers/run-main.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let model = '';
@@ -16,16 +16,7 @@ beforeAll(async () => {
   await writeFile(join(work, 'prompts.txt'), 'Hello there\nthe theme\n');
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
-  } finally {
-    write.mockRestore();
-  }
-}
+const run = runMain;
 
 describe('pargs train / pargs sample', () => {
   it('train reports dropped rows, progress and diagnostics, and saves a loadable reward model', async () => {

@@ -5,8 +5,8 @@
 import { chmod, cp, mkdir, mkdtemp, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runMain } from '../helpers/run-main.js';
 import { ConfigError, OptionError, SafetensorsError, TokenizerError, type PargsError } from '../../src/errors.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { pretrainLM } from '../../src/pretrain/trainer.js';
@@ -20,16 +20,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'pargs-read-faults-'));
 });
 
-async function run(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) }), out, err };
-  } finally {
-    write.mockRestore();
-  }
-}
+const run = runMain;
 
 /** A copy of the tiny model with one fault applied. */
 async function brokenModel(name: string, fault: (dir: string) => Promise<void>): Promise<string> {
