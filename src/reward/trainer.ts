@@ -11,7 +11,7 @@ import { tf } from '../engine/tf.js';
 import { encodePreferences } from '../data/encode.js';
 import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
 import { yieldToEventLoop } from '../engine/yield.js';
-import { AbortError, OptionError, TrainingError } from '../errors.js';
+import { AbortError, OptionError } from '../errors.js';
 import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import type { CausalLM } from '../lm/causal-lm.js';
@@ -19,20 +19,19 @@ import type { ChatRendering } from '../lm/chat-template.js';
 import { AdamW } from '../pretrain/adamw.js';
 import { clipByGlobalNorm } from '../pretrain/clip.js';
 import { learningRate, validateSchedule } from '../pretrain/schedule.js';
-import * as specs from '../option-specs.js';
-import { boolean, checkOptions, func, number, oneOf, required, signal, string, tagged, type Schema } from '../options.js';
-import { createRng, validateSeed } from '../random.js';
 import type { ClaimedOutput } from '../io/output-dir.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, gatherBatch, pairMargins, type PrefixSelection, type Weighting } from './examples.js';
-import { extractPrefixFeatures, hashPairs, planPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
-import { checkHeadFits, RewardHead, validateHeadSpec, type HeadSpec, type HostParam } from './head.js';
-import { rmSource, type RewardModel } from './reward-model-interface.js';
+import { extractPrefixFeatures, hashPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
+import { checkHeadFits, type HeadSpec, type HostParam } from './head.js';
+import type { RewardModel } from './reward-model-interface.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel, type RewardModelTraining } from './reward-model.js';
+import { resolve, TRAIN_PARTIAL_RM_SCHEMA, type Resolved } from './train-options.js';
+import { headOptimizer, initHeadParams, initialHead, saveStartCheckpoint } from './train-start.js';
 import { refuseVocabUnsupported, trainVocabHead, type VocabObjective } from './vocab-train.js';
 
 export type TrainEvent =
@@ -157,111 +156,6 @@ export interface TrainingHistory {
   /** Per optimizer step; `accuracy` (chosen ranked above rejected) only for Bradley–Terry objectives. */
   steps: { step: number; loss: number; accuracy?: number }[];
   evals: { step: number; diagnostics: RewardDiagnostics }[];
-}
-
-interface Resolved {
-  mode: RewardMode;
-  prefix: PrefixSelection;
-  alignment: Alignment;
-  minPrefix: number;
-  weighting: Weighting;
-  head: HeadSpec;
-  objective: VocabObjective;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  weightDecay: number;
-  warmupRatio: number;
-  clip: number;
-  margin: number;
-  seed: number;
-}
-
-export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
-  backbone: required(specs.causalLM()),
-  pairs: required(specs.pairsInput()),
-  evalPairs: specs.pairsInput(),
-  mode: oneOf('partial', 'full'),
-  prefix: tagged('kind', { all: {}, sample: { perPair: required(specs.positiveInt()) } }),
-  alignment: oneOf('eos', 'shortest'),
-  minPrefix: specs.positiveInt(),
-  weighting: oneOf('per-prefix', 'per-pair'),
-  head: tagged('kind', { linear: {}, mlp: { hidden: required(specs.positiveInt()) }, vocab: {} }),
-  init: specs.rewardModel(),
-  objective: oneOf('bt-prefix', 'farma'),
-  epochs: specs.positiveInt(),
-  batchSize: specs.positiveInt(),
-  lr: number({ above: 0 }),
-  weightDecay: specs.nonNegative(),
-  warmupRatio: number({ min: 0 }),
-  clip: specs.nonNegative(),
-  margin: specs.nonNegative(),
-  seed: specs.seed(),
-  evalEvery: specs.positiveInt(),
-  checkpointDir: string(),
-  checkpointEvery: specs.positiveInt(),
-  keepCheckpoints: specs.positiveInt(),
-  resume: boolean(),
-  overwrite: boolean(),
-  features: specs.prefixFeatures(),
-  tokensPerBatch: specs.positiveInt(),
-  memoryBudgetBytes: specs.memoryBudget(),
-  workers: specs.positiveInt(),
-  signal: signal(),
-  onProgress: func(),
-};
-
-function positiveInt(value: unknown, name: string): number {
-  if (!Number.isInteger(value) || (value as number) < 1) throw new OptionError(`trainPartialRM: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return value as number;
-}
-
-function nonNegative(value: number, name: string): number {
-  if (!(value >= 0) || !Number.isFinite(value)) throw new OptionError(`trainPartialRM: ${name} must be a non-negative number, got ${value}`);
-  return value;
-}
-
-function resolve(o: TrainPartialRMOptions): Resolved {
-  checkOptions('trainPartialRM', o, TRAIN_PARTIAL_RM_SCHEMA);
-  if (!o.backbone) throw new OptionError('trainPartialRM: backbone is required (a CausalLM from loadCausalLM)');
-  const pairCount = Array.isArray(o.pairs) ? o.pairs.length : (o.pairs as PreferenceSet | undefined)?.pairs?.length;
-  if (!pairCount) throw new OptionError('trainPartialRM: pairs must be a non-empty PreferenceSet or array of pairs (see loadPreferences / encodePreferences)');
-  const mode = o.mode ?? 'partial';
-  if (mode !== 'partial' && mode !== 'full') throw new OptionError(`trainPartialRM: mode must be 'partial' or 'full', got ${JSON.stringify(mode)}`);
-  const prefix = o.prefix ?? { kind: 'all' };
-  if (prefix.kind === 'sample') positiveInt(prefix.perPair, 'prefix.perPair');
-  else if (prefix.kind !== 'all') throw new OptionError(`trainPartialRM: prefix must be {kind: 'all'} or {kind: 'sample', perPair}, got ${JSON.stringify(prefix)}`);
-  const alignment = o.alignment ?? 'eos';
-  if (alignment !== 'eos' && alignment !== 'shortest') throw new OptionError(`trainPartialRM: alignment must be 'eos' or 'shortest', got ${JSON.stringify(alignment)}`);
-  const weighting = o.weighting ?? 'per-prefix';
-  if (weighting !== 'per-prefix' && weighting !== 'per-pair') throw new OptionError(`trainPartialRM: weighting must be 'per-prefix' or 'per-pair', got ${JSON.stringify(weighting)}`);
-  const lr = o.lr ?? 1e-3;
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new OptionError(`trainPartialRM: lr must be a positive number, got ${lr}`);
-  let head = validateHeadSpec(o.head ?? { kind: 'linear' });
-  // A vocabulary head covers the backbone's vocabulary; the size is stored with it and checked at load.
-  if (head.kind === 'vocab') head = { kind: 'vocab', vocabSize: o.backbone.config.vocabSize };
-  const objective = o.objective ?? 'bt-prefix';
-  if (objective === 'farma' && head.kind !== 'vocab') throw new OptionError(`trainPartialRM: objective 'farma' trains a vocabulary head (its max-consistency target is max over next tokens); add head: { kind: 'vocab' } (--head vocab), got head ${JSON.stringify(head)}`);
-  if (objective === 'farma' && mode !== 'partial') throw new OptionError("trainPartialRM: objective 'farma' needs mode 'partial' (its consistency stage runs over prefixes)");
-  const warmupRatio = o.warmupRatio ?? 0.05;
-  if (!(warmupRatio >= 0 && warmupRatio < 1)) throw new OptionError(`trainPartialRM: warmupRatio must be in [0, 1), got ${warmupRatio}`);
-  return {
-    mode,
-    prefix,
-    alignment,
-    minPrefix: positiveInt(o.minPrefix ?? 1, 'minPrefix'),
-    weighting,
-    head,
-    objective,
-    epochs: positiveInt(o.epochs ?? 1, 'epochs'),
-    batchSize: positiveInt(o.batchSize ?? 256, 'batchSize'),
-    lr,
-    weightDecay: nonNegative(o.weightDecay ?? 0.01, 'weightDecay'),
-    warmupRatio,
-    clip: nonNegative(o.clip ?? 1, 'clip'),
-    margin: nonNegative(o.margin ?? 0, 'margin'),
-    seed: validateSeed(o.seed ?? 0, 'trainPartialRM'),
-  };
 }
 
 /** A key over everything that determines the trajectory: options, backbone and the exact pairs. */
@@ -441,58 +335,4 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
   }
 }
 
-/** The head's starting point: `init`'s parameters when given, else the seeded random head. */
-function initialHead(r: Resolved, backbone: CausalLM, initParams: HostParam[] | undefined): RewardHead {
-  if (initParams) return RewardHead.fromHost(r.head, backbone.config.hiddenSize, initParams);
-  return RewardHead.init(r.head, backbone.config.hiddenSize, createRng(r.seed, 'head-init'));
-}
-
-/** The parameters `init` starts the head from; refused unless it is a linear head on `backbone`'s weights. */
-async function initHeadParams(init: RewardModel, r: Resolved, backbone: CausalLM): Promise<HostParam[]> {
-  const from = rmSource(init);
-  if (init.backbone.backboneFingerprint !== backbone.backboneFingerprint) {
-    throw new OptionError(
-      `trainPartialRM: init${from} reads backbone weights with fingerprint ${init.backbone.backboneFingerprint.slice(0, 12)}…, the backbone "${backbone.source}" has ${backbone.backboneFingerprint.slice(0, 12)}…; ` +
-        'a head only carries over to the backbone it was trained on — train on the reward model\'s own backbone weights',
-    );
-  }
-  if (init.headSpec.kind !== 'linear' || r.head.kind !== 'linear') {
-    throw new OptionError(`trainPartialRM: init${from} has a ${init.headSpec.kind} head and head is ${r.head.kind}; init works for linear heads (the score row of an HF reward model)`);
-  }
-  return init.head.toHost();
-}
-
-/** AdamW over the head's variables; biases are not decayed. */
-function headOptimizer(head: RewardHead, r: Resolved): AdamW {
-  return new AdamW([...head.variables].map(([name, variable]) => ({ name, variable, decay: !name.endsWith('bias') })), { weightDecay: r.weightDecay, beta2: 0.999 });
-}
-
-/**
- * The checkpoint of a run stopped before its first step: the seeded initial head with fresh optimizer
- * moments at step 0, so `resume` recognises the run (same options and data) and continues it exactly.
- * An existing checkpoint that a resumed run would continue from is kept instead; returns whether one
- * was written.
- */
-async function saveStartCheckpoint(dir: string, r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], key: string, resume: boolean, keep: number, initParams: HostParam[] | undefined): Promise<boolean> {
-  if (resume) {
-    // A checkpoint that does not load is not ours to replace either: keep whatever is there.
-    const existing = await loadTrainingCheckpoint(dir, backbone).catch(() => 'unreadable' as const);
-    if (existing === 'unreadable') return false;
-    if (existing) {
-      existing.rm.dispose();
-      return false;
-    }
-  }
-  const plans = planPairs({ backbone, pairs, prefixes: { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix } });
-  const perEpoch = examplesPerEpoch({ plans, pairIndices: plans.flatMap((p, i) => (p ? [i] : [])) }, r.prefix);
-  const totalSteps = Math.ceil(perEpoch / r.batchSize) * r.epochs;
-  const rm = new PartialRewardModel(backbone, initialHead(r, backbone, initParams), r.mode);
-  const optimizer = headOptimizer(rm.head, r);
-  try {
-    await saveTrainingCheckpoint(dir, rm, optimizer, { step: 0, totalSteps, runKey: key, history: { steps: [], evals: [] } }, keep);
-    return true;
-  } finally {
-    optimizer.dispose();
-    rm.dispose();
-  }
-}
+export { TRAIN_PARTIAL_RM_SCHEMA };
