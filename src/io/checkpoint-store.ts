@@ -6,14 +6,15 @@
  *
  * A checkpoint is written into `ROOT/.tmp-*` and renamed into place, so a step folder is always
  * complete. Reading verifies every checksum and that the step in checkpoint.json matches the folder
- * name; when the newest fails, the previous one is used and the caller is told why. Only entries of
- * ROOT named by this module are ever deleted (ROOT lives inside a folder pargs claimed and locked).
+ * name; when the newest fails, the previous one is used and the caller is told why. Only folders this
+ * module wrote are ever deleted: a step folder holding a pargs checkpoint.json, a temporary folder holding
+ * TEMP_MARK (ROOT also lives inside a folder pargs claimed and locked).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, OutputError } from '../errors.js';
 import { writeJsonAtomic } from './atomic.js';
 import { guardOutput } from './fs-errors.js';
 
@@ -37,6 +38,25 @@ const stepName = (step: number): string => `step-${String(step).padStart(8, '0')
 const STEP_DIR = /^step-(\d{8,})$/;
 
 let counter = 0;
+
+/** Written first into every temporary folder, so a crash's leftover is recognisable as ours. */
+const TEMP_MARK = '.pargs-checkpoint-tmp';
+
+/**
+ * Whether `dir` holds a checkpoint this module wrote. Read as text, not parsed: a checkpoint.json damaged
+ * elsewhere (which verification then names) is still recognised as ours and can be rotated out.
+ */
+async function isOurCheckpoint(dir: string): Promise<boolean> {
+  const text = await readFile(join(dir, CHECKPOINT_MANIFEST), 'utf8').catch(() => '');
+  return text.includes('"pargs-checkpoint"');
+}
+
+const isOurTemp = (dir: string): Promise<boolean> => stat(join(dir, TEMP_MARK)).then(() => true, () => false);
+
+/** Deletes the step folders given, each only if it holds our checkpoint (a stranger's folder is left). */
+async function removeCheckpoints(dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) if (await isOurCheckpoint(dir)) await rm(dir, { recursive: true, force: true });
+}
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -70,38 +90,48 @@ export async function writeCheckpointDir(root: string, step: number, keep: numbe
     const target = join(root, stepName(step));
     try {
       await mkdir(tmp);
+      await writeJsonAtomic(join(tmp, TEMP_MARK), { pid: process.pid });
       await fill(tmp);
       const files: Record<string, string> = {};
-      for (const name of (await readdir(tmp)).sort()) files[name] = await sha256File(join(tmp, name));
+      for (const name of (await readdir(tmp)).sort()) if (name !== TEMP_MARK) files[name] = await sha256File(join(tmp, name));
       const fields = { format: 'pargs-checkpoint' as const, version: 1 as const, step, files };
       const manifest: StoreManifest = { ...fields, manifestSha256: manifestHash(fields) };
       await writeJsonAtomic(join(tmp, CHECKPOINT_MANIFEST), manifest);
       // A checkpoint of the same step (a resumed run re-saving it) is moved aside first: rename cannot replace a non-empty folder.
+      const replaced = await stat(target).then(() => true, () => false);
+      if (replaced && !(await isOurCheckpoint(target))) {
+        throw new OutputError(`${target} exists and is not a pargs checkpoint; pargs does not replace it — move it out of ${root}`);
+      }
       const aside = join(root, `.tmp-replaced-${process.pid}-${counter++}`);
-      const replaced = await rename(target, aside).then(() => true, (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return false;
-        throw err;
-      });
+      if (replaced) {
+        await rename(target, aside);
+        await writeJsonAtomic(join(aside, TEMP_MARK), { pid: process.pid });
+      }
+      // The mark goes before the rename: a step folder holds exactly the files its manifest lists.
+      await rm(join(tmp, TEMP_MARK));
       await rename(tmp, target);
       if (replaced) await rm(aside, { recursive: true, force: true });
     } catch (err) {
       await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
-    for (const old of (await listCheckpoints(root)).slice(Math.max(1, keep))) await rm(old.dir, { recursive: true, force: true });
+    await removeCheckpoints((await listCheckpoints(root)).slice(Math.max(1, keep)).map((c) => c.dir));
     return target;
   });
 }
 
 /** Leftovers of interrupted writes (named by this module only). */
 async function removeTemps(root: string): Promise<void> {
-  for (const e of await readdir(root)) if (e.startsWith('.tmp-step-') || e.startsWith('.tmp-replaced-')) await rm(join(root, e), { recursive: true, force: true });
+  for (const e of await readdir(root)) {
+    const path = join(root, e);
+    if ((e.startsWith('.tmp-step-') || e.startsWith('.tmp-replaced-')) && (await isOurTemp(path))) await rm(path, { recursive: true, force: true });
+  }
 }
 
 /** Removes every checkpoint in ROOT (a fresh run over an earlier one of ours). */
 export async function clearCheckpoints(root: string): Promise<void> {
   await guardOutput(root, async () => {
-    for (const c of await listCheckpoints(root)) await rm(c.dir, { recursive: true, force: true });
+    await removeCheckpoints((await listCheckpoints(root)).map((c) => c.dir));
     if (await stat(root).then(() => true, () => false)) await removeTemps(root);
   });
 }

@@ -48,6 +48,8 @@ describe('checkpoints', () => {
     await writeCheckpoint(root, input(2), 2);
     const stale = join(root, '.tmp-step-00001000-99999-0');
     await mkdir(stale);
+    // What an interrupted write leaves: the store's mark (written first) and part of the files.
+    await writeFile(join(stale, '.pargs-checkpoint-tmp'), '{"pid":99999}');
     await writeFile(join(stale, 'manifest.json'), '{"format":"pargs-pretrain-checkpoint","step":1000}');
     expect((await readCheckpoint(root))?.manifest.step).toBe(2);
     await writeCheckpoint(root, input(4), 2);
