@@ -18,6 +18,7 @@ import { vocabRewards } from '../reward/vocab-head.js';
 import type { Rng } from '../random.js';
 import type { CandidateTrace, GuidedGeneration, GuidedToken } from './guided.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
+import { tokenTextCache } from './token-text.js';
 
 /** Candidates kept in the trace of an exact-policy token. */
 const EXACT_TRACE = 10;
@@ -75,6 +76,7 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
     state = { active: s.prompts.map((_, i) => i), logits: pre.logits, hidden: lastHidden(rmPre.hidden), lmCache: pre.cache, rmCache: rmPre.cache };
     rmPre.hidden.dispose();
   }
+  const tokenText = tokenTextCache(s.lm.tokenizer);
   const disposeState = (x: State): void => {
     x.logits.dispose();
     x.hidden.dispose();
@@ -100,9 +102,9 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
         const traced = candidates ?? topKIndices(lpAll, Math.min(EXACT_TRACE, V));
         const trace: CandidateTrace[] = traced.map((v, i) => {
           const at = candidates ? i : v;
-          return { tokenId: v, text: s.lm.tokenizer.decode([v], { skipSpecialTokens: false }), logProb: lp[at], reward: r[at], score: scores[at] };
+          return { tokenId: v, text: tokenText(v), logProb: lp[at], reward: r[at], score: scores[at] };
         });
-        const token: GuidedToken = { row, step, tokenId, text: lm.tokenizer.decode([tokenId], { skipSpecialTokens: false }), logProb: lp[j], policyLogProb, reward: r[j], score: scores[j], candidates: trace };
+        const token: GuidedToken = { row, step, tokenId, text: tokenText(tokenId), logProb: lp[j], policyLogProb, reward: r[j], score: scores[j], candidates: trace };
         const result = results[row];
         result.generatedIds.push(tokenId);
         result.trace.push(token);

@@ -23,6 +23,7 @@ import { checkContext, DEFAULT_MAX_NEW_TOKENS, resolvePrompts, validateFirstRow,
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { PadReadout } from './pad-readout.js';
 import { streamOf } from './stream.js';
+import { tokenTextCache } from './token-text.js';
 import { vocabGuidedSample } from './guided-vocab.js';
 import { isVocabHead } from '../reward/vocab-head.js';
 
@@ -188,6 +189,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
     rmPre.logits.dispose();
     state.rmCache = rmPre.cache;
   }
+  const tokenText = tokenTextCache(lm.tokenizer);
   const disposeState = (s: State): void => {
     s.logits.dispose();
     s.lmCache.dispose();
@@ -224,12 +226,12 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
             row,
             step,
             tokenId,
-            text: lm.tokenizer.decode([tokenId], { skipSpecialTokens: false }),
+            text: tokenText(tokenId),
             logProb: lp[j],
             policyLogProb,
             reward: r[j],
             score: scores[j],
-            candidates: candidates[b].map((v, i) => ({ tokenId: v, text: lm.tokenizer.decode([v], { skipSpecialTokens: false }), logProb: lp[i], reward: r[i], score: scores[i] })),
+            candidates: candidates[b].map((v, i) => ({ tokenId: v, text: tokenText(v), logProb: lp[i], reward: r[i], score: scores[i] })),
           };
           const result = results[row];
           result.generatedIds.push(tokenId);

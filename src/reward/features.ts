@@ -165,16 +165,7 @@ export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<Pref
     store.dispose();
     throw err;
   }
-  return {
-    store,
-    prefixes: o.prefixes,
-    pairsHash: hashPairs(o.pairs),
-    backboneFingerprint: backbone.fingerprint,
-    plans,
-    pairIndices: plans.flatMap((p, i) => (p ? [i] : [])),
-    dim: d,
-    stats: { sequences: jobs.length, tokens, paddedTokens, seconds: (performance.now() - started) / 1000 },
-  };
+  return featureResult(o, store, plans, { sequences: jobs.length, tokens, paddedTokens, seconds: (performance.now() - started) / 1000 });
 }
 
 /** One plan per pair (null outside the shard or without a comparable prefix), and the sequences to run, longest first. */
@@ -200,6 +191,20 @@ export function planFeatureJobs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs'
  */
 export function planBatchRows(o: Pick<FeaturePassOptions, 'backbone' | 'tokensPerBatch'>, jobs: readonly Job[]): number[] {
   return planFeatureBatches(o.backbone.config, jobs.map((j) => j.ids.length), o.tokensPerBatch, tensorMemoryBudget());
+}
+
+/** The pass's result: the filled store with what identifies it (pairs, backbone, prefix options). */
+export function featureResult(o: Pick<FeaturePassOptions, 'backbone' | 'pairs' | 'prefixes'>, store: FeatureStore, plans: PrefixFeatures['plans'], stats: PrefixFeatures['stats']): PrefixFeatures {
+  return {
+    store,
+    prefixes: o.prefixes,
+    pairsHash: hashPairs(o.pairs),
+    backboneFingerprint: o.backbone.fingerprint,
+    plans,
+    pairIndices: plans.flatMap((p, i) => (p ? [i] : [])),
+    dim: o.backbone.config.hiddenSize,
+    stats,
+  };
 }
 
 /** Puts a batch's host features ([rows·d], job after job) into the store; returns the batch's real tokens. */

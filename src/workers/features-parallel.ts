@@ -5,7 +5,7 @@
  * stored in batch order, so the store (and its spill file) fills exactly as in one thread.
  */
 import { FeatureStore } from '../reward/feature-store.js';
-import { hashPairs, storeBatch, type FeaturePassOptions, type Job, type PrefixFeatures } from '../reward/features.js';
+import { featureResult, storeBatch, type FeaturePassOptions, type Job, type PrefixFeatures } from '../reward/features.js';
 import { requestedWorkers, resolveWorkers } from './count.js';
 import { runOnWorkers } from './pool.js';
 import { weightBytes } from './models.js';
@@ -64,14 +64,5 @@ async function run(o: FeaturePassOptions, plans: PrefixFeatures['plans'], jobs: 
     store.dispose();
     throw err;
   }
-  return {
-    store,
-    prefixes: o.prefixes,
-    pairsHash: hashPairs(o.pairs),
-    backboneFingerprint: backbone.fingerprint,
-    plans,
-    pairIndices: plans.flatMap((p, i) => (p ? [i] : [])),
-    dim: d,
-    stats: { sequences: jobs.length, tokens, paddedTokens, seconds: (performance.now() - started) / 1000 },
-  };
+  return featureResult(o, store, plans, { sequences: jobs.length, tokens, paddedTokens, seconds: (performance.now() - started) / 1000 });
 }
