@@ -19,7 +19,7 @@ type Method = (typeof METHODS)[number];
 export const sampleCommand = defineCommand({
   name: 'sample',
   summary: 'generate with PARGS, PARGS-G, ARGS, Best-of-N or plain sampling',
-  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|cd|best-of-n|plain] [--beta B] [--top-k K] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
+  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|cd|best-of-n|plain] [--beta B] [--top-k K] [--candidates reference|combined] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
     rm: { type: 'string', help: 'reward model: pargs train output on this backbone, or a Hugging Face *ForSequenceClassification folder (same tokenizer)', placeholder: 'DIR' },
@@ -29,6 +29,7 @@ export const sampleCommand = defineCommand({
     method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
     beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs and cd, 1 otherwise', placeholder: 'B' },
     topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods); top-k filter of plain and best-of-n' },
+    candidates: { type: 'string', default: 'reference', help: 'guided methods: the top-k of π_ref (reference), or of log π_ref + β·R (combined; vocabulary reward heads only, FaRMA)', placeholder: 'WHICH' },
     topP: { type: 'number', min: 0, max: 1, help: 'nucleus filter for plain and best-of-n sampling (guided methods rescore --top-k candidates instead)', placeholder: 'P' },
     stop: { type: 'strings', help: 'end a response at this text, cut before it (guided methods)', placeholder: 'TEXT' },
     temperature: { type: 'number', min: 0, default: 1, help: 'sampling temperature' },
@@ -50,6 +51,12 @@ export const sampleCommand = defineCommand({
       throw new OptionError(GUIDED.includes(method)
         ? `pargs sample: --top-p applies to plain and best-of-n sampling; --method ${method} rescores the --top-k candidates instead`
         : `pargs sample: --top-p must be in (0, 1], got ${flags.topP}`);
+    }
+    if (flags.candidates !== 'reference' && flags.candidates !== 'combined') {
+      throw new OptionError(`pargs sample: --candidates must be reference or combined, got "${flags.candidates}"`);
+    }
+    if (flags.candidates === 'combined' && !GUIDED.includes(method)) {
+      throw new OptionError(`pargs sample: --candidates combined applies to the guided methods (${GUIDED.join(', ')}), not --method ${method}`);
     }
     if (flags.stop.length > 0 && !GUIDED.includes(method)) {
       throw new OptionError(`pargs sample: --stop is supported with the guided methods (${GUIDED.join(', ')}), not --method ${method}`);
@@ -96,6 +103,7 @@ export const sampleCommand = defineCommand({
 interface SampleFlags {
   beta?: number;
   topK?: number;
+  candidates?: string;
   topP?: number;
   stop: string[];
   temperature?: number;
@@ -138,7 +146,7 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
     const greedy = method === 'pargs-greedy' || method === 'args-greedy';
     const mode = greedy ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: f.temperature } as const);
     const stop = f.stop.length > 0 ? { stop: { strings: f.stop } } : {};
-    const guided = { ...common, ...stop, rewardModel: rm as PartialRewardModel, topK: f.topK, mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
+    const guided = { ...common, ...stop, rewardModel: rm as PartialRewardModel, topK: f.topK, candidates: f.candidates as 'reference' | 'combined', mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
     const [g] = method === 'args' || method === 'args-greedy' ? await argsSample({ ...guided, weight: beta }) : await guidedSample({ ...guided, beta });
     const rewards = g.trace.map((t) => t.reward);
     result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason, meanTokenReward: rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length) };

@@ -4,9 +4,11 @@
  * A step is one plain LM step (plus the head row); no k-row candidate step. With the reward backbone
  * being the LM (fused) that is all; otherwise the reward backbone takes the same one-token step.
  *
- * Candidates: the top-k of π_ref, most probable first, as PARGS; topK = V is the exact, untruncated
- * policy π(v) ∝ π_ref(v)·exp(β·R[v]), whose candidates run in token-id order (no sort over V; the
- * distribution is the same) and whose trace lists the 10 most probable candidates only.
+ * Candidates: the top-k of π_ref, most probable first, as PARGS; or (`combined`) the top-k of the combined
+ * score log π_ref + β·R, best first — FaRMA's decoding, a logits processor adding w·R to the logits
+ * before a top-k filter. topK = V is the exact, untruncated policy π(v) ∝ π_ref(v)·exp(β·R[v]) either way;
+ * its candidates run in token-id order (no sort over V; the distribution is the same) and its trace
+ * lists the 10 most probable candidates only.
  */
 import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
@@ -29,6 +31,8 @@ export interface VocabDecodeSettings {
   prompts: number[][];
   beta: number;
   topK: number;
+  /** Keep the top-k of log π_ref + β·R instead of the top-k of π_ref. */
+  combined: boolean;
   mode: GuidedMode;
   maxNewTokens: number;
   rngs: Rng[];
@@ -92,10 +96,11 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
       const chosen = state.active.map((row, b) => {
         const lpAll = logSoftmax(logitHost.subarray(b * V, (b + 1) * V));
         const rAll = rewardHost.subarray(b * V, (b + 1) * V);
-        const candidates = exact ? null : topKIndices(lpAll, topK);
+        const combinedAll = exact || s.combined ? guidedScores(lpAll, rAll, beta, row) : null; // [V]
+        const candidates = exact ? null : topKIndices(combinedAll ?? lpAll, topK);
         const lp = candidates ? candidates.map((v) => lpAll[v]) : lpAll;
         const r = candidates ? candidates.map((v) => rAll[v]) : rAll;
-        const scores = guidedScores(lp, r, beta, row);
+        const scores = candidates ? (combinedAll ? Float64Array.from(candidates, (v) => combinedAll[v]) : guidedScores(lp, r, beta, row)) : combinedAll!;
         const j = chooseCandidate(scores, mode, s.rngs[row]());
         const tokenId = candidates ? candidates[j] : j;
         const policyLogProb = mode.kind === 'greedy' ? 0 : policyLogProbOf(scores, j, mode.temperature ?? 1);

@@ -14,7 +14,7 @@ import { OptionError, throwIfAborted } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { KVCache } from '../lm/kv-cache.js';
 import { causalLM, guidedMode, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed, stopOptions } from '../option-specs.js';
-import { boolean, checkOptions, func, number, required, signal, without, type Schema } from '../options.js';
+import { boolean, checkOptions, func, number, oneOf, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed } from '../random.js';
 import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
@@ -48,6 +48,11 @@ export interface GuidedSampleOptions {
   beta?: number;
   /** Candidates per step from π_ref (default 10); the vocabulary size gives the exact, untruncated policy. */
   topK?: number;
+  /**
+   * Which top-k a step keeps (default 'reference'): the k most probable tokens under π_ref (PARGS), or,
+   * with a vocabulary reward head only, the k best by the combined score log π_ref + β·R (FaRMA's decoding).
+   */
+  candidates?: 'reference' | 'combined';
   /** Default { kind: 'sample', temperature: 1 }. */
   mode?: GuidedMode;
   /** Default `DEFAULT_MAX_NEW_TOKENS` (64), as every decoding function. */
@@ -84,7 +89,7 @@ export interface GuidedToken {
   policyLogProb: number;
   reward: number;
   score: number;
-  /** The k candidates, most probable under π_ref first. */
+  /** The k candidates, most probable under π_ref first (best combined score first with candidates 'combined'). */
   candidates: CandidateTrace[];
 }
 
@@ -106,6 +111,7 @@ export const GUIDED_SAMPLE_SCHEMA: Schema = {
   promptIds: promptIds(),
   beta: number(),
   topK: positiveInt(),
+  candidates: oneOf('reference', 'combined'),
   mode: guidedMode(),
   maxNewTokens: nonNegativeInt(),
   stop: stopOptions(),
@@ -139,6 +145,9 @@ function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: G
   if (rmTokenizer !== o.lm.tokenizer.fingerprint) {
     throw new OptionError(`guidedSample: the reward model${rmSource(o.rewardModel)} reads another tokenizer than the LM "${o.lm.source}" (tokenizer.json fingerprints ${rmTokenizer.slice(0, 12)}… vs ${o.lm.tokenizer.fingerprint.slice(0, 12)}…); guided decoding scores the LM's token ids, so both must share one tokenizer`);
   }
+  if (o.candidates === 'combined' && !isVocabHead(o.rewardModel.head)) {
+    throw new OptionError(`guidedSample: candidates 'combined' ranks every token by log π_ref + β·R, which needs a vocabulary reward head (head kind 'vocab'); the reward model${rmSource(o.rewardModel)} has a ${o.rewardModel.headSpec.kind} head, which scores only the candidates it is given — use candidates 'reference'`);
+  }
   return { beta, topK, mode, maxNewTokens, seed: validateSeed(o.seed ?? 0, 'guidedSample') };
 }
 
@@ -169,7 +178,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   };
   // A vocabulary head scores every next token from the prefix's state: one LM step per token (guided-vocab.ts), in this thread.
   if (isVocabHead(rewardModel.head)) {
-    return withText(await vocabGuidedSample({ lm, rewardModel: rewardModel as PartialRewardModel, prompts, beta, topK, mode, maxNewTokens, rngs, fuse: options.fuse !== false, signal, onToken: options.onToken, finished }));
+    return withText(await vocabGuidedSample({ lm, rewardModel: rewardModel as PartialRewardModel, prompts, beta, topK, combined: options.candidates === 'combined', mode, maxNewTokens, rngs, fuse: options.fuse !== false, signal, onToken: options.onToken, finished }));
   }
   const parallel = guidedOnWorkers(options, prompts);
   if (parallel) return parallel;

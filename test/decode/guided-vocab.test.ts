@@ -2,8 +2,8 @@
 import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { guidedSample, type GuidedMode } from '../../src/decode/guided.js';
-import { DecodingError } from '../../src/errors.js';
-import { bestOfN } from '../../src/decode/baselines.js';
+import { DecodingError, OptionError } from '../../src/errors.js';
+import { argsSample, bestOfN } from '../../src/decode/baselines.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from '../../src/decode/policy.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
@@ -40,11 +40,11 @@ function vocabHead(backbone: CausalLM, seed: number, scale: number): RewardHead 
  * The reference: no cache, each step a forward of the whole sequence; every candidate v is scored by
  * the head's reward R(h_t)[v] of the state after the prefix; the same policy functions and random streams.
  */
-async function reference(head: RewardHead, promptIds: number[], row: number, o: { beta: number; topK: number; mode: GuidedMode; tokens: number; seed: number }) {
+async function reference(head: RewardHead, promptIds: number[], row: number, o: { beta: number; topK: number; mode: GuidedMode; tokens: number; seed: number; combined?: boolean }) {
   const V = lm.config.vocabSize;
   const rng = createRng(o.seed, `decode:${row}`);
   const ids = [...promptIds];
-  const out: { tokenId: number; policyLogProb: number; reward: number }[] = [];
+  const out: { tokenId: number; candidates: number[]; policyLogProb: number; reward: number }[] = [];
   for (let t = 0; t < o.tokens; t++) {
     const pre = lm.prefill([ids]);
     const d = lm.config.hiddenSize;
@@ -55,12 +55,14 @@ async function reference(head: RewardHead, promptIds: number[], row: number, o: 
     [pre.logits, pre.hidden, last, rTensor].forEach((x) => x.dispose());
     pre.cache.dispose();
     const lp = logSoftmax(logits);
-    // The exact policy runs over the vocabulary in token-id order; top-k, most probable first.
-    const candidates = o.topK === V ? Array.from({ length: V }, (_, v) => v) : topKIndices(lp, o.topK);
+    // The exact policy runs over the vocabulary in token-id order; top-k, most probable first
+    // (combined: the k best by log π_ref + β·R, brute force over the vocabulary).
+    const combinedAll = Array.from(lp, (x, v) => x + o.beta * rewards[v]);
+    const candidates = o.topK === V ? Array.from({ length: V }, (_, v) => v) : topKIndices(o.combined ? combinedAll : lp, o.topK);
     const scores = guidedScores(candidates.map((v) => lp[v]), candidates.map((v) => rewards[v]), o.beta);
     const j = chooseCandidate(scores, o.mode, rng());
     const temperature = o.mode.kind === 'sample' ? o.mode.temperature ?? 1 : 1;
-    out.push({ tokenId: candidates[j], policyLogProb: o.mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / temperature))[j], reward: rewards[candidates[j]] });
+    out.push({ tokenId: candidates[j], candidates, policyLogProb: o.mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / temperature))[j], reward: rewards[candidates[j]] });
     ids.push(candidates[j]);
   }
   return out;
@@ -102,6 +104,48 @@ describe('guidedSample with a vocabulary head', () => {
       rm.dispose();
     });
   }
+
+  it("candidates 'combined' keeps the top-k of log π_ref + β·R (FaRMA's decoding): the reference's candidate sets, tokens and policy log-probabilities; greedy is the argmax over the vocabulary", async () => {
+    const rm = new PartialRewardModel(lm, vocabHead(lm, 8, 3), 'partial');
+    const V = lm.config.vocabSize;
+    for (const mode of [{ kind: 'sample', temperature: 0.9 }, { kind: 'greedy' }] as GuidedMode[]) {
+      const o = { beta: 2, topK: 4, mode, tokens: 6, seed: 12, combined: true };
+      const before = tf.memory().numTensors;
+      const out = await guidedSample({ lm, rewardModel: rm, promptIds: prompts, beta: o.beta, topK: o.topK, candidates: 'combined', mode, maxNewTokens: o.tokens, stop: { eos: false }, seed: o.seed });
+      expect(tf.memory().numTensors).toBe(before);
+      for (const [row, prompt] of prompts.entries()) {
+        const ref = await reference(rm.head, prompt, row, o);
+        expect(out[row].generatedIds).toEqual(ref.map((r) => r.tokenId));
+        out[row].trace.forEach((t, i) => {
+          expect(t.candidates.map((c) => c.tokenId)).toEqual(ref[i].candidates);
+          expect(t.policyLogProb).toBeCloseTo(ref[i].policyLogProb, 4);
+        });
+      }
+      // The head is strong enough that the combined top-k differs from π_ref's top-k at the first step.
+      const byReference = await guidedSample({ lm, rewardModel: rm, promptIds: prompts, beta: o.beta, topK: o.topK, mode, maxNewTokens: 1, stop: { eos: false }, seed: o.seed });
+      expect(byReference.map((g) => g.trace[0].candidates.map((c) => c.tokenId))).not.toEqual(out.map((g) => g.trace[0].candidates.map((c) => c.tokenId)));
+      if (mode.kind === 'greedy') {
+        // Greedy over the combined top-k is the argmax of the exact policy's score over all V tokens.
+        const exact = await guidedSample({ lm, rewardModel: rm, promptIds: prompts, beta: o.beta, topK: V, mode, maxNewTokens: o.tokens, stop: { eos: false }, seed: o.seed });
+        expect(out.map((g) => g.generatedIds)).toEqual(exact.map((g) => g.generatedIds));
+      }
+    }
+    rm.dispose();
+  });
+
+  it("argsSample takes a vocabulary head: the guided loop with β = w; candidates 'combined' needs a vocabulary head", async () => {
+    const rm = new PartialRewardModel(lm, vocabHead(lm, 4, 2), 'full');
+    const options = { lm, rewardModel: rm, promptIds: prompts, topK: 6, maxNewTokens: 6, stop: { eos: false }, seed: 2 };
+    const args = await argsSample({ ...options, weight: 1.5 });
+    const guided = await guidedSample({ ...options, beta: 1.5 });
+    expect(args.map((g) => g.generatedIds)).toEqual(guided.map((g) => g.generatedIds));
+    const d = lm.config.hiddenSize;
+    const linear = new PartialRewardModel(lm, RewardHead.fromHost({ kind: 'linear' }, d, [{ name: 'weight', shape: [d, 1], data: new Float32Array(d) }, { name: 'bias', shape: [1], data: new Float32Array(1) }]), 'partial');
+    await expect(guidedSample({ ...options, rewardModel: linear, candidates: 'combined' })).rejects.toThrow(/candidates 'combined'.*vocabulary reward head.*linear head/);
+    await expect(guidedSample({ ...options, candidates: 'best' as never })).rejects.toThrow(OptionError);
+    linear.dispose();
+    rm.dispose();
+  });
 
   it('with W = 0 it picks what k-candidate PARGS with a zero linear head picks (β·r = 0: plain π_ref top-k)', async () => {
     const d = lm.config.hiddenSize;
