@@ -18,7 +18,7 @@ async function lastReward(options: GuidedSampleOptions, ids: number[]): Promise<
 }
 
 /** guidedSample's keys without the streaming callback and fusing; the reference loop stops only at EOS. */
-export const NO_CACHE_SCHEMA: Schema = { ...without(GUIDED_SAMPLE_SCHEMA, 'onToken', 'fuse'), stop: object({ eos: boolean() }) };
+export const NO_CACHE_SCHEMA: Schema = { ...without(GUIDED_SAMPLE_SCHEMA, 'onToken', 'fuse', 'textBridge'), stop: object({ eos: boolean() }) };
 
 /** Rows run one at a time; returns ids and finish reasons (no trace). */
 export async function guidedSampleNoCache(options: GuidedSampleOptions): Promise<Pick<GuidedGeneration, 'promptIds' | 'generatedIds' | 'finishReason' | 'modelCalls'>[]> {
