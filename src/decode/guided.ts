@@ -259,8 +259,8 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
             reward: r[j],
             score: scores[j],
             candidates: candidates[b].map((v, i) => ({ tokenId: v, text: tokenText(v), logProb: lp[i], reward: r[i], score: scores[i] })),
-            ...(bridge ? { textBridge: bridgeTokens[b] } : {}),
           };
+          if (bridge) token.textBridge = bridgeTokens[b];
           const result = results[row];
           result.generatedIds.push(tokenId);
           result.trace.push(token);
