@@ -309,7 +309,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   /** Extends the caches by the chosen candidates and computes the next logits. */
   function advance(s: State, candidateKV: Parameters<KVCache['appendCandidate']>[0], chosen: number[], candidates: number[][], flatHidden: tf.Tensor2D | undefined): State {
     if (bridge) {
-      s.active.forEach((row, b) => (bridge as TextBridge).choose(row, chosen[b]));
+      bridge.chooseRows(s.active, chosen);
       const out = lm.step(s.lmCache, chosen.map((j, b) => candidates[b][j]));
       out.hidden.dispose();
       return { active: s.active, logits: out.logits, lmCache: out.cache, rmCache: out.cache };

@@ -97,36 +97,48 @@ function commonPrefix(a: readonly number[], b: readonly number[]): number {
   return i;
 }
 
-/** The first `length` slots of the given rows of a bridge cache (no left padding: slot j is position j). */
-function cachePrefix(cache: KVCache, rows: readonly number[], length: number): KVCache {
-  const layers = tf.tidy(() => {
-    const index = tf.tensor1d(Int32Array.from(rows), 'int32');
-    return cache.layers.map((l) => {
-      const [, Hkv, hd] = l.keysT.shape;
-      return {
-        keysT: tf.slice(tf.gather(l.keysT, index, 0), [0, 0, 0, 0], [rows.length, Hkv, hd, length]) as tf.Tensor4D, // [rows, Hkv, hd, length]
-        values: tf.slice(tf.gather(l.values, index, 0), [0, 0, 0, 0], [rows.length, Hkv, length, hd]) as tf.Tensor4D, // [rows, Hkv, length, hd]
-      };
-    });
-  });
-  return new KVCache(layers, rows.map(() => new Uint8Array(length).fill(1)), rows.map(() => length));
-}
-
-/** One row's RM state, and the scored step waiting for the choice. */
+/** One row's RM ids of prompt ⊕ response and their cache, [1, …, ids.length] (no padding: slot j is position j). */
 interface RowState {
   ids: number[];
-  cache: KVCache; // [1, …, ids.length]
-  /** A step's candidates: their RM sequences, and the cache they ran on (its own copy unless it is `cache`). */
-  pending?: { sequences: number[][]; out: KVCache } | { sequences: number[][]; base: KVCache; ownsBase: boolean; candidateKV: LayerKV[] };
+  cache: KVCache;
+}
+
+/** One row's candidates in a step: their RM sequences, read-out indices, and the prefix they share with the row's cache. */
+interface Plan {
+  row: number;
+  sequences: number[][];
+  reads: number[];
+  shared: number;
+}
+
+/**
+ * A scored step waiting for the choice: the prefixes of all rows, left-padded to `maxShared`, ran either
+ * as one candidates step (every tail one token: `base` + `candidateKV`) or as right-padded tails (`out`).
+ */
+type Pending = { plans: Plan[]; maxShared: number; k: number } & ({ base: KVCache; ownsBase: boolean; candidateKV: LayerKV[] } | { out: KVCache; width: number });
+
+/** `length` slots of batch row `r` of `cache` from slot `from` on, as a one-row cache. */
+function rowSlots(cache: KVCache, r: number, from: number, length: number): KVCache {
+  const layers = tf.tidy(() =>
+    cache.layers.map((l) => {
+      const [, Hkv, hd] = l.keysT.shape;
+      return {
+        keysT: tf.slice(l.keysT, [r, 0, 0, from], [1, Hkv, hd, length]) as tf.Tensor4D, // [1, Hkv, hd, length]
+        values: tf.slice(l.values, [r, 0, from, 0], [1, Hkv, length, hd]) as tf.Tensor4D, // [1, Hkv, length, hd]
+      };
+    }),
+  );
+  return new KVCache(layers, [new Uint8Array(length).fill(1)], [length]);
 }
 
 /**
  * The reward model's side of guided decoding across tokenizers: per row the RM ids and cache of
- * prompt ⊕ response, scoring of a step's candidates, and the choice that extends them.
+ * prompt ⊕ response; each step every row's candidates scored in one RM forward; the choice extends them.
  */
 export class TextBridge {
   private readonly rows = new Map<number, RowState>();
   private readonly counts = new Map<number, BridgeTokens>();
+  private pending: Pending | undefined;
 
   private constructor(
     private readonly lm: CausalLM,
@@ -159,93 +171,130 @@ export class TextBridge {
   }
 
   /**
-   * Rewards of each candidate v of `row` after `responseIds`: r(prompt ⊕ text(response ⊕ v)), read as
-   * the RM reads a whole sequence; returns them [k] and this step's token counts.
+   * Rewards [n·k] (row order) of each candidate v of each row after its response ids:
+   * r(prompt ⊕ text(response ⊕ v)), read as the RM reads a whole sequence; and each row's token counts.
    */
-  async score(row: number, responseIds: readonly number[], candidates: readonly number[]): Promise<{ rewards: Float32Array; tokens: BridgeTokens }> {
+  async scoreRows(rows: readonly number[], responses: readonly (readonly number[])[], candidates: readonly (readonly number[])[]): Promise<{ rewards: Float32Array; tokens: BridgeTokens[] }> {
+    this.discardPending();
+    const n = rows.length;
+    const k = candidates[0].length;
+    const plans = rows.map((row, b) => this.plan(row, responses[b], candidates[b]));
+    const maxShared = Math.max(...plans.map((p) => p.shared));
+    const width = Math.max(...plans.map((p) => Math.max(...p.sequences.map((s) => s.length - p.shared))));
+    const d = this.rm.backbone.config.hiddenSize;
+    let hidden: tf.Tensor3D;
+    let at: Int32Array; // row of the flattened hidden states each candidate is read from
+    if (width === 1 && maxShared > 0) {
+      // One token per candidate: the candidates step of the separate-backbone path, against the prefixes.
+      const { cache: base, owned: ownsBase } = this.prefixes(plans, maxShared, 1);
+      const out = this.rm.backbone.forward({ ids: plans.map((p) => p.sequences.map((s) => s[p.shared])), cache: base, candidates: true, logits: 'none' });
+      hidden = out.hidden; // [n, k, d]
+      at = Int32Array.from({ length: n * k }, (_, i) => i);
+      this.pending = { plans, maxShared, k, base, ownsBase, candidateKV: out.candidateKV as LayerKV[] };
+    } else {
+      const pad = this.rm.backbone.padId;
+      const ids = plans.flatMap((p) => p.sequences.map((s) => Array.from({ length: width }, (_, i) => s[p.shared + i] ?? pad)));
+      const mask = plans.flatMap((p) => p.sequences.map((s) => Array.from({ length: width }, (_, i) => (p.shared + i < s.length ? 1 : 0))));
+      const prefix = maxShared > 0 ? this.prefixes(plans, maxShared, k).cache : undefined; // [n·k, …, maxShared]
+      const out = this.rm.backbone.forward({ ids, mask, ...(prefix ? { cache: prefix } : {}), logits: 'none', returnCache: true });
+      prefix?.dispose();
+      hidden = out.hidden; // [n·k, width, d]
+      at = Int32Array.from(plans.flatMap((p, b) => p.reads.map((r, j) => (b * k + j) * width + r - p.shared)));
+      this.pending = { plans, maxShared, k, out: out.cache as KVCache, width };
+    }
+    const rewardTensor = tf.tidy(() => this.rm.rewardsFromHidden(tf.gather(tf.reshape(hidden, [-1, d]), tf.tensor1d(at, 'int32')) as tf.Tensor2D)); // [n·k]
+    hidden.dispose();
+    const rewards = (await rewardTensor.data()) as Float32Array;
+    rewardTensor.dispose();
+    const tokens = plans.map((p) => {
+      const step = { rmTokens: k * width, rmTokensWithoutCache: p.sequences.reduce((s, q) => s + q.length, 0) };
+      const total = this.counts.get(p.row) as BridgeTokens;
+      total.rmTokens += step.rmTokens;
+      total.rmTokensWithoutCache += step.rmTokensWithoutCache;
+      return step;
+    });
+    return { rewards, tokens };
+  }
+
+  /** Keeps candidate chosen[b] of each row of the last scored step: its RM ids and cache become the row's. */
+  chooseRows(rows: readonly number[], chosen: readonly number[]): void {
+    const p = this.pending;
+    if (!p || p.plans.length !== rows.length || p.plans.some((plan, b) => plan.row !== rows[b])) throw new OptionError('TextBridge.chooseRows: these rows were not the last scored step');
+    const extended = 'base' in p ? p.base.appendCandidate(p.candidateKV, chosen) : undefined; // [n, …, maxShared + 1]
+    try {
+      p.plans.forEach((plan, b) => {
+        const ids = plan.sequences[chosen[b]];
+        // Row b's real slots start after its left padding, maxShared − shared.
+        const from = p.maxShared - plan.shared;
+        const cache = extended ? rowSlots(extended, b, from, ids.length) : rowSlots((p as { out: KVCache }).out, b * p.k + chosen[b], from, ids.length);
+        const state = this.rows.get(plan.row) as RowState;
+        state.cache.dispose();
+        state.cache = cache;
+        state.ids = ids;
+      });
+    } finally {
+      extended?.dispose();
+      this.discardPending();
+    }
+  }
+
+  /** Frees a finished row. */
+  drop(row: number): void {
+    this.rows.get(row)?.cache.dispose();
+    this.rows.delete(row);
+  }
+
+  dispose(): void {
+    this.discardPending();
+    for (const row of [...this.rows.keys()]) this.drop(row);
+  }
+
+  /** Row's candidate sequences and the prefix they share with its cache (the lossy-decode check applies here). */
+  private plan(row: number, responseIds: readonly number[], candidates: readonly number[]): Plan {
     const state = this.rows.get(row) as RowState;
-    this.discardPending(state);
     const before = responseIds.length ? this.lm.tokenizer.decode(responseIds, { cleanUpSpaces: false }) : '';
     const sequences = candidates.map((v) => rmSequence(this.rm, this.prompts[row], appendedText(this.lm, before, [...responseIds, v], this.where), this.where));
     const reads = sequences.map((s) => readIndex(this.rm, s));
     // Every candidate runs at least its read-out token, so the shared prefix stops before the earliest one.
     const shared = Math.min(...sequences.map((s, j) => Math.min(commonPrefix(state.ids, s), reads[j])));
-    const tails = sequences.map((s) => s.slice(shared));
-    const width = Math.max(...tails.map((t) => t.length));
-    const k = candidates.length;
-    const d = this.rm.backbone.config.hiddenSize;
-    let hidden: tf.Tensor3D;
-    let at: Int32Array; // row of the flattened hidden states each candidate is read from
-    if (width === 1 && shared > 0) {
-      // One token per candidate: the candidates step of the shared path, against the prefix itself.
-      const ownsBase = shared < state.ids.length;
-      const base = ownsBase ? cachePrefix(state.cache, [0], shared) : state.cache;
-      const out = this.rm.backbone.forward({ ids: [tails.map((t) => t[0])], cache: base, candidates: true, logits: 'none' });
-      hidden = out.hidden; // [1, k, d]
-      at = Int32Array.from(candidates, (_, j) => j);
-      state.pending = { sequences, base, ownsBase, candidateKV: out.candidateKV as LayerKV[] };
-    } else {
-      const ids = tails.map((t) => [...t, ...new Array<number>(width - t.length).fill(this.rm.backbone.padId)]);
-      const mask = tails.map((t) => Array.from({ length: width }, (_, i) => (i < t.length ? 1 : 0)));
-      const cache = shared > 0 ? cachePrefix(state.cache, new Array<number>(k).fill(0), shared) : undefined;
-      const out = this.rm.backbone.forward({ ids, mask, ...(cache ? { cache } : {}), logits: 'none', returnCache: true });
-      cache?.dispose();
-      hidden = out.hidden; // [k, width, d]
-      at = Int32Array.from(reads, (r, j) => j * width + r - shared);
-      state.pending = { sequences, out: out.cache as KVCache };
-    }
-    const rewardTensor = tf.tidy(() => this.rm.rewardsFromHidden(tf.gather(tf.reshape(hidden, [-1, d]), tf.tensor1d(at, 'int32')) as tf.Tensor2D)); // [k]
-    hidden.dispose();
-    const rewards = (await rewardTensor.data()) as Float32Array;
-    rewardTensor.dispose();
-    const tokens = { rmTokens: k * width, rmTokensWithoutCache: sequences.reduce((s, q) => s + q.length, 0) };
-    const total = this.counts.get(row) as BridgeTokens;
-    total.rmTokens += tokens.rmTokens;
-    total.rmTokensWithoutCache += tokens.rmTokensWithoutCache;
-    return { rewards, tokens };
+    return { row, sequences, reads, shared };
   }
 
-  /** `score` for every active row: rewards [n·k] in row order, and each row's token counts. */
-  async scoreRows(rows: readonly number[], responses: readonly (readonly number[])[], candidates: readonly (readonly number[])[]): Promise<{ rewards: Float32Array; tokens: BridgeTokens[] }> {
-    const k = candidates[0].length;
-    const rewards = new Float32Array(rows.length * k);
-    const tokens: BridgeTokens[] = [];
-    for (const [b, row] of rows.entries()) {
-      const out = await this.score(row, responses[b], candidates[b]);
-      rewards.set(out.rewards, b * k);
-      tokens.push(out.tokens);
-    }
-    return { rewards, tokens };
+  /**
+   * The rows' shared prefixes as one cache, each left-padded to `maxShared` (masked slots) and repeated
+   * `repeat` times: [n·repeat, …, maxShared]. A single row whose whole cache is shared is used as it is.
+   */
+  private prefixes(plans: readonly Plan[], maxShared: number, repeat: number): { cache: KVCache; owned: boolean } {
+    const states = plans.map((p) => this.rows.get(p.row) as RowState);
+    if (plans.length === 1 && repeat === 1 && plans[0].shared === states[0].ids.length) return { cache: states[0].cache, owned: false };
+    const layers = tf.tidy(() => {
+      const index = tf.tensor1d(Int32Array.from({ length: plans.length * repeat }, (_, i) => Math.floor(i / repeat)), 'int32');
+      return states[0].cache.layers.map((first, li) => {
+        const [, Hkv, hd] = first.keysT.shape;
+        const keys = plans.map((p, b) => {
+          if (p.shared === 0) return tf.zeros([1, Hkv, hd, maxShared]);
+          const l = states[b].cache.layers[li];
+          const kept = tf.slice(l.keysT, [0, 0, 0, 0], [1, Hkv, hd, p.shared]); // [1, Hkv, hd, shared]
+          return p.shared === maxShared ? kept : tf.concat([tf.zeros([1, Hkv, hd, maxShared - p.shared]), kept], 3); // [1, Hkv, hd, maxShared]
+        });
+        const values = plans.map((p, b) => {
+          if (p.shared === 0) return tf.zeros([1, Hkv, maxShared, hd]);
+          const l = states[b].cache.layers[li];
+          const kept = tf.slice(l.values, [0, 0, 0, 0], [1, Hkv, p.shared, hd]); // [1, Hkv, shared, hd]
+          return p.shared === maxShared ? kept : tf.concat([tf.zeros([1, Hkv, maxShared - p.shared, hd]), kept], 2); // [1, Hkv, maxShared, hd]
+        });
+        return {
+          keysT: tf.gather(tf.concat(keys, 0), index, 0) as tf.Tensor4D, // [n·repeat, Hkv, hd, maxShared]
+          values: tf.gather(tf.concat(values, 0), index, 0) as tf.Tensor4D, // [n·repeat, Hkv, maxShared, hd]
+        };
+      });
+    });
+    const masks = plans.flatMap((p) => Array.from({ length: repeat }, () => Uint8Array.from({ length: maxShared }, (_, i) => (i >= maxShared - p.shared ? 1 : 0))));
+    return { cache: new KVCache(layers, masks, plans.flatMap((p) => new Array<number>(repeat).fill(p.shared))), owned: true };
   }
 
-  /** Keeps candidate j of `row`'s last scored step: its RM ids and cache become the row's. */
-  choose(row: number, j: number): void {
-    const state = this.rows.get(row) as RowState;
-    const p = state.pending;
-    if (!p) throw new OptionError(`TextBridge.choose: row ${row} has no scored step`);
-    const ids = p.sequences[j];
-    const cache = 'out' in p ? cachePrefix(p.out, [j], ids.length) : p.base.appendCandidate(p.candidateKV, [j]);
-    this.discardPending(state);
-    state.cache.dispose();
-    state.cache = cache;
-    state.ids = ids;
-  }
-
-  /** Frees a finished row. */
-  drop(row: number): void {
-    const state = this.rows.get(row);
-    if (!state) return;
-    this.discardPending(state);
-    state.cache.dispose();
-    this.rows.delete(row);
-  }
-
-  dispose(): void {
-    for (const row of [...this.rows.keys()]) this.drop(row);
-  }
-
-  private discardPending(state: RowState): void {
-    const p = state.pending;
+  private discardPending(): void {
+    const p = this.pending;
     if (!p) return;
     if ('out' in p) p.out.dispose();
     else {
@@ -255,7 +304,7 @@ export class TextBridge {
         l.values.dispose();
       }
     }
-    state.pending = undefined;
+    this.pending = undefined;
   }
 }
 

@@ -75,6 +75,23 @@ it.each([
   expect(results.some((g) => g.trace.some((t) => (t.textBridge?.rmTokens ?? 0) > lm.config.vocabSize))).toBe(true);
 });
 
+it('a bridged batch equals its rows run alone, also when rows stop early', async () => {
+  const prompts = ['the theme', 'Then', 'a'];
+  const base = { lm, rewardModel: cross, beta: 2, topK: 8, maxNewTokens: 6, seed: 11, stop: { eos: false } };
+  // Stopping does not change the choices before it: row 0's third token, as a stop id, ends it early.
+  const [free] = await guidedSample({ ...base, prompts: prompts.slice(0, 1) });
+  const options = { ...base, stop: { eos: false, tokenIds: [free.generatedIds[2]] } };
+  const before = tf.memory().numTensors;
+  const batch = await guidedSample({ ...options, prompts });
+  expect(tf.memory().numTensors).toBe(before);
+  expect(batch.some((g) => g.finishReason === 'stop' && g.generatedIds.length < 6)).toBe(true);
+  for (const [row, p] of prompts.entries()) {
+    const [alone] = await guidedSample({ ...options, prompts: [p], firstRow: row });
+    expect(alone.generatedIds).toEqual(batch[row].generatedIds);
+    alone.trace.forEach((t, i) => expect(t.reward).toBeCloseTo(batch[row].trace[i].reward, 4));
+  }
+});
+
 it('a decoder that rewrites earlier text is refused with a TokenizerError naming tokenizer.json, leaking nothing', async () => {
   // CTC de-duplicates repeated tokens: "a" ⊕ "a" decodes to "a", so the RM could not see the second one.
   const dir = await writeCharModel({ modelType: 'llama', kvHeads: 2, seed: 94, decoder: { type: 'CTC', pad_token: '<pad>', word_delimiter_token: '|', cleanup: false } });
