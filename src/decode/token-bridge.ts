@@ -112,10 +112,11 @@ interface Plan {
 }
 
 /**
- * A scored step waiting for the choice: the prefixes of all rows, left-padded to `maxShared`, ran either
- * as one candidates step (every tail one token: `base` + `candidateKV`) or as right-padded tails (`out`).
+ * Part of a scored step waiting for the choice: some rows (`at`: their places in the step), their
+ * prefixes left-padded to `maxShared`, run either as one candidates step (every tail one token: `base` +
+ * `candidateKV`) or as right-padded tails (`out`).
  */
-type Pending = { plans: Plan[]; maxShared: number; k: number } & ({ base: KVCache; ownsBase: boolean; candidateKV: LayerKV[] } | { out: KVCache; width: number });
+type Part = { plans: Plan[]; at: number[]; maxShared: number; k: number } & ({ base: KVCache; ownsBase: boolean; candidateKV: LayerKV[] } | { out: KVCache });
 
 /** `length` slots of batch row `r` of `cache` from slot `from` on, as a one-row cache. */
 function rowSlots(cache: KVCache, r: number, from: number, length: number): KVCache {
@@ -138,7 +139,7 @@ function rowSlots(cache: KVCache, r: number, from: number, length: number): KVCa
 export class TextBridge {
   private readonly rows = new Map<number, RowState>();
   private readonly counts = new Map<number, BridgeTokens>();
-  private pending: Pending | undefined;
+  private pending: Part[] = [];
 
   private constructor(
     private readonly lm: CausalLM,
@@ -173,24 +174,78 @@ export class TextBridge {
   /**
    * Rewards [n·k] (row order) of each candidate v of each row after its response ids:
    * r(prompt ⊕ text(response ⊕ v)), read as the RM reads a whole sequence; and each row's token counts.
+   * Rows whose candidates all add one RM token run as one candidates step; the others, whose text
+   * re-tokenized before the new token, as one forward of right-padded tails.
    */
   async scoreRows(rows: readonly number[], responses: readonly (readonly number[])[], candidates: readonly (readonly number[])[]): Promise<{ rewards: Float32Array; tokens: BridgeTokens[] }> {
     this.discardPending();
-    const n = rows.length;
     const k = candidates[0].length;
     const plans = rows.map((row, b) => this.plan(row, responses[b], candidates[b]));
+    const width = (p: Plan): number => Math.max(...p.sequences.map((s) => s.length - p.shared));
+    const single = plans.flatMap((p, b) => (width(p) === 1 && p.shared > 0 ? [b] : []));
+    const multi = plans.flatMap((p, b) => (width(p) === 1 && p.shared > 0 ? [] : [b]));
+    const rewards = new Float32Array(rows.length * k);
+    const tokens: BridgeTokens[] = [];
+    for (const [at, one] of [[single, true], [multi, false]] as const) {
+      if (at.length === 0) continue;
+      const { rewards: part, width: w } = await this.run(at.map((b) => plans[b]), [...at], k, one);
+      at.forEach((b, i) => {
+        rewards.set(part.subarray(i * k, (i + 1) * k), b * k);
+        const step = { rmTokens: k * w, rmTokensWithoutCache: plans[b].sequences.reduce((s, q) => s + q.length, 0) };
+        const total = this.counts.get(plans[b].row) as BridgeTokens;
+        total.rmTokens += step.rmTokens;
+        total.rmTokensWithoutCache += step.rmTokensWithoutCache;
+        tokens[b] = step;
+      });
+    }
+    return { rewards, tokens };
+  }
+
+  /** Keeps candidate chosen[b] of each row of the last scored step: its RM ids and cache become the row's. */
+  chooseRows(rows: readonly number[], chosen: readonly number[]): void {
+    const parts = this.pending;
+    if (parts.reduce((s, p) => s + p.plans.length, 0) !== rows.length || parts.some((p) => p.plans.some((plan, i) => plan.row !== rows[p.at[i]]))) {
+      throw new OptionError('TextBridge.chooseRows: these rows were not the last scored step');
+    }
+    try {
+      for (const p of parts) {
+        const picks = p.at.map((b) => chosen[b]);
+        const extended = 'base' in p ? p.base.appendCandidate(p.candidateKV, picks) : undefined; // [rows, …, maxShared + 1]
+        try {
+          p.plans.forEach((plan, i) => {
+            const ids = plan.sequences[picks[i]];
+            // The row's real slots start after its left padding, maxShared − shared.
+            const from = p.maxShared - plan.shared;
+            const cache = extended ? rowSlots(extended, i, from, ids.length) : rowSlots((p as { out: KVCache }).out, i * p.k + picks[i], from, ids.length);
+            const state = this.rows.get(plan.row) as RowState;
+            state.cache.dispose();
+            state.cache = cache;
+            state.ids = ids;
+          });
+        } finally {
+          extended?.dispose();
+        }
+      }
+    } finally {
+      this.discardPending();
+    }
+  }
+
+  /** One RM forward for some rows' candidates (`one`: each adds one token after the shared prefix); their rewards [rows·k]. */
+  private async run(plans: Plan[], at: number[], k: number, one: boolean): Promise<{ rewards: Float32Array; width: number }> {
+    const n = plans.length;
     const maxShared = Math.max(...plans.map((p) => p.shared));
     const width = Math.max(...plans.map((p) => Math.max(...p.sequences.map((s) => s.length - p.shared))));
     const d = this.rm.backbone.config.hiddenSize;
     let hidden: tf.Tensor3D;
-    let at: Int32Array; // row of the flattened hidden states each candidate is read from
-    if (width === 1 && maxShared > 0) {
-      // One token per candidate: the candidates step of the separate-backbone path, against the prefixes.
+    let rowsRead: Int32Array; // row of the flattened hidden states each candidate is read from
+    if (one) {
+      // The candidates step of the separate-backbone path, against the prefixes.
       const { cache: base, owned: ownsBase } = this.prefixes(plans, maxShared, 1);
       const out = this.rm.backbone.forward({ ids: plans.map((p) => p.sequences.map((s) => s[p.shared])), cache: base, candidates: true, logits: 'none' });
       hidden = out.hidden; // [n, k, d]
-      at = Int32Array.from({ length: n * k }, (_, i) => i);
-      this.pending = { plans, maxShared, k, base, ownsBase, candidateKV: out.candidateKV as LayerKV[] };
+      rowsRead = Int32Array.from({ length: n * k }, (_, i) => i);
+      this.pending.push({ plans, at, maxShared, k, base, ownsBase, candidateKV: out.candidateKV as LayerKV[] });
     } else {
       const pad = this.rm.backbone.padId;
       const ids = plans.flatMap((p) => p.sequences.map((s) => Array.from({ length: width }, (_, i) => s[p.shared + i] ?? pad)));
@@ -199,43 +254,14 @@ export class TextBridge {
       const out = this.rm.backbone.forward({ ids, mask, ...(prefix ? { cache: prefix } : {}), logits: 'none', returnCache: true });
       prefix?.dispose();
       hidden = out.hidden; // [n·k, width, d]
-      at = Int32Array.from(plans.flatMap((p, b) => p.reads.map((r, j) => (b * k + j) * width + r - p.shared)));
-      this.pending = { plans, maxShared, k, out: out.cache as KVCache, width };
+      rowsRead = Int32Array.from(plans.flatMap((p, b) => p.reads.map((r, j) => (b * k + j) * width + r - p.shared)));
+      this.pending.push({ plans, at, maxShared, k, out: out.cache as KVCache });
     }
-    const rewardTensor = tf.tidy(() => this.rm.rewardsFromHidden(tf.gather(tf.reshape(hidden, [-1, d]), tf.tensor1d(at, 'int32')) as tf.Tensor2D)); // [n·k]
+    const rewardTensor = tf.tidy(() => this.rm.rewardsFromHidden(tf.gather(tf.reshape(hidden, [-1, d]), tf.tensor1d(rowsRead, 'int32')) as tf.Tensor2D)); // [n·k]
     hidden.dispose();
     const rewards = (await rewardTensor.data()) as Float32Array;
     rewardTensor.dispose();
-    const tokens = plans.map((p) => {
-      const step = { rmTokens: k * width, rmTokensWithoutCache: p.sequences.reduce((s, q) => s + q.length, 0) };
-      const total = this.counts.get(p.row) as BridgeTokens;
-      total.rmTokens += step.rmTokens;
-      total.rmTokensWithoutCache += step.rmTokensWithoutCache;
-      return step;
-    });
-    return { rewards, tokens };
-  }
-
-  /** Keeps candidate chosen[b] of each row of the last scored step: its RM ids and cache become the row's. */
-  chooseRows(rows: readonly number[], chosen: readonly number[]): void {
-    const p = this.pending;
-    if (!p || p.plans.length !== rows.length || p.plans.some((plan, b) => plan.row !== rows[b])) throw new OptionError('TextBridge.chooseRows: these rows were not the last scored step');
-    const extended = 'base' in p ? p.base.appendCandidate(p.candidateKV, chosen) : undefined; // [n, …, maxShared + 1]
-    try {
-      p.plans.forEach((plan, b) => {
-        const ids = plan.sequences[chosen[b]];
-        // Row b's real slots start after its left padding, maxShared − shared.
-        const from = p.maxShared - plan.shared;
-        const cache = extended ? rowSlots(extended, b, from, ids.length) : rowSlots((p as { out: KVCache }).out, b * p.k + chosen[b], from, ids.length);
-        const state = this.rows.get(plan.row) as RowState;
-        state.cache.dispose();
-        state.cache = cache;
-        state.ids = ids;
-      });
-    } finally {
-      extended?.dispose();
-      this.discardPending();
-    }
+    return { rewards, width };
   }
 
   /** Frees a finished row. */
@@ -294,17 +320,17 @@ export class TextBridge {
   }
 
   private discardPending(): void {
-    const p = this.pending;
-    if (!p) return;
-    if ('out' in p) p.out.dispose();
-    else {
-      if (p.ownsBase) p.base.dispose();
-      for (const l of p.candidateKV) {
-        l.keysT.dispose();
-        l.values.dispose();
+    for (const p of this.pending) {
+      if ('out' in p) p.out.dispose();
+      else {
+        if (p.ownsBase) p.base.dispose();
+        for (const l of p.candidateKV) {
+          l.keysT.dispose();
+          l.values.dispose();
+        }
       }
     }
-    this.pending = undefined;
+    this.pending = [];
   }
 }
 
