@@ -8,8 +8,10 @@
  * Each row keeps the RM ids of prompt ⊕ response and the RM's KV cache of them. Per step, the k candidate
  * sequences share that cache up to their longest common id prefix with it (the BPE boundary moves only
  * near the end, so this is almost everything); only the differing tails run, all k in one batched
- * forward (tails right-padded; one token each → one candidates step, as the shared path). The chosen
- * candidate's ids and cache are kept for the next step.
+ * forward (tails right-padded, each read at its own last token). Rows are batched with their prefixes
+ * left-padded: rows whose candidates each add one token run as one candidates step (as the separate-
+ * backbone path does), the re-tokenized rows as one forward of tails. The chosen candidate's ids and
+ * cache are kept for the next step.
  *
  * Lossy decode check (TokenizerError naming the LM's tokenizer.json): the response text must grow by
  * appending. With r = the response ids and v a candidate, decode(r ⊕ v) must start with decode(r)
