@@ -2,7 +2,7 @@
  * Decoding benchmark: tokens/s of plain sampling and of reward-guided decoding, as ratios measured side
  * by side in one run, and the cost of a guided token against its inherent cost.
  *
- *   npx tsx bench/decode.ts [--model DIR] [--quick] [--reps R] [--only bundled|gpt2|workers] [--prompt-length P]
+ *   npx tsx bench/decode.ts [--model DIR] [--quick] [--reps R] [--only bundled|gpt2|workers|bridge] [--prompt-length P]
  *                           [--workers 1,2] [--worker-prompts N]
  *   (default rounds: 5 on the bundled size, 3 at GPT-2-small shapes; --quick: 1)
  *
@@ -21,7 +21,9 @@
  * Reward heads are seeded random linear heads: speed does not depend on their values.
  * Workers axis (bundled size only): PARGS fused on `--worker-prompts` prompts (default 64), k = 10,
  * 64 new tokens, with `--workers 1,2` (any list) worker threads, start-up included, outputs checked
- * identical; `--only workers` runs it alone. Everything else runs in this thread (PARGS_WORKERS=1).
+ * identical; `--only workers` runs it alone. Text-bridge axis (bench/bridge-axis.ts; with the bundled
+ * model, or alone with `--only bridge`): PARGS with a reward model on another tokenizer ÷ the fused path.
+ * Everything else runs in this thread (PARGS_WORKERS=1).
  * Prints one JSON object, then Markdown tables. Progress goes to stderr.
  */
 import { argsSample } from '../src/decode/baselines.js';
@@ -37,6 +39,7 @@ import { PartialRewardModel } from '../src/reward/reward-model.js';
 import { benchModel, flag, GPT2_SMALL_LABEL, gpt2SmallInMemory, hasFlag, intFlag, loadAverage, log, machine, median, round, table } from './common.js';
 import { costProbe, PARTS, type Part } from './decode-cost.js';
 import { measureWorkers, workersTable, type WorkersAxis } from './workers-axis.js';
+import { bridgeTable, measureBridge, type BridgeAxis } from './bridge-axis.js';
 
 // The per-method figures measure one thread; the workers axis passes `workers` explicitly.
 process.env.PARGS_WORKERS = '1';
@@ -294,6 +297,12 @@ async function workersAxis(lm: CausalLM, reps: number): Promise<WorkersAxis> {
   return axis;
 }
 
+function printBridge(axis: BridgeAxis, loadBefore: number): void {
+  const m = machine();
+  process.stdout.write(`${JSON.stringify({ benchmark: 'decode-bridge', date: new Date().toISOString(), machine: m, backend: currentBackend()?.description, ...axis }, null, 2)}\n\n`);
+  process.stdout.write(`Text bridge, ${new Date().toISOString().slice(0, 10)}, ${m.cpu} (${m.cores} cores, load ${loadBefore} → ${loadAverage()}), ${currentBackend()?.description}; ${axis.model}; text prompts, EOS ignored; median of ${axis.reps} interleaved round(s)\n\n${bridgeTable(axis)}\n`);
+}
+
 function printWorkers(axis: WorkersAxis, label: string, loadBefore: number): void {
   const m = machine();
   process.stdout.write(`${JSON.stringify({ benchmark: 'decode-workers', date: new Date().toISOString(), machine: m, backend: currentBackend()?.description, model: label, prompts: WORKER_PROMPTS, promptLength: PROMPT, k: K, newTokens: NEW, ...axis }, null, 2)}\n\n`);
@@ -312,6 +321,11 @@ async function main(): Promise<void> {
     printWorkers(await workersAxis(m.lm, flag('reps') === undefined ? (QUICK ? 1 : 3) : intFlag('reps', 1)), m.label, loadBefore);
     m.lm.dispose();
     await m.cleanup();
+    return;
+  }
+  if (ONLY === 'bridge') {
+    const loadBefore = loadAverage();
+    printBridge(await measureBridge(flag('reps') === undefined ? (QUICK ? 1 : 3) : intFlag('reps', 1)), loadBefore);
     return;
   }
   const loadBefore = loadAverage();
@@ -342,6 +356,7 @@ async function main(): Promise<void> {
   );
   for (const r of results) process.stdout.write(`${markdown(r)}\n`);
   if (workers) printWorkers(workers.axis, workers.label, loadBefore);
+  if (ONLY !== 'gpt2') printBridge(await measureBridge(reps ?? (QUICK ? 1 : 3)), loadAverage());
 }
 
 await main();

@@ -39,6 +39,7 @@ export { HFRewardModel, loadHFRewardModel, type LoadHFRewardModelOptions } from 
 export type { RewardModel, ScoreItem } from './reward/reward-model-interface.js';
 export { trainValueHead, isValueHead, VALUE_OBJECTIVE, type TrainValueHeadOptions } from './reward/value-head.js';
 export { guidedSample, guidedSampleStream, type GuidedSampleOptions, type GuidedGeneration, type GuidedToken, type CandidateTrace, type StopOptions, type GuidedMode } from './decode/guided.js';
+export type { BridgeTokens } from './decode/token-bridge.js';
 export { guidedScores, chooseCandidate } from './decode/policy.js';
 export { guidedSampleNoCache } from './decode/reference-loop.js';
 export { sample, argsSample, bestOfN, type ArgsSampleOptions, type BestOfNOptions, type BestOfNResult } from './decode/baselines.js';

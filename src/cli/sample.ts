@@ -22,7 +22,7 @@ export const sampleCommand = defineCommand({
   usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|cd|best-of-n|plain] [--beta B] [--top-k K] [--candidates reference|combined] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
-    rm: { type: 'string', help: 'reward model: pargs train output on this backbone, or a Hugging Face *ForSequenceClassification folder (same tokenizer)', placeholder: 'DIR' },
+    rm: { type: 'string', help: 'reward model: pargs train output on this backbone, or a Hugging Face *ForSequenceClassification folder (on another tokenizer it reads the text: see docs/guide.md)', placeholder: 'DIR' },
     prompt: { type: 'string', help: 'one prompt', placeholder: 'TEXT' },
     prompts: { type: 'string', help: 'a file of prompts: .jsonl/.json (optionally .gz) rows with "prompt" (text or messages) or "messages", else one per line', placeholder: 'FILE' },
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
@@ -72,6 +72,7 @@ export const sampleCommand = defineCommand({
       if (flags.rm && method !== 'plain') {
         rm = await loadRewardModel(flags.rm, lm);
         if (rm.backbone !== lm) io.err(`note: ${flags.rm} has other backbone weights than ${flags.model}, so it runs its own backbone and KV cache (a second forward per token)`);
+        if (rm.tokenizer.fingerprint !== lm.tokenizer.fingerprint) io.err(`note: ${flags.rm} reads another tokenizer than ${flags.model}, so it scores the decoded text (the text bridge, docs/guide.md)`);
         if (method === 'cd' && !isValueHead(rm)) {
           throw new OptionError(`pargs sample --method cd needs a CD value head (trainValueHead, saved with rm.save); ${flags.rm} is a ${rm.mode}-sequence Bradley–Terry reward model: use --method ${rm.mode === 'full' ? 'args' : 'pargs'}`);
         }
@@ -149,7 +150,7 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
     const guided = { ...common, ...stop, rewardModel: rm as PartialRewardModel, topK: f.topK, candidates: f.candidates as 'reference' | 'combined', mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
     const [g] = method === 'args' || method === 'args-greedy' ? await argsSample({ ...guided, weight: beta }) : await guidedSample({ ...guided, beta });
     const rewards = g.trace.map((t) => t.reward);
-    result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason, meanTokenReward: rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length) };
+    result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason, meanTokenReward: rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length), ...(g.textBridge ? { textBridge: g.textBridge } : {}) };
   }
   const seconds = (performance.now() - started) / 1000;
   // "prompt" is the text decoded from: a conversation's rendering, the same one the decoder encoded.
@@ -157,6 +158,8 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
   else {
     if (method !== 'best-of-n' && typeof result.text === 'string' && result.text.startsWith(printed)) process.stdout.write(result.text.slice(printed.length));
     io.out('');
-    io.err(`[${method}: ${(result.generatedIds as number[]).length} tokens in ${seconds.toFixed(2)} s]`);
+    const bridge = result.textBridge as { rmTokens: number; rmTokensWithoutCache: number } | undefined;
+    const saved = bridge ? `; reward model ran ${bridge.rmTokens} tokens, ${bridge.rmTokensWithoutCache} without its cache` : '';
+    io.err(`[${method}: ${(result.generatedIds as number[]).length} tokens in ${seconds.toFixed(2)} s${saved}]`);
   }
 }

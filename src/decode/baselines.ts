@@ -11,12 +11,13 @@ import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { DecodingError, OptionError } from '../errors.js';
 import { causalLM, decodeStrategy, nonNegativeInt, positiveInt, promptIds, prompts, rewardModel, seed } from '../option-specs.js';
 import { boolean, checkOptions, number, required, signal, without, type Schema } from '../options.js';
-import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
+import type { RewardModel } from '../reward/reward-model-interface.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { bestOfNOnWorkers } from '../workers/decode-parallel.js';
 import { DEFAULT_MAX_NEW_TOKENS, GENERATE_SCHEMA, generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation, type GenerateOptions, type Prompt } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { checkDecodeFits } from './memory-check.js';
+import { bridgedScoreItems, needsTextBridge, promptTexts } from './token-bridge.js';
 import { scoredResponse } from '../lm/terminal-token.js';
 
 /**
@@ -98,13 +99,12 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   const n = options.n ?? 4;
   if (!Number.isInteger(n) || n < 1) throw new OptionError(`bestOfN: n must be a positive integer, got ${n}`);
   if ((options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS) < 1) throw new OptionError('bestOfN: maxNewTokens must be at least 1: an empty response has no reward');
-  if (options.rewardModel.tokenizer.fingerprint !== options.lm.tokenizer.fingerprint) {
-    throw new OptionError(`bestOfN: the reward model${rmSource(options.rewardModel)} reads another tokenizer than the LM "${options.lm.source}"; it cannot score the LM's token ids (use one reward model on the LM's tokenizer)`);
-  }
   const strategy = options.strategy ?? { kind: 'sample' };
   const prompts = resolvePrompts(options);
   const firstRow = validateFirstRow(options.firstRow, 'bestOfN');
-  const parallel = bestOfNOnWorkers(options, prompts, n);
+  // A reward model on another tokenizer reads the responses' text (token-bridge.ts), in this thread.
+  const bridged = needsTextBridge(options.lm, options.rewardModel);
+  const parallel = bridged ? undefined : bestOfNOnWorkers(options, prompts, n);
   if (parallel) return parallel;
   checkDecodeFits(`bestOfN: n ${n} × ${prompts.length} prompts`, options.lm.config, prompts.length * n, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, tensorMemoryBudget());
   // All prompts × n samples in one batch; each batch row has its own random stream.
@@ -112,7 +112,9 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal, firstRow: firstRow * n, workers: 1 });
   // Scored at the last content token, where training reads a complete response (src/lm/terminal-token.ts).
   const eosIds = options.lm.generation.eosTokenIds;
-  const items = generations.map((g) => ({ promptIds: g.promptIds, responseIds: scoredResponse(g.generatedIds, eosIds) }));
+  const items = bridged
+    ? bridgedScoreItems(options.lm, options.rewardModel, promptTexts(options.lm, options.prompts, prompts), generations.map((g, i) => ({ prompt: Math.floor(i / n), responseIds: scoredResponse(g.generatedIds, eosIds) })), 'bestOfN')
+    : generations.map((g) => ({ promptIds: g.promptIds, responseIds: scoredResponse(g.generatedIds, eosIds) }));
   const rewards: number[] = [];
   // Scored a batch at a time, so the event loop (timers, Ctrl-C) gets a turn and an abort stops here too.
   for (let start = 0; start < items.length; start += SCORE_ROWS_PER_BATCH) {

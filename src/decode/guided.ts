@@ -24,6 +24,7 @@ import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode
 import { PadReadout } from './pad-readout.js';
 import { streamOf } from './stream.js';
 import { tokenTextCache } from './token-text.js';
+import { needsTextBridge, promptTexts, TextBridge, type BridgeTokens } from './token-bridge.js';
 import { vocabGuidedSample } from './guided-vocab.js';
 import { isVocabHead } from '../reward/vocab-head.js';
 
@@ -63,6 +64,11 @@ export interface GuidedSampleOptions {
   onToken?: (token: GuidedToken) => void;
   /** Use the shared-backbone path when possible (default true); false forces separate passes (tests, benchmarks). */
   fuse?: boolean;
+  /**
+   * Score through the text bridge (token-bridge.ts) even when the reward model reads the LM's tokenizer
+   * (tests, benchmarks); it is used anyway, and only then, when the tokenizers differ.
+   */
+  textBridge?: boolean;
   /** Worker threads that share the prompts (see `GenerateOptions.workers`); results are identical for any n. */
   workers?: number;
   /** Index of the first prompt within a larger list (see `GenerateOptions.firstRow`). */
@@ -91,6 +97,8 @@ export interface GuidedToken {
   score: number;
   /** The k candidates, most probable under π_ref first (best combined score first with candidates 'combined'). */
   candidates: CandidateTrace[];
+  /** Through the text bridge: the reward model's tokens this step ran, and what it would without its cache. */
+  textBridge?: BridgeTokens;
 }
 
 export interface GuidedGeneration {
@@ -101,6 +109,8 @@ export interface GuidedGeneration {
   trace: GuidedToken[];
   /** Backbone forward calls this row took part in (prefill + one or two per token). */
   modelCalls: number;
+  /** Through the text bridge (a reward model on another tokenizer): its RM tokens run vs without its cache, prefill included. */
+  textBridge?: BridgeTokens;
 }
 
 /** The keys of `guidedSample` and their types (argsSample, guidedSampleStream and guidedSampleNoCache derive theirs). */
@@ -119,6 +129,7 @@ export const GUIDED_SAMPLE_SCHEMA: Schema = {
   signal: signal(),
   onToken: func(),
   fuse: boolean(),
+  textBridge: boolean(),
   workers: positiveInt(),
   firstRow: nonNegativeInt(),
 };
@@ -141,9 +152,8 @@ function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: G
   }
   const maxNewTokens = o.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new OptionError(`guidedSample: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
-  const rmTokenizer = o.rewardModel.tokenizer.fingerprint;
-  if (rmTokenizer !== o.lm.tokenizer.fingerprint) {
-    throw new OptionError(`guidedSample: the reward model${rmSource(o.rewardModel)} reads another tokenizer than the LM "${o.lm.source}" (tokenizer.json fingerprints ${rmTokenizer.slice(0, 12)}… vs ${o.lm.tokenizer.fingerprint.slice(0, 12)}…); guided decoding scores the LM's token ids, so both must share one tokenizer`);
+  if (isVocabHead(o.rewardModel.head) && (o.textBridge === true || needsTextBridge(o.lm, o.rewardModel))) {
+    throw new OptionError(`guidedSample: the reward model${rmSource(o.rewardModel)} has a vocabulary head, which scores the LM's next-token ids and so needs the LM's tokenizer; the text bridge serves reward models with a linear or MLP head`);
   }
   if (o.candidates === 'combined' && !isVocabHead(o.rewardModel.head)) {
     throw new OptionError(`guidedSample: candidates 'combined' ranks every token by log π_ref + β·R, which needs a vocabulary reward head (head kind 'vocab'); the reward model${rmSource(o.rewardModel)} has a ${o.rewardModel.headSpec.kind} head, which scores only the candidates it is given — use candidates 'reference'`);
@@ -164,7 +174,8 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const { beta, topK, mode, maxNewTokens, seed } = validate(options);
   const { lm, rewardModel, signal } = options;
   const scorer = rewardModel.backbone;
-  const fused = scorer === lm && options.fuse !== false;
+  const bridged = options.textBridge === true || needsTextBridge(lm, rewardModel);
+  const fused = !bridged && scorer === lm && options.fuse !== false;
   const prompts = resolvePrompts(options);
   checkContext(lm, prompts, maxNewTokens);
   const eos = new Set(options.stop?.eos === false ? [] : lm.generation.eosTokenIds);
@@ -180,19 +191,30 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   if (isVocabHead(rewardModel.head)) {
     return withText(await vocabGuidedSample({ lm, rewardModel: rewardModel as PartialRewardModel, prompts, beta, topK, combined: options.candidates === 'combined', mode, maxNewTokens, rngs, fuse: options.fuse !== false, signal, onToken: options.onToken, finished }));
   }
-  const parallel = guidedOnWorkers(options, prompts);
+  // The bridge stays in this thread: workers get prompt ids, and it reads the prompts' own text.
+  const parallel = bridged ? undefined : guidedOnWorkers(options, prompts);
   if (parallel) return parallel;
   const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: fused ? 1 : 2 }));
   const V = lm.config.vocabSize;
   const d = scorer.config.hiddenSize;
 
   throwIfAborted(signal, 'guidedSample');
-  const padReadout = await PadReadout.start(rewardModel, prompts);
+  // Through the bridge the RM reads its own ids, with its pad rule (token-bridge.ts).
+  const padReadout = bridged ? undefined : await PadReadout.start(rewardModel, prompts);
   if (padReadout) results.forEach((r) => r.modelCalls++);
   const pre = lm.prefill(prompts);
   pre.hidden.dispose();
   let state: State = { active: prompts.map((_, i) => i), logits: pre.logits, lmCache: pre.cache, rmCache: pre.cache };
-  if (!fused) {
+  let bridge: TextBridge | undefined;
+  if (bridged) {
+    try {
+      bridge = TextBridge.start(lm, rewardModel, promptTexts(lm, options.prompts, prompts), 'guidedSample');
+    } catch (err) {
+      pre.logits.dispose();
+      pre.cache.dispose();
+      throw err;
+    }
+  } else if (!fused) {
     const rmPre = scorer.prefill(prompts);
     rmPre.hidden.dispose();
     rmPre.logits.dispose();
@@ -202,7 +224,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const disposeState = (s: State): void => {
     s.logits.dispose();
     s.lmCache.dispose();
-    if (!fused) s.rmCache.dispose();
+    if (s.rmCache !== s.lmCache) s.rmCache.dispose();
   };
   try {
     for (let step = 0; step < maxNewTokens; step++) {
@@ -213,14 +235,19 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
       const candidates = logProbs.map((lp) => topKIndices(lp, topK)); // [n][k], most probable first
 
       // One batched single-token step: every row's k candidates against that row's prefix cache.
-      const scored = scorer.forward({ ids: candidates, cache: state.rmCache, candidates: true, logits: 'none' });
-      const flatHidden = tf.reshape(scored.hidden, [n * topK, d]) as tf.Tensor2D; // [n·k, d]
+      const scored = bridge ? undefined : scorer.forward({ ids: candidates, cache: state.rmCache, candidates: true, logits: 'none' });
+      const flatHidden = scored && (tf.reshape(scored.hidden, [n * topK, d]) as tf.Tensor2D); // [n·k, d]
       // The step's tensors are freed however it ends, also when choosing throws (DecodingError, onToken).
       let next: State | undefined;
       try {
-        const rewardTensor = rewardModel.rewardsFromHidden(flatHidden); // [n·k]
-        const rewards = (await rewardTensor.data()) as Float32Array;
-        rewardTensor.dispose();
+        let rewards: Float32Array; // [n·k]
+        let bridgeTokens: BridgeTokens[] = [];
+        if (bridge) ({ rewards, tokens: bridgeTokens } = await bridge.scoreRows(state.active, state.active.map((row) => results[row].generatedIds), candidates));
+        else {
+          const rewardTensor = rewardModel.rewardsFromHidden(flatHidden as tf.Tensor2D); // [n·k]
+          rewards = (await rewardTensor.data()) as Float32Array;
+          rewardTensor.dispose();
+        }
 
         const chosen = state.active.map((row, b) => {
           const lp = candidates[b].map((v) => logProbs[b][v]);
@@ -242,6 +269,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
             score: scores[j],
             candidates: candidates[b].map((v, i) => ({ tokenId: v, text: tokenText(v), logProb: lp[i], reward: r[i], score: scores[i] })),
           };
+          if (bridge) token.textBridge = bridgeTokens[b];
           const result = results[row];
           result.generatedIds.push(tokenId);
           result.trace.push(token);
@@ -251,11 +279,11 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
         });
 
         // After the last token nothing needs the next logits or the extended caches.
-        if (step < maxNewTokens - 1) next = advance(state, scored.candidateKV ?? [], chosen, candidates, flatHidden);
+        if (step < maxNewTokens - 1) next = advance(state, scored?.candidateKV ?? [], chosen, candidates, flatHidden);
       } finally {
-        scored.hidden.dispose();
-        flatHidden.dispose();
-        for (const l of scored.candidateKV ?? []) {
+        scored?.hidden.dispose();
+        flatHidden?.dispose();
+        for (const l of scored?.candidateKV ?? []) {
           l.keysT.dispose();
           l.values.dispose();
         }
@@ -273,6 +301,8 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
     }
   } finally {
     disposeState(state);
+    if (bridge) results.forEach((r, row) => (r.textBridge = (bridge as TextBridge).tokens(row)));
+    bridge?.dispose();
   }
   return withText(results);
 
@@ -286,11 +316,17 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   }
 
   /** Extends the caches by the chosen candidates and computes the next logits. */
-  function advance(s: State, candidateKV: Parameters<KVCache['appendCandidate']>[0], chosen: number[], candidates: number[][], flatHidden: tf.Tensor2D): State {
+  function advance(s: State, candidateKV: Parameters<KVCache['appendCandidate']>[0], chosen: number[], candidates: number[][], flatHidden: tf.Tensor2D | undefined): State {
+    if (bridge) {
+      bridge.chooseRows(s.active, chosen);
+      const out = lm.step(s.lmCache, chosen.map((j, b) => candidates[b][j]));
+      out.hidden.dispose();
+      return { active: s.active, logits: out.logits, lmCache: out.cache, rmCache: out.cache };
+    }
     const rmCache = s.rmCache.appendCandidate(candidateKV, chosen);
     if (fused) {
       const rows = tf.tensor1d(Int32Array.from(chosen, (j, b) => b * topK + j), 'int32');
-      const chosenHidden = tf.gather(flatHidden, rows) as tf.Tensor2D; // [n, d]
+      const chosenHidden = tf.gather(flatHidden as tf.Tensor2D, rows) as tf.Tensor2D; // [n, d]
       const logits = lm.logitsFromHidden(chosenHidden) as tf.Tensor2D; // [n, V]: the one LM-head row per row
       rows.dispose();
       chosenHidden.dispose();
@@ -305,8 +341,9 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   function compact(s: State, keep: number[]): State {
     const lmCache = s.lmCache.selectRows(keep);
     const logits = tf.tidy(() => tf.gather(s.logits, tf.tensor1d(Int32Array.from(keep), 'int32')) as tf.Tensor2D);
-    const rmCache = fused ? lmCache : s.rmCache.selectRows(keep);
+    const rmCache = s.rmCache === s.lmCache ? lmCache : s.rmCache.selectRows(keep);
     const active = keep.map((b) => s.active[b]);
+    s.active.forEach((row, b) => keep.includes(b) || bridge?.drop(row));
     disposeState(s);
     return { active, logits, lmCache, rmCache };
   }

@@ -17,8 +17,8 @@ async function lastReward(options: GuidedSampleOptions, ids: number[]): Promise<
   return reward;
 }
 
-/** guidedSample's keys without the streaming callback, fusing and combined candidates (a vocabulary-head mode); the reference loop stops only at EOS. */
-export const NO_CACHE_SCHEMA: Schema = { ...without(GUIDED_SAMPLE_SCHEMA, 'onToken', 'fuse', 'candidates'), stop: object({ eos: boolean() }) };
+/** guidedSample's keys without the streaming callback, fusing, the text bridge switch and combined candidates (a vocabulary-head mode); the reference loop stops only at EOS. */
+export const NO_CACHE_SCHEMA: Schema = { ...without(GUIDED_SAMPLE_SCHEMA, 'onToken', 'fuse', 'textBridge', 'candidates'), stop: object({ eos: boolean() }) };
 
 /** Rows run one at a time; returns ids and finish reasons (no trace). */
 export async function guidedSampleNoCache(options: GuidedSampleOptions): Promise<Pick<GuidedGeneration, 'promptIds' | 'generatedIds' | 'finishReason' | 'modelCalls'>[]> {

@@ -39,6 +39,11 @@ export interface EncodeOptions {
 export interface DecodeOptions {
   /** Drop special tokens such as EOS from the text (default true). */
   skipSpecialTokens?: boolean;
+  /**
+   * Apply the clean-up of spaces before punctuation (`clean_up_tokenization_spaces`; default: as
+   * tokenizer_config.json says, on when unset). The text bridge turns it off to get the text the ids spell.
+   */
+  cleanUpSpaces?: boolean;
 }
 
 export class PargsTokenizer {
@@ -147,10 +152,10 @@ export class PargsTokenizer {
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     checkArgument('decode', 'ids', ids, required(tokenIds()));
-    checkOptions('decode', options, { skipSpecialTokens: boolean() });
+    checkOptions('decode', options, { skipSpecialTokens: boolean(), cleanUpSpaces: boolean() });
     // @huggingface/tokenizers throws on an empty list; the empty sequence is the empty string.
     if (ids.length === 0) return '';
-    return this.inner.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
+    return this.inner.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true, ...(options.cleanUpSpaces === undefined ? {} : { clean_up_tokenization_spaces: options.cleanUpSpaces }) });
   }
 
   /** The string of one id (for traces); undefined for ids beyond the tokenizer's vocabulary. */
