@@ -11,7 +11,7 @@ import { initBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { countParameters } from '../src/lm/config.js';
 import { Transformer } from '../src/lm/transformer.js';
-import { AdamW } from '../src/pretrain/adamw.js';
+import { AdamW } from '../src/train/adamw.js';
 import { initLlamaModel } from '../src/pretrain/init.js';
 import { llamaConfig } from '../src/pretrain/model-config.js';
 import { trainStep } from '../src/pretrain/train-step.js';

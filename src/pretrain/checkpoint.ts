@@ -11,7 +11,7 @@ import { CheckpointError } from '../errors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { clearCheckpoints, loadNewestCheckpoint, sha256File, writeCheckpointDir } from '../io/checkpoint-store.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
-import type { AdamWState } from './adamw.js';
+import type { AdamWState } from '../train/adamw.js';
 import type { DataCursor } from './batches.js';
 
 export const CHECKPOINT_FORMAT = 'pargs-pretrain-checkpoint';

@@ -8,7 +8,7 @@ import { tf } from '../engine/tf.js';
 import type { ModelConfig } from '../lm/config.js';
 import type { LayerParams, TransformerParams } from '../lm/params.js';
 import { createRng } from '../random.js';
-import type { OptimizedParam } from './adamw.js';
+import type { OptimizedParam } from '../train/adamw.js';
 
 export const INIT_STD = 0.02;
 

@@ -10,7 +10,7 @@ import { anyOf, boolean, checkOptions, func, integer, number, object, oneOf, req
 import { validateSeed } from '../random.js';
 import type { ValidationSpec } from './corpus.js';
 import { defaultIntermediate } from './model-config.js';
-import { validateSchedule } from './schedule.js';
+import { validateSchedule } from '../train/schedule.js';
 
 export type PretrainEvent =
   | { type: 'tokenizer'; origin: 'given' | 'checkpoint' | 'cached' | 'trained'; vocabSize: number }

@@ -6,9 +6,9 @@
 import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import { tf } from '../engine/tf.js';
 import type { Transformer } from '../lm/transformer.js';
-import type { AdamW } from './adamw.js';
+import type { AdamW } from '../train/adamw.js';
 import type { Batch } from './batches.js';
-import { clipByGlobalNorm } from './clip.js';
+import { clipByGlobalNorm } from '../train/clip.js';
 import type { TrainableModel } from './init.js';
 import { meanCrossEntropy, targetLogProbs } from './loss.js';
 

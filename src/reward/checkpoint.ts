@@ -14,7 +14,7 @@ import { CheckpointError } from '../errors.js';
 import { clearCheckpoints, loadNewestCheckpoint, writeCheckpointDir } from '../io/checkpoint-store.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import type { AdamW, AdamWState } from '../pretrain/adamw.js';
+import type { AdamW, AdamWState } from '../train/adamw.js';
 import { loadRewardModel, writeRewardModelFiles, type PartialRewardModel } from './reward-model.js';
 
 const STATE_FILE = 'training_state.json';

@@ -4,7 +4,7 @@
  */
 import { OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import { AdamW } from '../pretrain/adamw.js';
+import { AdamW } from '../train/adamw.js';
 import { createRng } from '../random.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
 import { examplesPerEpoch } from './examples.js';

@@ -7,7 +7,7 @@ import { tf } from '../../src/engine/tf.js';
 import { AbortError, TrainingError } from '../../src/errors.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { Transformer } from '../../src/lm/transformer.js';
-import { AdamW } from '../../src/pretrain/adamw.js';
+import { AdamW } from '../../src/train/adamw.js';
 import { validationBatches } from '../../src/pretrain/batches.js';
 import { initLlamaModel } from '../../src/pretrain/init.js';
 import { llamaConfig } from '../../src/pretrain/model-config.js';

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/engine/backend.js';
 import { tf } from '../../src/engine/tf.js';
-import { AdamW } from '../../src/pretrain/adamw.js';
-import { clipByGlobalNorm } from '../../src/pretrain/clip.js';
+import { AdamW } from '../../src/train/adamw.js';
+import { clipByGlobalNorm } from '../../src/train/clip.js';
 
 beforeAll(async () => {
   await initBackend();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OptionError } from '../../src/errors.js';
-import { learningRate, validateSchedule } from '../../src/pretrain/schedule.js';
+import { learningRate, validateSchedule } from '../../src/train/schedule.js';
 
 describe('learning-rate schedule', () => {
   const o = { peak: 1e-3, warmupSteps: 10, totalSteps: 110 };
