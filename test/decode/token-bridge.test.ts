@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { argsSample, bestOfN } from '../../src/decode/baselines.js';
 import { guidedSample } from '../../src/decode/guided.js';
+import { bridgedScoreItems } from '../../src/decode/token-bridge.js';
 import { TokenizerError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
@@ -103,6 +104,9 @@ it('a decoder that rewrites earlier text is refused with a TokenizerError naming
     await expect(run).rejects.toThrow(TokenizerError);
     await expect(guidedSample({ lm: lossy, rewardModel: rm, prompts: PROMPTS, topK: lossy.config.vocabSize, maxNewTokens: 3, stop: { eos: false } })).rejects.toThrow(new RegExp(`${dir}/tokenizer.json is lossy`));
     expect(tf.memory().numTensors).toBe(before);
+    // Best-of-N re-encodes a whole sample through the same token-by-token text: a sample "aa" is refused too.
+    const a = lossy.tokenizer.encode('a')[0];
+    expect(() => bridgedScoreItems(lossy, rm, ['x'], [{ prompt: 0, responseIds: [a, a] }], 'bestOfN')).toThrow(new RegExp(`bestOfN.*${dir}/tokenizer.json is lossy`));
   } finally {
     rm.dispose();
     lossy.dispose();
