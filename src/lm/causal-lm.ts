@@ -12,7 +12,7 @@ import { boolean, checkArgument, idRows, instance, integer, object, oneOf, requi
 import { KVCache as KVCacheClass } from './kv-cache.js';
 import { paramTensors, type TransformerParams } from './params.js';
 import type { PargsTokenizer } from './tokenizer.js';
-import { Transformer, type ForwardInput, type ForwardOutput } from './transformer.js';
+import { Transformer, type ForwardFromInput, type ForwardInput, type ForwardOutput } from './transformer.js';
 
 export interface StepOutput {
   /** Next-token logits of every row, [B, V]. */
@@ -25,7 +25,7 @@ export interface StepOutput {
 
 const tensorSpec = (): Spec => instance(() => tf.Tensor, 'a tf.Tensor');
 const cacheSpec = (): Spec => instance(() => KVCacheClass, 'a KVCache (from prefill or step)');
-const FORWARD_INPUT = object({ ids: required(idRows()), mask: idRows(), cache: cacheSpec(), logits: oneOf('none', 'last', 'all'), returnCache: boolean(), candidates: boolean() }, 'forward input');
+const FORWARD_INPUT = object({ ids: required(idRows()), mask: idRows(), cache: cacheSpec(), logits: oneOf('none', 'last', 'all'), returnCache: boolean(), candidates: boolean(), toLayer: integer({ min: 0 }) }, 'forward input');
 
 /** Left-pads ragged rows to one length: `ids` with `padId` and a 0/1 mask. */
 export function leftPad(rows: readonly (readonly number[])[], padId: number): { ids: number[][]; mask: number[][] } {
@@ -39,7 +39,7 @@ export function leftPad(rows: readonly (readonly number[])[], padId: number): { 
 }
 
 export class CausalLM {
-  private disposed = false;
+  protected disposed = false;
 
   constructor(
     readonly config: ModelConfig,
@@ -72,6 +72,15 @@ export class CausalLM {
     checkArgument('forward', 'input', input, required(FORWARD_INPUT));
     this.assertLive();
     return this.transformer.forward(input);
+  }
+
+  /** Layers [fromLayer, N) and the final norm from the residual entering `fromLayer` (see Transformer.forwardFrom), [B·T, d]. */
+  forwardFrom(input: ForwardFromInput, params?: TransformerParams): tf.Tensor2D {
+    checkArgument('forwardFrom', 'residual', input?.residual, required(tensorSpec()));
+    checkArgument('forwardFrom', 'mask', input?.mask, required(idRows()));
+    checkArgument('forwardFrom', 'fromLayer', input?.fromLayer, required(integer({ min: 0 })));
+    this.assertLive();
+    return this.transformer.forwardFrom(input, params);
   }
 
   /**

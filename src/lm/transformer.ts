@@ -33,10 +33,24 @@ export interface ForwardInput {
    * returns `candidateKV` instead of a cache, for `KVCache.appendCandidate`.
    */
   candidates?: boolean;
+  /**
+   * Stop before this layer: `hidden` is then the residual stream entering layer `toLayer` (no final
+   * norm, no logits, no cache) — what a reward model with trained top blocks caches once per sequence.
+   */
+  toLayer?: number;
+}
+
+/** The inputs of `forwardFrom`: the residual entering layer `fromLayer` and the padding mask it was computed with. */
+export interface ForwardFromInput {
+  /** The residual stream entering layer `fromLayer`, [B·T, d] (from `forward({ toLayer: fromLayer })`). */
+  residual: tf.Tensor2D;
+  /** 1 = real token, 0 = padding, [B, T] (left padding, as in `forward`). */
+  mask: readonly (readonly number[])[];
+  fromLayer: number;
 }
 
 export interface ForwardOutput {
-  /** Final hidden states after the final norm, [B, T, d]. */
+  /** Final hidden states after the final norm, [B, T, d] (with `toLayer`: the residual entering it). */
   hidden: tf.Tensor3D;
   /** [B, V] for 'last', [B, T, V] for 'all'. */
   logits?: tf.Tensor;
@@ -115,21 +129,9 @@ export class Transformer {
       const want = { cache: input.returnCache === true, candidates: input.candidates === true };
       const dims: LayerDims = { B, T, Tk, H, Hkv, hd, group };
 
-      params.layers.forEach((layer, li) => {
-        // Each sub-block runs in its own tidy: attention scores [B, H, T, Tk] and the MLP's [B·T, I]
-        // activations are freed as soon as the block's output exists, so peak memory is one layer's
-        // worth, not all layers' (a gradient tape still keeps what backprop needs, as its own copies).
-        const attn = tf.tidy(() => this.attention(x, layer, li, dims, rope, this.windowApplies(li) ? bias : fullBias, past?.[li], want));
-        if (attn.keysT && attn.values) kv.push({ keysT: attn.keysT, values: attn.values });
-        if (attn.newKeysT && attn.newValues) newKV.push({ keysT: attn.newKeysT, values: attn.newValues });
-        const residual = tf.add(x, attn.out) as tf.Tensor2D; // [B·T, d]
-        x.dispose();
-        attn.out.dispose();
-        const mlpOut = tf.tidy(() => this.mlp(residual, layer));
-        x = tf.add(residual, mlpOut) as tf.Tensor2D; // [B·T, d]
-        residual.dispose();
-        mlpOut.dispose();
-      });
+      const toLayer = input.toLayer ?? params.layers.length;
+      x = this.runLayers(x, params, 0, toLayer, dims, rope, bias, fullBias, past, want, kv, newKV);
+      if (input.toLayer !== undefined) return { hidden: tf.reshape(x, [B, T, c.hiddenSize]), keep: [] };
 
       const final = this.norm(x, params.finalNorm); // [B·T, d]
       const hidden = tf.reshape(final, [B, T, c.hiddenSize]) as tf.Tensor3D;
@@ -154,6 +156,33 @@ export class Transformer {
     return out;
   }
 
+  /**
+   * Layers [fromLayer, N) and the final norm from a given residual (the rest of a `toLayer` forward):
+   * the same positions and causal mask as the whole forward of these rows, so the two halves together
+   * give the whole forward's hidden states. `params` overrides the stored weights (a reward model's
+   * trained top blocks, as variables inside a gradient tape). Returns the final hidden states [B·T, d];
+   * the input residual is not consumed.
+   */
+  forwardFrom(input: ForwardFromInput, params: TransformerParams = this.params): tf.Tensor2D {
+    const c = this.config;
+    const B = input.mask.length;
+    const T = input.mask[0]?.length ?? 0;
+    const N = params.layers.length;
+    if (!Number.isInteger(input.fromLayer) || input.fromLayer < 0 || input.fromLayer > N) throw new OptionError(`forwardFrom: fromLayer must be an integer in [0, ${N}], got ${input.fromLayer}`);
+    if (input.residual.shape[0] !== B * T || input.residual.shape[1] !== c.hiddenSize) {
+      throw new OptionError(`forwardFrom: residual has shape [${input.residual.shape}], the mask implies [${B * T}, ${c.hiddenSize}]`);
+    }
+    const host = this.prepare({ ids: input.mask.map((row) => row.map(() => 0)), mask: input.mask });
+    const dims: LayerDims = { B, T, Tk: T, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim, group: c.numHeads / c.numKvHeads };
+    return tf.tidy(() => {
+      const rope = this.ropeFor(host.positions); // cos, sin: [B·T, 1, hd]
+      const bias = tf.tensor4d(host.bias, [B, 1, T, T]);
+      const fullBias = host.fullBias ? tf.tensor4d(host.fullBias, [B, 1, T, T]) : bias;
+      const x = this.runLayers(tf.clone(input.residual), params, input.fromLayer, N, dims, rope, bias, fullBias, undefined, { cache: false, candidates: false }, [], []);
+      return this.norm(x, params.finalNorm); // [B·T, d]
+    });
+  }
+
   /** LM-head logits for hidden states of any leading shape [..., d] → [..., V]. */
   logitsFromHidden(hidden: tf.Tensor, params: TransformerParams = this.params): tf.Tensor {
     return tf.tidy(() => {
@@ -165,6 +194,31 @@ export class Transformer {
 
   dispose(): void {
     this.rotateHalf?.dispose();
+  }
+
+  /** Layers [from, to) on the residual x [B·T, d] (consumed); collects the caches `want` asks for. */
+  private runLayers(
+    x: tf.Tensor2D, params: TransformerParams, from: number, to: number, dims: LayerDims,
+    rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | undefined, bias: tf.Tensor4D, fullBias: tf.Tensor4D,
+    past: LayerKV[] | undefined, want: { cache: boolean; candidates: boolean }, kv: LayerKV[], newKV: LayerKV[],
+  ): tf.Tensor2D {
+    for (let li = from; li < to; li++) {
+      const layer = params.layers[li];
+      // Each sub-block runs in its own tidy: attention scores [B, H, T, Tk] and the MLP's [B·T, I]
+      // activations are freed as soon as the block's output exists, so peak memory is one layer's
+      // worth, not all layers' (a gradient tape still keeps what backprop needs, as its own copies).
+      const attn = tf.tidy(() => this.attention(x, layer, li, dims, rope, this.windowApplies(li) ? bias : fullBias, past?.[li], want));
+      if (attn.keysT && attn.values) kv.push({ keysT: attn.keysT, values: attn.values });
+      if (attn.newKeysT && attn.newValues) newKV.push({ keysT: attn.newKeysT, values: attn.newValues });
+      const residual = tf.add(x, attn.out) as tf.Tensor2D; // [B·T, d]
+      x.dispose();
+      attn.out.dispose();
+      const mlpOut = tf.tidy(() => this.mlp(residual, layer));
+      x = tf.add(residual, mlpOut) as tf.Tensor2D; // [B·T, d]
+      residual.dispose();
+      mlpOut.dispose();
+    }
+    return x;
   }
 
   /**
@@ -281,6 +335,10 @@ export class Transformer {
     if (T === 0) throw new OptionError('forward: ids rows are empty; pass at least one token per row');
     const cache = input.cache;
     if (input.candidates && !cache) throw new OptionError('forward: candidates need a cache holding the prefix they continue');
+    if (input.toLayer !== undefined) {
+      if (!Number.isInteger(input.toLayer) || input.toLayer < 0 || input.toLayer > c.numLayers) throw new OptionError(`forward: toLayer must be an integer in [0, ${c.numLayers}], got ${input.toLayer}`);
+      if (input.cache || input.returnCache || input.candidates || (input.logits ?? 'none') !== 'none') throw new OptionError('forward: toLayer returns the residual entering that layer; it takes no cache, candidates or logits');
+    }
     if (input.candidates && input.returnCache) throw new OptionError('forward: candidates return candidateKV, not a cache; use KVCache.appendCandidate');
     if (cache) {
       cache.assertLive('forward');

@@ -1,7 +1,8 @@
 /**
  * Training checkpoints of a reward head, inside the claimed output folder:
  *
- *   OUT/checkpoints/step-N/   reward_model.json + head.safetensors (a loadable reward model), the
+ *   OUT/checkpoints/step-N/   reward_model.json + head.safetensors (+ blocks.safetensors with trained
+ *                             top blocks: a loadable reward model), the
  *                             optimizer moments, training_state.json (step, run key, history) and
  *                             checkpoint.json (sha256 of each file; see io/checkpoint-store.ts)
  *
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { clearCheckpoints, loadNewestCheckpoint, writeCheckpointDir } from '../io/checkpoint-store.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
+import { topBlockTensors } from '../lm/branched-lm.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { AdamW, AdamWState } from '../train/adamw.js';
 import { loadRewardModel, writeRewardModelFiles, type PartialRewardModel } from './reward-model.js';
@@ -86,7 +88,8 @@ async function loadOne(dir: string, verifiedStep: number, backbone: CausalLM): P
     throw new CheckpointError(`${optimizerPath} is missing or corrupted: ${(err as Error).message}`);
   }
   try {
-    for (const name of rm.head.variables.keys()) {
+    const blockNames = rm.trainedBlocks ? topBlockTensors(rm.backbone.params, rm.trainedBlocks.from).map(([name]) => name) : [];
+    for (const name of [...rm.head.variables.keys(), ...blockNames]) {
       moments.set(name, { m: await file.readF32(`m.${name}`), v: await file.readF32(`v.${name}`) });
     }
   } catch (err) {

@@ -63,6 +63,11 @@ export interface PrefixFeatures {
   pairIndices: number[];
   dim: number;
   stats: { sequences: number; tokens: number; paddedTokens: number; seconds: number };
+  /**
+   * Set when the store holds, per sequence, the residual stream entering this layer at every position
+   * ([T, d], residual-pass.ts) instead of final hidden states at the compared positions.
+   */
+  residualFrom?: number;
 }
 
 export interface Job {

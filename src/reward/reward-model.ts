@@ -21,10 +21,12 @@ import type { RewardModel } from './reward-model-interface.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
 import type { TrainingHistory } from './trainer.js';
+import { loadWithTrainedBlocks, writeTrainedBlocks } from './trained-blocks-file.js';
 import { checkVocabHead, isVocabHead, vocabLastRewards, vocabPrefixRewards } from './vocab-head.js';
 
 export const REWARD_MODEL_FILE = 'reward_model.json';
 export const HEAD_FILE = 'head.safetensors';
+export const BLOCKS_FILE = 'blocks.safetensors';
 
 export interface RewardModelManifest {
   format: 'pargs-reward-model';
@@ -42,6 +44,17 @@ export interface RewardModelManifest {
   backbone: { fingerprint: string; tokenizerFingerprint: string; modelType: string; hiddenSize: number; name: string; relativePath?: string; source?: string };
   /** What trainPartialRM recorded (absent for a head built by hand). */
   training?: Partial<RewardModelTraining>;
+  /**
+   * Trained top blocks (`trainable: top-blocks`): layers ≥ `from` and the final norm in blocks.safetensors
+   * (SHA-256 `sha256`), on a backbone whose embeddings and layers < from have `lowerFingerprint`.
+   */
+  trainedBlocks?: { from: number; sha256: string; lowerFingerprint: string };
+}
+
+/** A reward model's trained top blocks: layers ≥ `from` are its own, the rest are `base`'s (the same tensors). */
+export interface TrainedBlocks {
+  readonly from: number;
+  readonly base: CausalLM;
 }
 
 /** What `trainPartialRM` records on the model it returns (and in the manifest): `rm.training`. */
@@ -79,6 +92,12 @@ export class PartialRewardModel implements RewardModel {
     /** 'partial': trained on prefixes (PARGS); 'full': an ordinary full-sequence reward model (ARGS). */
     readonly mode: RewardMode,
     readonly training: RewardModelTraining = emptyTraining(),
+    /**
+     * Set when the top blocks were trained: `backbone` is then a BranchedLM sharing `base`'s embeddings
+     * and layers < from (same tensors) with its own layers ≥ from and final norm; decoding with `base`
+     * as the LM takes the separate-backbone path.
+     */
+    readonly trainedBlocks?: TrainedBlocks,
   ) {
     if (head.inputDim !== backbone.config.hiddenSize) {
       throw new OptionError(`reward head expects features of size ${head.inputDim}, the backbone produces ${backbone.config.hiddenSize}`);
@@ -192,8 +211,9 @@ export class PartialRewardModel implements RewardModel {
 
   /** The manifest for a model saved in `dir` (the backbone's relative path is computed from it). */
   async manifest(headSha256: string, dir?: string): Promise<RewardModelManifest> {
-    const c = this.backbone.config;
-    const backboneDir = resolve(this.backbone.source);
+    const base = this.trainedBlocks?.base ?? this.backbone;
+    const c = base.config;
+    const backboneDir = resolve(base.source);
     const relativePath = dir === undefined ? undefined : relative(resolve(dir), backboneDir);
     return {
       format: 'pargs-reward-model',
@@ -202,7 +222,7 @@ export class PartialRewardModel implements RewardModel {
       head: this.head.spec,
       inputDim: this.head.inputDim,
       headSha256,
-      backbone: { fingerprint: this.backbone.fingerprint, tokenizerFingerprint: this.backbone.tokenizer.fingerprint, modelType: c.modelType, hiddenSize: c.hiddenSize, name: basename(backboneDir), ...(relativePath !== undefined && !isAbsolute(relativePath) ? { relativePath } : {}) },
+      backbone: { fingerprint: base.fingerprint, tokenizerFingerprint: base.tokenizer.fingerprint, modelType: c.modelType, hiddenSize: c.hiddenSize, name: basename(backboneDir), ...(relativePath !== undefined && !isAbsolute(relativePath) ? { relativePath } : {}) },
       training: this.training,
     };
   }
@@ -228,10 +248,11 @@ export class PartialRewardModel implements RewardModel {
     }
   }
 
-  /** Frees the head (and the backbone, when `loadRewardModel` loaded it from a folder). */
+  /** Frees the head and trained blocks (and the base backbone, when `loadRewardModel` loaded it from a folder). */
   dispose(): void {
     this.head.dispose();
-    if (ownedBackbones.has(this)) this.backbone.dispose();
+    if (this.trainedBlocks) this.backbone.dispose();
+    if (ownedBackbones.has(this)) (this.trainedBlocks?.base ?? this.backbone).dispose();
   }
 }
 
@@ -246,7 +267,9 @@ export async function writeRewardModelFiles(rm: PartialRewardModel, dir: string)
   await guardOutput(dir, async () => {
     await writeSafetensors(headPath, params.map((p) => ({ name: p.name, dtype: 'F32' as const, shape: p.shape, data: p.data })));
     const sha = createHash('sha256').update(await readFile(headPath)).digest('hex');
-    await writeFileAtomic(join(dir, REWARD_MODEL_FILE), `${JSON.stringify(await rm.manifest(sha, dir), null, 2)}\n`);
+    const manifest = await rm.manifest(sha, dir);
+    if (rm.trainedBlocks) manifest.trainedBlocks = await writeTrainedBlocks(rm, rm.trainedBlocks, dir);
+    await writeFileAtomic(join(dir, REWARD_MODEL_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   });
 }
 
@@ -293,22 +316,22 @@ export async function loadRewardModel(dir: string, backbone?: CausalLM | string,
   if (manifest?.format !== 'pargs-reward-model' || manifest.version !== 1) {
     throw new CheckpointError(`${manifestPath} is not a pargs reward model manifest (format ${JSON.stringify(manifest?.format)}, version ${JSON.stringify(manifest?.version)})`);
   }
+  if (manifest.trainedBlocks) return loadWithTrainedBlocks(dir, manifest, backbone);
   if (manifest.backbone?.fingerprint !== backbone.fingerprint) {
     throw new CheckpointError(
       `the reward model in "${dir}" was trained on backbone "${manifest.backbone?.name ?? manifest.backbone?.source}" (fingerprint ${String(manifest.backbone?.fingerprint).slice(0, 12)}…), ` +
         `but the given backbone "${backbone.source}" has fingerprint ${backbone.fingerprint.slice(0, 12)}…; load the backbone it was trained on`,
     );
   }
+  const head = await readHead(dir, manifest, backbone);
+  return new PartialRewardModel(backbone, head, manifest.mode, { ...emptyTraining(), ...manifest.training });
+}
+
+/** Reads and checks head.safetensors (checksum, spec, shapes, mode) against the manifest. */
+export async function readHead(dir: string, manifest: RewardModelManifest, backbone: CausalLM): Promise<RewardHead> {
+  const manifestPath = join(dir, REWARD_MODEL_FILE);
   const headPath = join(dir, HEAD_FILE);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(headPath);
-  } catch {
-    throw new CheckpointError(`${headPath} is missing`);
-  }
-  if (createHash('sha256').update(bytes).digest('hex') !== manifest.headSha256) {
-    throw new CheckpointError(`${headPath} does not match the checksum in ${REWARD_MODEL_FILE}: the file is corrupted or was replaced`);
-  }
+  await verifyChecksum(headPath, manifest.headSha256);
   const spec = validateHeadSpec(manifest.head);
   if (spec.kind === 'vocab' && spec.vocabSize !== backbone.config.vocabSize) {
     throw new CheckpointError(`${manifestPath} describes a vocabulary reward head over ${spec.vocabSize} tokens, but the backbone "${backbone.source}" has ${backbone.config.vocabSize}; load it onto the backbone it was trained on`);
@@ -317,12 +340,29 @@ export async function loadRewardModel(dir: string, backbone?: CausalLM | string,
   try {
     const params = [];
     for (const name of file.names()) params.push({ name, shape: file.info(name).shape, data: await file.readF32(name) });
-    const head = RewardHead.fromHost(spec, manifest.inputDim, params);
     if (manifest.mode !== 'partial' && manifest.mode !== 'full') throw new CheckpointError(`${manifestPath} has an unknown mode ${JSON.stringify(manifest.mode)}`);
-    return new PartialRewardModel(backbone, head, manifest.mode, { ...emptyTraining(), ...manifest.training });
+    return RewardHead.fromHost(spec, manifest.inputDim, params);
   } finally {
     await file.close();
   }
+}
+
+/** Refuses a file whose SHA-256 is not the one the manifest recorded. */
+export async function verifyChecksum(path: string, sha256: string): Promise<void> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch {
+    throw new CheckpointError(`${path} is missing`);
+  }
+  if (createHash('sha256').update(bytes).digest('hex') !== sha256) {
+    throw new CheckpointError(`${path} does not match the checksum in ${REWARD_MODEL_FILE}: the file is corrupted or was replaced`);
+  }
+}
+
+/** The reward model's own, untrained-at-load `training` record filled from the manifest. */
+export function trainingFromManifest(manifest: RewardModelManifest): RewardModelTraining {
+  return { ...emptyTraining(), ...manifest.training };
 }
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);

@@ -29,7 +29,12 @@ export interface Resolved {
   clip: number;
   margin: number;
   seed: number;
+  /** Present only when top blocks train (head-only runs resolve exactly as before, run keys included). */
+  trainable?: { kind: 'top-blocks'; blocks: number };
 }
+
+/** What trains: the head alone (default), or also the top `blocks` transformer blocks and the final norm. */
+export type Trainable = { kind: 'head' } | { kind: 'top-blocks'; blocks: number };
 
 export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
   backbone: required(specs.causalLM()),
@@ -41,6 +46,7 @@ export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
   minPrefix: specs.positiveInt(),
   weighting: oneOf('per-prefix', 'per-pair'),
   head: tagged('kind', { linear: {}, mlp: { hidden: required(specs.positiveInt()) }, vocab: {} }),
+  trainable: tagged('kind', { head: {}, 'top-blocks': { blocks: required(number()) } }),
   init: specs.rewardModel(),
   objective: oneOf('bt-prefix', 'farma'),
   epochs: specs.positiveInt(),
@@ -97,6 +103,7 @@ export function resolve(o: TrainPartialRMOptions): Resolved {
   const objective = o.objective ?? 'bt-prefix';
   if (objective === 'farma' && head.kind !== 'vocab') throw new OptionError(`trainPartialRM: objective 'farma' trains a vocabulary head (its max-consistency target is max over next tokens); add head: { kind: 'vocab' } (--head vocab), got head ${JSON.stringify(head)}`);
   if (objective === 'farma' && mode !== 'partial') throw new OptionError("trainPartialRM: objective 'farma' needs mode 'partial' (its consistency stage runs over prefixes)");
+  const trainable = resolveTrainable(o, head);
   const warmupRatio = o.warmupRatio ?? 0.05;
   if (!(warmupRatio >= 0 && warmupRatio < 1)) throw new OptionError(`trainPartialRM: warmupRatio must be in [0, 1), got ${warmupRatio}`);
   return {
@@ -115,5 +122,23 @@ export function resolve(o: TrainPartialRMOptions): Resolved {
     clip: nonNegative(o.clip ?? 1, 'clip'),
     margin: nonNegative(o.margin ?? 0, 'margin'),
     seed: validateSeed(o.seed ?? 0, 'trainPartialRM'),
+    ...(trainable ? { trainable } : {}),
   };
+}
+
+/**
+ * `trainable: top-blocks` needs 1 ≤ blocks ≤ the backbone's layers, a linear or MLP head, and its own
+ * residual pass: precomputed features (final hidden states) and worker threads do not apply to it.
+ */
+function resolveTrainable(o: TrainPartialRMOptions, head: HeadSpec): Resolved['trainable'] {
+  const t = o.trainable ?? { kind: 'head' };
+  if (t.kind === 'head') return undefined;
+  const N = o.backbone.config.numLayers;
+  if (!Number.isInteger(t.blocks) || t.blocks < 1 || t.blocks > N) {
+    throw new OptionError(`trainPartialRM: trainable.blocks must be an integer from 1 to the backbone's ${N} layers, got ${JSON.stringify(t.blocks)} (--unfreeze M)`);
+  }
+  if (head.kind === 'vocab') throw new OptionError("trainPartialRM: trainable 'top-blocks' works with a linear or MLP head; the vocabulary head (FaRMA) trains on final states only — use head: { kind: 'linear' } or trainable: { kind: 'head' }");
+  if (o.features) throw new OptionError("trainPartialRM: features (precomputed final hidden states) cannot train top blocks, which need the residual entering them; drop features or use trainable: { kind: 'head' }");
+  if (o.workers !== undefined && o.workers !== 1) throw new OptionError(`trainPartialRM: workers ${o.workers} is not supported with trainable 'top-blocks': its residual pass runs in this thread; drop workers (or pass 1)`);
+  return { kind: 'top-blocks', blocks: t.blocks };
 }

@@ -30,8 +30,10 @@ import { bradleyTerryPrefixLoss } from './loss.js';
 import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel, type RewardModelTraining } from './reward-model.js';
-import { resolve, TRAIN_PARTIAL_RM_SCHEMA, type Resolved } from './train-options.js';
+import { resolve, TRAIN_PARTIAL_RM_SCHEMA, type Resolved, type Trainable } from './train-options.js';
 import { headOptimizer, initHeadParams, initialHead, saveStartCheckpoint } from './train-start.js';
+import { extractResidualStates } from './residual-pass.js';
+import { trainTopBlocks } from './block-train.js';
 import { refuseVocabUnsupported, trainVocabHead, type VocabObjective } from './vocab-train.js';
 
 export type TrainEvent =
@@ -68,6 +70,13 @@ export interface TrainPartialRMOptions {
   weighting?: Weighting;
   /** `{ kind: 'linear' }` (default), `{ kind: 'mlp', hidden }`, or `{ kind: 'vocab' }`: FaRMA's reward-per-next-token head. */
   head?: HeadSpec;
+  /**
+   * `{ kind: 'head' }` (default): only the head trains, on frozen final hidden states. `{ kind: 'top-blocks',
+   * blocks: m }`: the top m transformer blocks and the final norm train with it; the lower blocks run
+   * once per sequence (their output is cached) and stay unchanged. The trained blocks are saved with
+   * the head (blocks.safetensors). Not with the vocabulary head, `features` or `workers`.
+   */
+  trainable?: Trainable;
   /**
    * Start the (linear) head from this reward model's head instead of a random one — e.g. an HF
    * `*ForSequenceClassification` RM's `score` row with bias 0, then continue on prefixes (the paper's
@@ -190,10 +199,12 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
   if (options.features) checkFeatures(options.features, prefixes, pairs, backbone);
   const initParams = options.init ? await initHeadParams(options.init, r, backbone) : undefined;
   const key = runKey(r, backbone, pairs, initParams);
+  /** With trained top blocks, the pass caches the residual entering the first of them. */
+  const from = r.trainable ? backbone.config.numLayers - r.trainable.blocks : undefined;
   /** Runs a feature pass; an abort during it still leaves a resumable checkpoint (see saveStartCheckpoint). */
   const featurePass = async (o: FeaturePassOptions): Promise<PrefixFeatures> => {
     try {
-      return await extractPrefixFeatures(o);
+      return await (from === undefined ? extractPrefixFeatures(o) : extractResidualStates(o, from));
     } catch (err) {
       if (!(err instanceof AbortError) || !output) throw err;
       const saved = await saveStartCheckpoint(output.dir, r, backbone, pairs, key, options.resume === true, keep, initParams);
@@ -213,6 +224,9 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
         prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1, ...(r.head.kind === 'vocab' ? { states: 'from-prompt-end' as const } : {}) },
         onProgress: (e) => onProgress?.({ ...e, split: 'eval' }),
       });
+    }
+    if (r.trainable) {
+      return await trainTopBlocks({ backbone, r, pairs, evalPairs, train, evalFeatures, key, keep, output, initParams, options });
     }
     if (r.head.kind === 'vocab') {
       // The same history and summary as the linear head's, evaluated once at the end.

@@ -80,7 +80,8 @@ export function generateOnWorkers(options: GenerateOptions, prompts: number[][])
 /** `guidedSample` on workers, or undefined when it runs in this thread. */
 export function guidedOnWorkers(options: GuidedSampleOptions, prompts: number[][]): Promise<GuidedGeneration[]> | undefined {
   // A worker rebuilds a pargs head on a causal-LM folder; a Hugging Face RM (own read-out) stays in this thread.
-  if (options.rewardModel.format !== 'pargs') return undefined;
+  // Trained top blocks live only in this thread's reward model (workers load backbones from folders).
+  if (options.rewardModel.format !== 'pargs' || (options.rewardModel as PartialRewardModel).trainedBlocks) return undefined;
   // Each step runs the k candidates (and, unfused, the chosen token once more).
   const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, longest(prompts) + (options.maxNewTokens ?? 64) * ((options.topK ?? 10) + 1), options.workers);
   if (workers <= 1) return undefined;
@@ -106,7 +107,8 @@ const SCORE_ROWS = 16;
 /** `bestOfN` on workers, or undefined when it runs in this thread. */
 export function bestOfNOnWorkers(options: BestOfNOptions, prompts: number[][], n: number): Promise<BestOfNResult[]> | undefined {
   // A worker rebuilds a pargs head on a causal-LM folder; a Hugging Face RM (own read-out) stays in this thread.
-  if (options.rewardModel.format !== 'pargs') return undefined;
+  // Trained top blocks live only in this thread's reward model (workers load backbones from folders).
+  if (options.rewardModel.format !== 'pargs' || (options.rewardModel as PartialRewardModel).trainedBlocks) return undefined;
   const workers = decodeWorkers([options.lm, options.rewardModel.backbone], prompts.length, n * (longest(prompts) + (options.maxNewTokens ?? 32) + 1), options.workers);
   if (workers <= 1) return undefined;
   const { lm, rewardModel, signal, prompts: _text, promptIds: _ids, workers: _n, firstRow = 0, ...plain } = options;

@@ -1,4 +1,5 @@
 /** `pargs train` then `pargs sample` through main(), on a tiny model and a TRL-format file. */
+import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,16 @@ describe('pargs train / pargs sample', () => {
     expect(summary.eval.prefixAccuracyByDecile).toHaveLength(10);
   });
 
+  it('train --unfreeze 1 saves the trained block beside the head, and sample guides with it', async () => {
+    const out = join(work, 'rm-unfrozen');
+    const trained = await run(['train', '--model', model, '--data', join(work, 'pairs.jsonl'), '--out', out, '--epochs', '1', '--batch-size', '16', '--unfreeze', '1', '--json']);
+    expect(trained.code).toBe(0);
+    expect(existsSync(join(out, 'blocks.safetensors'))).toBe(true);
+    const sampled = await run(['sample', '--model', model, '--rm', out, '--prompts', join(work, 'prompts.txt'), '--method', 'pargs', '--max-new-tokens', '3', '--json']);
+    expect(sampled.code).toBe(0);
+    expect(sampled.out.map((l) => JSON.parse(l)).filter((r) => r.prompt !== undefined)).toHaveLength(2);
+  });
+
   it.each(['pargs', 'pargs-greedy', 'args', 'best-of-n', 'plain'])('sample --method %s prints one JSON result per prompt', async (method) => {
     const { code, out } = await run(['sample', '--model', model, '--rm', join(work, 'rm'), '--prompts', join(work, 'prompts.txt'), '--method', method, '--max-new-tokens', '5', '--n', '2', '--json']);
     expect(code).toBe(0);
@@ -48,6 +59,7 @@ describe('pargs train / pargs sample', () => {
     [['train', '--model', 'M', '--data', 'D'], /--out is required/],
     [['train', '--model', 'M', '--data', 'D', '--out', 'O', '--mode', 'half'], /--mode must be partial or full/],
     [['train', '--model', 'M', '--data', 'D', '--out', 'O', '--head', 'mlp'], /--head must be linear or mlp:H/],
+    [['train', '--model', 'M', '--data', 'D', '--out', 'O', '--unfreeze', '0'], /--unfreeze/],
     [['sample', '--model', 'M', '--prompt', 'x'], /--rm DIR is required/],
     [['sample', '--model', 'M', '--rm', 'R', '--prompt', 'x', '--method', 'beam'], /--method must be one of/],
   ])('bad usage %j exits 2', async (argv, message) => {
