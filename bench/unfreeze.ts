@@ -3,7 +3,7 @@
  * with 1 and 2 blocks, each in partial (PARGS prefix pairs) and full (complete responses) mode.
  *
  *   npx tsx bench/unfreeze.ts [--task demo|hh|both] [--model DIR] [--hh-train N] [--hh-eval N] [--hh-length L]
- *                            [--hh-epochs E] [--hh-batch B]
+ *                            [--hh-epochs E] [--hh-batch B] [--modes partial,full] [--unfreeze 0,1,2]
  *
  * demo: the preference pairs `pargs demo` trains its reward models on (default config, seed 1: two
  *   samples per training prompt from the bundled model, labelled by the AFINN gold judge; the judge's
@@ -16,6 +16,7 @@
  * Every row: same pairs, head (linear), lr, seed and step count; only `trainable` differs. Reported on the
  * held-out pairs: prefix accuracy by tenth of the response, all-prefix accuracy, full accuracy, and the
  * wall time of the whole trainPartialRM call (feature or residual pass included). Runs in this thread.
+ * `--modes` and `--unfreeze` (0 = head only) run a subset of the rows, e.g. to fill in one cell.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -49,9 +50,11 @@ function examples(lm: CausalLM, pairs: readonly TokenPair[], mode: RewardMode): 
 async function runTask(task: string, lm: CausalLM, train: readonly TokenPair[], evalPairs: readonly TokenPair[], budget: { epochs: number; batchSize: number; lr: number }): Promise<Row[]> {
   const target = trainerSteps(examples(lm, train, 'partial'), budget.epochs, budget.batchSize);
   const rows: Row[] = [];
-  for (const mode of ['partial', 'full'] as const) {
+  const modes = (flag('modes') ?? 'partial,full').split(',') as RewardMode[];
+  const blocks = (flag('unfreeze') ?? '0,1,2').split(',').map(Number);
+  for (const mode of modes) {
     const plan = mode === 'partial' ? { epochs: budget.epochs, batchSize: budget.batchSize } : matchSteps(target, examples(lm, train, 'full'), budget.batchSize);
-    for (const [label, trainable] of TRAINABLES) {
+    for (const [label, trainable] of TRAINABLES.filter((_, m) => blocks.includes(m))) {
       log(`${task}: ${mode}, ${label} (${plan.epochs} epochs, batch ${plan.batchSize}); load ${machine().loadAverage1m}`);
       const t0 = performance.now();
       const rm = await trainPartialRM({ backbone: lm, pairs: train, evalPairs, mode, trainable, epochs: plan.epochs, batchSize: plan.batchSize, lr: budget.lr, seed: 1, workers: 1 });

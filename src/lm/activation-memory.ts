@@ -51,3 +51,22 @@ export function trainingStepBytes(c: ModelConfig, parameters: number, tokens: nu
 export function kvCacheBytes(c: ModelConfig, rows: number, length: number): number {
   return 4 * rows * length * c.numLayers * 2 * c.numKvHeads * c.headDim;
 }
+
+/**
+ * Factor from the activations a layer keeps for backprop to the peak of its forward and backward: the
+ * backward holds the gradients of those activations beside them. tf.profile's peak of a 2-block
+ * forward + backward on wasm at the bundled size was 1.99–2.18× the kept count (8 and 32 sequences of 48
+ * and 96 tokens); 2.5 keeps the estimate above it.
+ */
+const BACKWARD_FACTOR = 2.5;
+
+/**
+ * Peak bytes of one training step of the top `blocks` layers (reward training with `trainable:
+ * top-blocks`) over `sequences` sequences padded to `length` tokens: per layer the activations kept for
+ * backprop (as in `trainingStepBytes`) and their gradients, the input residual, the final norm's output
+ * and the [T, Tk] mask. The weights, moments and gradients of the blocks are counted by the caller.
+ */
+export function topBlocksStepBytes(c: ModelConfig, blocks: number, sequences: number, length: number): number {
+  const perTokenLayer = attentionFloats(c, length) + mlpFloats(c) + 4 * c.hiddenSize;
+  return 4 * BACKWARD_FACTOR * sequences * length * (blocks * perTokenLayer + 4 * c.hiddenSize + length);
+}

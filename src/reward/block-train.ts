@@ -6,6 +6,7 @@
  * The lower blocks are never in the tape, so they stay bit-identical.
  */
 import { tf } from '../engine/tf.js';
+import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { yieldToEventLoop } from '../engine/yield.js';
 import { AbortError, OptionError } from '../errors.js';
 import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
@@ -19,14 +20,14 @@ import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js'
 import { computeDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, pairMargins } from './examples.js';
 import type { PrefixFeatures } from './features.js';
-import { bradleyTerryPrefixLoss } from './loss.js';
 import { saveFinalModel } from './output.js';
 import type { TokenPair } from './prefixes.js';
 import { PartialRewardModel, type RewardModelTraining } from './reward-model.js';
 import type { Resolved } from './train-options.js';
 import { initialHead } from './train-start.js';
 import type { HostParam } from './head.js';
-import { finalStatesFromResidual, sequenceBatch, topBlockRewards } from './top-blocks.js';
+import { blockStepGradients, chunkBudgetBytes, planStepChunks } from './block-step.js';
+import { finalStatesFromResidual } from './top-blocks.js';
 import type { TrainEvent, TrainingHistory } from './trainer.js';
 
 export interface TopBlocksRun {
@@ -118,6 +119,11 @@ export async function trainTopBlocks(run: TopBlocksRun): Promise<PartialRewardMo
     };
 
     const margins = pairMargins(run.pairs, r.margin);
+    // Planned once, against the memory free before the first step, so every step (and a resumed run) splits alike.
+    const totalBlocks = backbone.config.numLayers - from;
+    const budget = tensorMemoryBudget();
+    const chunkBytes = chunkBudgetBytes(budget, 4 * variables.reduce((n, v) => n + v.size, 0));
+    let splitNoted = false;
     let examples = startStep < totalSteps ? epochExamples(train, r.prefix, r.weighting, r.seed, Math.floor(startStep / stepsPerEpoch)) : [];
     for (let step = startStep; step < totalSteps; step++) {
       await yieldToEventLoop();
@@ -129,28 +135,26 @@ export async function trainTopBlocks(run: TopBlocksRun): Promise<PartialRewardMo
       const inEpoch = step % stepsPerEpoch;
       if (inEpoch === 0 && step !== startStep) examples = epochExamples(train, r.prefix, r.weighting, r.seed, epoch);
       const batch = examples.slice(inEpoch * r.batchSize, (inEpoch + 1) * r.batchSize);
-      const sequences = sequenceBatch(train, batch);
+      const chunks = planStepChunks(train, batch, backbone, totalBlocks, chunkBytes, budget.limit);
+      if (chunks.length > 1 && !splitNoted) {
+        splitNoted = true;
+        note(`step ${step + 1}: the batch trains in ${chunks.length} chunks of whole pairs to fit tensor memory (${budget.limit}); their gradients are summed into one step`);
+      }
       const lr = learningRate(step, schedule);
       const stats = tf.tidy(() => {
-        const weights = r.weighting === 'per-pair' ? tf.tensor1d(Float32Array.from(batch, (e) => e.weight)) : undefined; // [n]
-        const pairMargin = margins ? tf.tensor1d(Float32Array.from(batch, (e) => margins[e.pair])) : undefined; // [n]
-        let gap: tf.Tensor1D | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const { chosen, rejected } = topBlockRewards(backbone, live.backbone.params, from, head, sequences); // [n] each
-          gap = tf.keep(tf.sub(chosen, rejected));
-          return bradleyTerryPrefixLoss(chosen, rejected, { margin: r.margin, margins: pairMargin, weights });
-        }, variables);
+        const { value, grads, gap } = blockStepGradients({
+          backbone, params: live.backbone.params, fromLayer: from, head, features: train, chunks, variables, margin: r.margin, margins, weighted: r.weighting === 'per-pair',
+        });
         const clipped = clipByGlobalNorm(grads, r.clip);
         opt.apply(Object.fromEntries(names.map((name, i) => [name, clipped.grads[variables[i].name]])), lr);
-        const g = gap as tf.Tensor1D;
-        const reported = [value, tf.mean(tf.cast(tf.greater(g, 0), 'float32')), tf.mean(g), clipped.norm] as tf.Scalar[];
-        g.dispose();
+        const reported = [value, tf.mean(tf.cast(tf.greater(gap, 0), 'float32')), tf.mean(gap), clipped.norm] as tf.Scalar[];
+        gap.dispose();
         return reported;
       });
       const [loss, accuracy, margin, gradNorm] = await Promise.all(stats.map(async (t) => (await t.data())[0]));
       stats.forEach((t) => t.dispose());
       assertFiniteStep('trainPartialRM', step + 1, { loss, gradNorm }, `Lower lr (now ${r.lr}).`);
-      assertFiniteWeights('trainPartialRM', step + 1, head.variables, `Lower lr (now ${r.lr}).`);
+      assertFiniteWeights('trainPartialRM', step + 1, names.map((name, i) => ({ name, variable: variables[i] })), `Lower lr (now ${r.lr}).`);
       history.steps.push({ step: step + 1, loss, accuracy });
       onProgress?.({ kind: 'step', step: step + 1, totalSteps, epoch, loss, accuracy, margin, lr, gradNorm });
       const done = step + 1;
