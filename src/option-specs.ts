@@ -70,7 +70,7 @@ export function decodeStrategy(): Spec {
 }
 
 export function guidedMode(): Spec {
-  return tagged('kind', { greedy: {}, sample: { temperature: number({ above: 0 }) } });
+  return tagged('kind', { greedy: { exact: boolean() }, sample: { temperature: number({ above: 0 }), exact: boolean() } });
 }
 
 export function stopOptions(): Spec {

@@ -19,7 +19,7 @@ type Method = (typeof METHODS)[number];
 export const sampleCommand = defineCommand({
   name: 'sample',
   summary: 'generate with PARGS, PARGS-G, ARGS, Best-of-N or plain sampling',
-  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|cd|best-of-n|plain] [--beta B] [--top-k K] [--candidates reference|combined] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
+  usage: 'pargs sample --model DIR --rm DIR (--prompt TEXT | --prompts FILE | --messages FILE) [--method pargs|pargs-greedy|args|args-greedy|cd|best-of-n|plain] [--beta B] [--top-k K | --exact] [--candidates reference|combined] [--top-p P] [--stop TEXT]... [--n N] [--max-new-tokens N] [--seed S] [--json]',
   flags: {
     model: { type: 'string', help: 'the base LM (π_ref): a local Hugging Face model folder', placeholder: 'DIR' },
     rm: { type: 'string', help: 'reward model: pargs train output on this backbone, or a Hugging Face *ForSequenceClassification folder (on another tokenizer it reads the text: see docs/guide.md)', placeholder: 'DIR' },
@@ -28,7 +28,8 @@ export const sampleCommand = defineCommand({
     messages: { type: 'string', help: 'conversations rendered with the model’s chat template: a JSON array of {role, content}, or JSONL of such arrays', placeholder: 'FILE' },
     method: { type: 'string', default: 'pargs', help: METHODS.join(' | '), placeholder: 'NAME' },
     beta: { type: 'number', help: 'reward weight β (ARGS: w); default 2 for pargs and cd, 1 otherwise', placeholder: 'B' },
-    topK: { type: 'number', integer: true, min: 1, default: 10, help: 'candidates per step (guided methods); top-k filter of plain and best-of-n' },
+    topK: { type: 'number', integer: true, min: 1, help: 'candidates per step (guided methods); top-k filter of plain and best-of-n (default 10)', placeholder: 'K' },
+    exact: { type: 'boolean', help: 'guided methods with a vocabulary reward head: the exact policy over the whole vocabulary (no top-k)' },
     candidates: { type: 'string', default: 'reference', help: 'guided methods: the top-k of π_ref (reference), or of log π_ref + β·R (combined; vocabulary reward heads only, FaRMA)', placeholder: 'WHICH' },
     topP: { type: 'number', min: 0, max: 1, help: 'nucleus filter for plain and best-of-n sampling (guided methods rescore --top-k candidates instead)', placeholder: 'P' },
     stop: { type: 'strings', help: 'end a response at this text, cut before it (guided methods)', placeholder: 'TEXT' },
@@ -57,6 +58,11 @@ export const sampleCommand = defineCommand({
     }
     if (flags.candidates === 'combined' && !GUIDED.includes(method)) {
       throw new OptionError(`pargs sample: --candidates combined applies to the guided methods (${GUIDED.join(', ')}), not --method ${method}`);
+    }
+    if (flags.exact && (!GUIDED.includes(method) || flags.topK !== undefined || flags.candidates === 'combined')) {
+      throw new OptionError(!GUIDED.includes(method)
+        ? `pargs sample: --exact applies to the guided methods (${GUIDED.join(', ')}), not --method ${method}`
+        : `pargs sample: --exact keeps every token of the vocabulary, so it takes no ${flags.topK !== undefined ? `--top-k (got ${flags.topK})` : '--candidates combined'}; drop one of them`);
     }
     if (flags.stop.length > 0 && !GUIDED.includes(method)) {
       throw new OptionError(`pargs sample: --stop is supported with the guided methods (${GUIDED.join(', ')}), not --method ${method}`);
@@ -104,6 +110,7 @@ export const sampleCommand = defineCommand({
 interface SampleFlags {
   beta?: number;
   topK?: number;
+  exact: boolean;
   candidates?: string;
   topP?: number;
   stop: string[];
@@ -132,7 +139,7 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
     }
   };
   // Plain and Best-of-N draw from the same filtered distribution, so their scores compare like for like.
-  const plainStrategy = { kind: 'sample', temperature: f.temperature, topK: f.topK, topP: f.topP } as const;
+  const plainStrategy = { kind: 'sample', temperature: f.temperature, topK: f.topK ?? 10, topP: f.topP } as const;
   let result: Record<string, unknown>;
   if (method === 'plain') {
     const [g] = await generate({ ...common, strategy: plainStrategy, onToken: (e) => show(e.tokenId) });
@@ -145,9 +152,10 @@ async function sampleOne(lm: CausalLM, rm: PartialRewardModel | undefined, promp
   } else {
     const beta = f.beta ?? (method === 'pargs' || method === 'cd' ? 2 : 1);
     const greedy = method === 'pargs-greedy' || method === 'args-greedy';
-    const mode = greedy ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: f.temperature } as const);
+    const exact = f.exact ? { exact: true } : {};
+    const mode = greedy ? ({ kind: 'greedy', ...exact } as const) : ({ kind: 'sample', temperature: f.temperature, ...exact } as const);
     const stop = f.stop.length > 0 ? { stop: { strings: f.stop } } : {};
-    const guided = { ...common, ...stop, rewardModel: rm as PartialRewardModel, topK: f.topK, candidates: f.candidates as 'reference' | 'combined', mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
+    const guided = { ...common, ...stop, rewardModel: rm as PartialRewardModel, ...(f.exact ? {} : { topK: f.topK ?? 10 }), candidates: f.candidates as 'reference' | 'combined', mode, onToken: (t: GuidedToken) => show(t.tokenId, t) };
     const [g] = method === 'args' || method === 'args-greedy' ? await argsSample({ ...guided, weight: beta }) : await guidedSample({ ...guided, beta });
     const rewards = g.trace.map((t) => t.reward);
     result = { text: g.text, generatedIds: g.generatedIds, finishReason: g.finishReason, meanTokenReward: rewards.reduce((a, b) => a + b, 0) / Math.max(1, rewards.length), ...(g.textBridge ? { textBridge: g.textBridge } : {}) };

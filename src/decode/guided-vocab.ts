@@ -19,6 +19,7 @@ import type { PartialRewardModel } from '../reward/reward-model.js';
 import { vocabRewards } from '../reward/vocab-head.js';
 import type { Rng } from '../random.js';
 import type { CandidateTrace, GuidedGeneration, GuidedToken } from './guided.js';
+import { exactPolicyChoice, logSumExp } from './exact-policy.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { tokenTextCache } from './token-text.js';
 
@@ -81,6 +82,8 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
     rmPre.hidden.dispose();
   }
   const tokenText = tokenTextCache(s.lm.tokenizer);
+  // The exact policy's per-row work buffer, reused across rows and steps.
+  const scratch = exact ? new Float64Array(V) : undefined;
   const disposeState = (x: State): void => {
     x.logits.dispose();
     x.hidden.dispose();
@@ -94,27 +97,14 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
       const [logitHost, rewardHost] = (await Promise.all([state.logits.data(), rewardTensor.data()])) as Float32Array[];
       rewardTensor.dispose();
       const chosen = state.active.map((row, b) => {
-        const lpAll = logSoftmax(logitHost.subarray(b * V, (b + 1) * V));
+        const logitRow = logitHost.subarray(b * V, (b + 1) * V);
         const rAll = rewardHost.subarray(b * V, (b + 1) * V);
-        const combinedAll = exact || s.combined ? guidedScores(lpAll, rAll, beta, row) : null; // [V]
-        const candidates = exact ? null : topKIndices(combinedAll ?? lpAll, topK);
-        const lp = candidates ? candidates.map((v) => lpAll[v]) : lpAll;
-        const r = candidates ? candidates.map((v) => rAll[v]) : rAll;
-        const scores = candidates ? (combinedAll ? Float64Array.from(candidates, (v) => combinedAll[v]) : guidedScores(lp, r, beta, row)) : combinedAll!;
-        const j = chooseCandidate(scores, mode, s.rngs[row]());
-        const tokenId = candidates ? candidates[j] : j;
-        const policyLogProb = mode.kind === 'greedy' ? 0 : policyLogProbOf(scores, j, mode.temperature ?? 1);
-        const traced = candidates ?? topKIndices(lpAll, Math.min(EXACT_TRACE, V));
-        const trace: CandidateTrace[] = traced.map((v, i) => {
-          const at = candidates ? i : v;
-          return { tokenId: v, text: tokenText(v), logProb: lp[at], reward: r[at], score: scores[at] };
-        });
-        const token: GuidedToken = { row, step, tokenId, text: tokenText(tokenId), logProb: lp[j], policyLogProb, reward: r[j], score: scores[j], candidates: trace };
+        const token = exact ? exactToken(row, step, logitRow, rAll) : topKToken(row, step, logitRow, rAll);
         const result = results[row];
-        result.generatedIds.push(tokenId);
+        result.generatedIds.push(token.tokenId);
         result.trace.push(token);
         s.onToken?.(token);
-        return tokenId;
+        return token.tokenId;
       });
       // Finished rows leave the batch before the next step, so no step is spent on them.
       const keep = state.active.flatMap((row, b) => (s.finished(results[row]) ? [] : [b]));
@@ -129,6 +119,38 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
     disposeState(state);
   }
   return results;
+
+  /** The exact policy over all V tokens (exact-policy.ts); the trace lists the EXACT_TRACE most probable. */
+  function exactToken(row: number, step: number, logitRow: Float32Array, rAll: Float32Array): GuidedToken {
+    const c = exactPolicyChoice(logitRow, rAll, beta, mode, s.rngs[row](), row, scratch as Float64Array);
+    const candidates: CandidateTrace[] = topKIndices(logitRow, Math.min(EXACT_TRACE, V)).map((v) => {
+      const logProb = logitRow[v] - c.logZ;
+      return { tokenId: v, text: tokenText(v), logProb, reward: rAll[v], score: logProb + beta * rAll[v] };
+    });
+    return { row, step, tokenId: c.tokenId, text: tokenText(c.tokenId), logProb: c.logProb, policyLogProb: c.policyLogProb, reward: c.reward, score: c.score, candidates };
+  }
+
+  /** k candidates: the top-k of π_ref (as PARGS), or of log π_ref + β·R (combined, FaRMA's decoding). */
+  function topKToken(row: number, step: number, logitRow: Float32Array, rAll: Float32Array): GuidedToken {
+    let candidates: number[];
+    let lp: number[];
+    if (s.combined) {
+      const lpAll = logSoftmax(logitRow);
+      candidates = topKIndices(guidedScores(lpAll, rAll, beta, row), topK);
+      lp = candidates.map((v) => lpAll[v]);
+    } else {
+      // log π_ref is monotone in the logits: no V-sized log-softmax, only its normaliser.
+      const logZ = logSumExp(logitRow);
+      candidates = topKIndices(logitRow, topK);
+      lp = candidates.map((v) => logitRow[v] - logZ);
+    }
+    const r = candidates.map((v) => rAll[v]);
+    const scores = guidedScores(lp, r, beta, row);
+    const j = chooseCandidate(scores, mode, s.rngs[row]());
+    const policyLogProb = mode.kind === 'greedy' ? 0 : logSoftmax(Float64Array.from(scores, (x) => x / (mode.temperature ?? 1)))[j];
+    const trace: CandidateTrace[] = candidates.map((v, i) => ({ tokenId: v, text: tokenText(v), logProb: lp[i], reward: r[i], score: scores[i] }));
+    return { row, step, tokenId: candidates[j], text: tokenText(candidates[j]), logProb: lp[j], policyLogProb, reward: r[j], score: scores[j], candidates: trace };
+  }
 
   /** One LM step on the chosen tokens; its hidden state scores the next step (fused), else the reward backbone steps too. */
   function advance(x: State, tokens: number[]): State {
@@ -147,13 +169,4 @@ export async function vocabGuidedSample(s: VocabDecodeSettings): Promise<GuidedG
     disposeState(x);
     return next;
   }
-}
-
-/** log softmax(scores / temperature)[j] in one pass over the scores, without a V-sized array. */
-function policyLogProbOf(scores: Float64Array, j: number, temperature: number): number {
-  let max = -Infinity;
-  for (let i = 0; i < scores.length; i++) if (scores[i] > max) max = scores[i];
-  let sum = 0;
-  for (let i = 0; i < scores.length; i++) sum += Math.exp((scores[i] - max) / temperature);
-  return (scores[j] - max) / temperature - Math.log(sum);
 }

@@ -141,9 +141,16 @@ function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: G
   const beta = o.beta ?? 1;
   if (typeof beta !== 'number' || !Number.isFinite(beta)) throw new OptionError(`guidedSample: beta must be a finite number, got ${beta}`);
   const vocab = o.lm.config.vocabSize;
-  const topK = o.topK ?? 10;
-  if (!Number.isInteger(topK) || topK < 1 || topK > vocab) throw new OptionError(`guidedSample: topK must be an integer in [1, ${vocab}] (the vocabulary size), got ${topK}`);
   const mode = o.mode ?? { kind: 'sample' };
+  if (mode.exact === true) {
+    if (!isVocabHead(o.rewardModel.head)) {
+      throw new OptionError(`guidedSample: mode.exact runs the policy over all ${vocab} tokens, which needs a vocabulary reward head (head kind 'vocab') to score them in one call; the reward model${rmSource(o.rewardModel)} has a ${o.rewardModel.headSpec.kind} head — train one with head { kind: 'vocab' }, or pass topK: ${vocab} to score every token as a candidate row`);
+    }
+    if (o.topK !== undefined && o.topK !== vocab) throw new OptionError(`guidedSample: mode.exact keeps every token (topK = ${vocab}); drop topK ${o.topK}, or drop exact for a top-k policy`);
+    if (o.candidates === 'combined') throw new OptionError("guidedSample: mode.exact keeps every token, so candidates 'combined' (a top-k of log π_ref + β·R) does not apply; drop one of them");
+  }
+  const topK = mode.exact === true ? vocab : o.topK ?? 10;
+  if (!Number.isInteger(topK) || topK < 1 || topK > vocab) throw new OptionError(`guidedSample: topK must be an integer in [1, ${vocab}] (the vocabulary size), got ${topK}`);
   if (mode.kind === 'sample') {
     const t = mode.temperature ?? 1;
     if (!(t > 0) || !Number.isFinite(t)) throw new OptionError(`guidedSample: mode.temperature must be a positive finite number, got ${t}`);

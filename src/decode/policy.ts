@@ -5,7 +5,7 @@
  * Tie-breaking everywhere: among equal values the lowest token id wins (torch.argmax does the same).
  */
 import { DecodingError, OptionError } from '../errors.js';
-import { checkArgument, custom, number, numbers, required, tagged } from '../options.js';
+import { boolean, checkArgument, custom, number, numbers, required, tagged } from '../options.js';
 
 const iterable = () => required(custom('an iterable of token ids', (v) => v !== null && typeof v === 'object' && Symbol.iterator in v, [1, null, {}]));
 
@@ -148,7 +148,11 @@ export function guidedScores(logProbs: ArrayLike<number>, rewards: ArrayLike<num
   return out;
 }
 
-export type GuidedMode = { kind: 'sample'; temperature?: number } | { kind: 'greedy' };
+/**
+ * How a guided step chooses among its candidates. `exact: true` (vocabulary reward heads) makes the
+ * candidates the whole vocabulary — the untruncated policy, as `topK: V`.
+ */
+export type GuidedMode = { kind: 'sample'; temperature?: number; exact?: boolean } | { kind: 'greedy'; exact?: boolean };
 
 /**
  * The candidate index to take: argmax of the scores (PARGS-G; ties to the lower index, i.e. the more
@@ -156,7 +160,7 @@ export type GuidedMode = { kind: 'sample'; temperature?: number } | { kind: 'gre
  */
 export function chooseCandidate(scores: ArrayLike<number>, mode: GuidedMode, u: number): number {
   checkArgument('chooseCandidate', 'scores', scores, required(numbers()));
-  checkArgument('chooseCandidate', 'mode', mode, required(tagged('kind', { greedy: {}, sample: { temperature: number({ above: 0 }) } })));
+  checkArgument('chooseCandidate', 'mode', mode, required(tagged('kind', { greedy: { exact: boolean() }, sample: { temperature: number({ above: 0 }), exact: boolean() } })));
   let best = -Infinity;
   for (let i = 0; i < scores.length; i++) {
     if (Number.isNaN(scores[i]) || scores[i] === Infinity) throw new DecodingError(`guided decoding: candidate ${i} has score ${scores[i]}; every score must be finite (or −∞ for a ruled-out token)`);

@@ -68,7 +68,7 @@ export interface SweepSummary {
 
 export interface DemoSummary {
   seeds: number[];
-  rewardModels: { partial: RewardModelSummary; full: RewardModelSummary; judge: RewardModelSummary; cd: RewardModelSummary };
+  rewardModels: { partial: RewardModelSummary; full: RewardModelSummary; judge: RewardModelSummary; cd: RewardModelSummary; vocab: RewardModelSummary };
   /** Held-out prefix pairs per tenth of the response, summed over seeds (the n behind each accuracy). */
   prefixPairsByDecile: number[];
   preferences: { pairs: AcrossSeeds; ties: AcrossSeeds; guideTrain: AcrossSeeds; guideEval: AcrossSeeds; judgeTrain: AcrossSeeds; baseScore: AcrossSeeds };
@@ -124,6 +124,7 @@ export function summarizeSeeds(perSeed: readonly SeedResult[]): DemoSummary {
       full: summarizeRm(perSeed.map((s) => s.rewardModels.full)),
       judge: summarizeRm(perSeed.map((s) => s.rewardModels.judge)),
       cd: summarizeRm(perSeed.map((s) => s.rewardModels.cd)),
+      vocab: summarizeRm(perSeed.map((s) => s.rewardModels.vocab)),
     },
     prefixPairsByDecile: first.prefixPairsByDecile.map((_, i) => perSeed.reduce((n, s) => n + s.prefixPairsByDecile[i], 0)),
     preferences: {

@@ -46,13 +46,14 @@ export function renderReport(r: DemoResult): string {
     { key: 'full', name: 'full-sequence (ARGS)' },
     { key: 'judge', name: 'evaluation RM' },
     { key: 'cd', name: 'CD value head' },
+    { key: 'vocab', name: 'vocabulary head' },
   ] as const;
   const [nMin, nMax] = [Math.min(...s.prefixPairsByDecile), Math.max(...s.prefixPairsByDecile)];
   const nRange = nMin === nMax ? String(nMin) : `${nMin}–${nMax}`;
   const prefixPlot = chart(
     rms.map((m, i) => ({
       name: m.name,
-      color: PALETTE[[4, 5, 0, 6][i]],
+      color: PALETTE[[4, 5, 0, 6, 7][i]],
       points: s.rewardModels[m.key].prefixAccuracyByDecile.map((a, d) => ({ x: (d + 1) * 10, y: a.mean, err: err(a) })),
     })),
     { title: 'Held-out prefix accuracy by position in the response', note: `${note}; n = ${nRange} prefix pairs per tenth`, xLabel: 'prefix length (% of the response)', yLabel: 'accuracy (chosen > rejected)', yRange: [0, 1], reference: 0.5 },

@@ -5,7 +5,9 @@
  * and batch sizes that give exactly that many steps over their one-example-per-pair epochs. The CD value
  * head regresses the same (pair, prefix) examples as the partial RM, at its epochs and batch size, onto
  * the full-sequence RM's score of each complete response — the same preference data, seen through the
- * full RM, so it knows nothing the other guides do not.
+ * full RM, so it knows nothing the other guides do not. The vocabulary-head RM (FaRMA's head, one reward
+ * per next token) trains with PARGS' Bradley–Terry prefix loss on the partial RM's pairs, epochs, batch
+ * size and learning rate: the same examples and steps, a head V times wider.
  */
 import { TrainingError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
@@ -19,7 +21,7 @@ import { trainPartialRM } from '../reward/trainer.js';
 import { trainValueHead } from '../reward/value-head.js';
 import { matchSteps, trainerSteps } from './step-budget.js';
 
-export type RewardModelRole = 'partial' | 'full' | 'judge' | 'cd';
+export type RewardModelRole = 'partial' | 'full' | 'judge' | 'cd' | 'vocab';
 
 export interface RewardModelReport {
   role: RewardModelRole;
@@ -40,6 +42,8 @@ export interface DemoRewardModels {
   judge: PartialRewardModel;
   /** The CD prefix value head (FUDGE-style), a reward head over prefixes. */
   cd: PartialRewardModel;
+  /** The vocabulary-head partial RM (FaRMA's head, PARGS' prefix loss). */
+  vocab: PartialRewardModel;
   reports: Record<RewardModelRole, RewardModelReport>;
 }
 
@@ -65,6 +69,7 @@ const STAGE: Record<RewardModelRole, string> = {
   full: 'full-sequence reward model (ARGS, Best-of-N)',
   judge: 'evaluation reward model (full-sequence, its own pairs; guides nothing)',
   cd: 'CD value head (MSE onto the full RM’s score of each complete response)',
+  vocab: 'vocabulary-head partial reward model (FaRMA’s head, PARGS’ prefix loss)',
 };
 
 const PREFIXES = { mode: 'partial', alignment: 'eos', minPrefix: 1 } as const;
@@ -111,18 +116,29 @@ export async function trainDemoRewardModels(o: DemoRewardModelOptions): Promise<
       evalFeatures.store.dispose();
     }
   };
+  const trainVocab = async (): Promise<void> => {
+    const examples = examplesPerEpoch(partialFeatures, { kind: 'all' });
+    o.onStage?.(`training the ${STAGE.vocab}: ${o.guideTrain.length} pairs, ${o.epochs} epochs of ${examples} examples, batch ${o.batchSize}`);
+    // Its features are the states before each token ('from-prompt-end'), so the pass is its own.
+    const rm = await trainPartialRM({ backbone: o.lm, pairs: o.guideTrain, evalPairs: o.guideEval, mode: 'partial', head: { kind: 'vocab' }, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, signal: o.signal });
+    trained.vocab = rm;
+    checkSteps('vocab', rm.training.steps);
+    const evals = rm.training.history.evals;
+    reports.vocab = { role: 'vocab', mode: 'partial', trainPairs: o.guideTrain.length, examplesPerEpoch: examples, epochs: o.epochs, batchSize: o.batchSize, steps: targetSteps, diagnostics: evals[evals.length - 1].diagnostics };
+  };
   try {
     await train('partial', 'partial', o.guideTrain);
     await train('full', 'full', o.guideTrain);
     await train('judge', 'full', o.judgeTrain);
     await trainCd();
+    await trainVocab();
   } catch (err) {
     for (const rm of Object.values(trained)) rm.dispose();
     throw err;
   } finally {
     partialFeatures.store.dispose();
   }
-  return { partial: trained.partial!, full: trained.full!, judge: trained.judge!, cd: trained.cd!, reports };
+  return { partial: trained.partial!, full: trained.full!, judge: trained.judge!, cd: trained.cd!, vocab: trained.vocab!, reports };
 }
 
 /** Held-out prefix pairs per tenth of the response, counted as computeDiagnostics counts them (EOS alignment). */

@@ -3,8 +3,10 @@
  * 1. preference pairs from training prompts, labelled by the task's gold judge (tasks.ts), split three
  *    ways: pairs for the guiding reward models, held-out pairs for their diagnostics, and the evaluation
  *    RM's own;
- * 2. the partial, full-sequence and evaluation reward models and the CD value head, with equal optimizer steps;
- * 3. generations for unseen prompts: plain sampling, Best-of-N, ARGS, ARGS-G, CD, PARGS, PARGS-G;
+ * 2. the partial, full-sequence and evaluation reward models, the CD value head and the vocabulary-head
+ *    partial RM, with equal optimizer steps;
+ * 3. generations for unseen prompts: plain sampling, Best-of-N, ARGS, ARGS-G, CD, PARGS, PARGS-G, and PARGS
+ *    with the vocabulary head (top-k and the exact policy);
  * 4. their scores under the gold judge, VADER and the evaluation RM, diversities, perplexity, KL, and a β sweep.
  */
 import { bestOfN, argsSample } from '../decode/baselines.js';
@@ -59,7 +61,7 @@ export interface SweepPoint {
 export interface SeedResult {
   seed: number;
   preferences: { pairs: number; ties: number; guideTrain: number; guideEval: number; judgeTrain: number; baseScore: number };
-  rewardModels: { partial: RewardModelReport; full: RewardModelReport; judge: RewardModelReport; cd: RewardModelReport };
+  rewardModels: { partial: RewardModelReport; full: RewardModelReport; judge: RewardModelReport; cd: RewardModelReport; vocab: RewardModelReport };
   /** Held-out prefix pairs behind each tenth of the prefix-accuracy table. */
   prefixPairsByDecile: number[];
   methods: MethodResult[];
@@ -124,7 +126,7 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
   const rms = await trainDemoRewardModels({
     lm, guideTrain: guide.train, guideEval: guide.eval, judgeTrain: judgeSplit.eval, epochs: c.rmEpochs, batchSize: c.rmBatchSize, lr: 3e-3, seed, signal, onStage: emit,
   });
-  const { partial: partialRm, full: fullRm, judge: judgeRm, cd: cdRm } = rms;
+  const { partial: partialRm, full: fullRm, judge: judgeRm, cd: cdRm, vocab: vocabRm } = rms;
 
   try {
     const prompts = o.testPrompts.slice(0, c.testPrompts);
@@ -149,9 +151,9 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
       };
     };
     const common = { lm, maxNewTokens: c.responseTokens, stop: { eos: true } };
-    const guided = (rm: PartialRewardModel, beta: number, greedy: boolean, label: 'pargs' | 'args') =>
+    const guided = (rm: PartialRewardModel, beta: number, greedy: boolean, label: 'pargs' | 'args', exact = false) =>
       timed(batches((batch, offset) => {
-        const opts = { ...common, rewardModel: rm, prompts: batch, topK: c.topK, mode: greedy ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: 1 } as const), seed: seed + offset, signal };
+        const opts = { ...common, rewardModel: rm, prompts: batch, ...(exact ? {} : { topK: c.topK }), mode: greedy ? ({ kind: 'greedy' } as const) : ({ kind: 'sample', temperature: 1, exact } as const), seed: seed + offset, signal };
         return label === 'args' ? argsSample({ ...opts, weight: beta }) : guidedSample({ ...opts, beta });
       }));
     const runs: [string, () => Promise<Generated>][] = [
@@ -162,6 +164,8 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
       ['CD', () => guided(cdRm, c.beta, false, 'pargs')],
       ['PARGS', () => guided(partialRm, c.beta, false, 'pargs')],
       ['PARGS-G', () => guided(partialRm, c.beta, true, 'pargs')],
+      ['PARGS, vocab head, top-k', () => guided(vocabRm, c.beta, false, 'pargs')],
+      ['PARGS, vocab head, exact', () => guided(vocabRm, c.beta, false, 'pargs', true)],
     ];
     const generated = new Map<string, Generated>();
     for (const [name, run] of runs) {
@@ -218,5 +222,6 @@ export async function runDemoSeed(o: SeedRunOptions): Promise<SeedResult> {
     fullRm.dispose();
     judgeRm.dispose();
     cdRm.dispose();
+    vocabRm.dispose();
   }
 }

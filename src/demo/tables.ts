@@ -28,6 +28,7 @@ const RM_ROWS: [keyof DemoResult['summary']['rewardModels'], string][] = [
   ['full', 'full-sequence (ARGS, BoN)'],
   ['judge', 'evaluation RM (guides nothing)'],
   ['cd', 'CD value head (MSE onto full-RM scores)'],
+  ['vocab', 'vocabulary head (PARGS loss, FaRMA head)'],
 ];
 
 export function rewardModelTable(r: DemoResult): string {

@@ -33,6 +33,28 @@ describe('pargs train --head vocab', () => {
     expect(results[0].generatedIds.length).toBeGreaterThan(0);
   });
 
+  it('pargs sample --exact decodes over the whole vocabulary with a vocabulary head; --exact with --top-k or a linear head is refused', async () => {
+    const out = join(work, 'rm-exact');
+    expect((await run(['train', '--model', model, '--data', join(work, 'pairs.jsonl'), '--out', out, '--head', 'vocab', '--epochs', '1', '--batch-size', '16'])).code).toBe(0);
+    const base = ['sample', '--model', model, '--rm', out, '--prompts', join(work, 'prompts.txt'), '--max-new-tokens', '4', '--json', '--seed', '3'];
+    const exact = await run([...base, '--exact']);
+    expect(exact.code).toBe(0);
+    // The same draw as naming the whole vocabulary as top-k.
+    const vocab = JSON.parse(await readFile(join(model, 'config.json'), 'utf8')).vocab_size;
+    const full = await run([...base, '--top-k', String(vocab)]);
+    const ids = (r: { out: string[] }) => r.out.map((l) => JSON.parse(l)).filter((r) => r.prompt !== undefined).map((r) => r.generatedIds);
+    expect(ids(exact)).toEqual(ids(full));
+    expect(ids(exact)[0].length).toBe(4);
+    const both = await run([...base, '--exact', '--top-k', '5']);
+    expect(both.code).not.toBe(0);
+    expect(both.err.join('\n')).toMatch(/--exact keeps every token.*--top-k \(got 5\)/);
+    const linear = join(work, 'rm-linear');
+    expect((await run(['train', '--model', model, '--data', join(work, 'pairs.jsonl'), '--out', linear, '--epochs', '1', '--batch-size', '16'])).code).toBe(0);
+    const refused = await run(['sample', '--model', model, '--rm', linear, '--prompts', join(work, 'prompts.txt'), '--max-new-tokens', '2', '--exact']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.err.join('\n')).toMatch(/mode.exact .*vocabulary reward head/);
+  });
+
   it('refuses an unknown objective', async () => {
     const { code, err } = await run(['train', '--model', model, '--data', join(work, 'pairs.jsonl'), '--out', join(work, 'x'), '--objective', 'dpo']);
     expect(code).not.toBe(0);

@@ -147,6 +147,27 @@ describe('guidedSample with a vocabulary head', () => {
     rm.dispose();
   });
 
+  it('mode.exact is topK = V: the same tokens and trace; it needs a vocabulary head and takes no other topK or combined', async () => {
+    const V = lm.config.vocabSize;
+    const rm = new PartialRewardModel(lm, vocabHead(lm, 6, 2), 'partial');
+    const options = { lm, rewardModel: rm, promptIds: prompts, beta: 1.5, maxNewTokens: 6, stop: { eos: false }, seed: 4 };
+    for (const kind of ['sample', 'greedy'] as const) {
+      const viaMode = await guidedSample({ ...options, mode: { kind, exact: true } });
+      const viaTopK = await guidedSample({ ...options, mode: { kind }, topK: V });
+      expect(viaMode).toEqual(viaTopK);
+    }
+    expect((await argsSample({ lm, rewardModel: rm, promptIds: prompts, weight: 1.5, maxNewTokens: 6, stop: { eos: false }, seed: 4, mode: { kind: 'sample', exact: true } })).map((g) => g.generatedIds))
+      .toEqual((await guidedSample({ ...options, topK: V })).map((g) => g.generatedIds));
+    await expect(guidedSample({ ...options, mode: { kind: 'sample', exact: true }, topK: 5 })).rejects.toThrow(/mode.exact keeps every token \(topK = 300\); drop topK 5/);
+    await expect(guidedSample({ ...options, mode: { kind: 'sample', exact: true }, candidates: 'combined' })).rejects.toThrow(/candidates 'combined'.*does not apply/);
+    await expect(guidedSample({ ...options, mode: { kind: 'sample', exact: 'yes' as never } })).rejects.toThrow(OptionError);
+    const d = lm.config.hiddenSize;
+    const linear = new PartialRewardModel(lm, RewardHead.fromHost({ kind: 'linear' }, d, [{ name: 'weight', shape: [d, 1], data: new Float32Array(d) }, { name: 'bias', shape: [1], data: new Float32Array(1) }]), 'partial');
+    await expect(guidedSample({ ...options, rewardModel: linear, mode: { kind: 'greedy', exact: true } })).rejects.toThrow(/mode.exact .*needs a vocabulary reward head.*linear head.*topK: 300/);
+    linear.dispose();
+    rm.dispose();
+  });
+
   it('with W = 0 it picks what k-candidate PARGS with a zero linear head picks (β·r = 0: plain π_ref top-k)', async () => {
     const d = lm.config.hiddenSize;
     const V = lm.config.vocabSize;

@@ -40,7 +40,7 @@ function parseHtml(html: string): { errors: string[]; count: (tag: string) => nu
 
 const stat = (mean: number) => ({ mean, stderr: 0.01, n: 10 });
 const diag = (acc: number[]) => ({ pairs: 10, fullAccuracy: 0.8, prefixAccuracy: 0.7, prefixAccuracyByDecile: acc, meanMargin: 1, rewardMean: 0, rewardStd: 1, prefixLoss: 0.6 });
-const rm = (role: 'partial' | 'full' | 'judge' | 'cd', acc: number[]) => ({ role, mode: role === 'partial' || role === 'cd' ? ('partial' as const) : ('full' as const), trainPairs: 32, examplesPerEpoch: 32, epochs: 2, batchSize: 16, steps: 4, diagnostics: diag(acc) });
+const rm = (role: 'partial' | 'full' | 'judge' | 'cd' | 'vocab', acc: number[]) => ({ role, mode: role === 'partial' || role === 'cd' || role === 'vocab' ? ('partial' as const) : ('full' as const), trainPairs: 32, examplesPerEpoch: 32, epochs: 2, batchSize: 16, steps: 4, diagnostics: diag(acc) });
 const seedResult = (seed: number, shift: number): SeedResult => ({
   seed,
   preferences: { pairs: 40, ties: 8, guideTrain: 22, guideEval: 6, judgeTrain: 12, baseScore: 0.1 },
@@ -49,6 +49,7 @@ const seedResult = (seed: number, shift: number): SeedResult => ({
     full: rm('full', [0.5, 0.5, 0.4, 0.5, 0.6, 0.6, 0.7, 0.7, 0.8, Number.NaN]),
     judge: rm('judge', new Array(10).fill(0.6)),
     cd: rm('cd', new Array(10).fill(0.55)),
+    vocab: rm('vocab', new Array(10).fill(0.65)),
   },
   prefixPairsByDecile: new Array(10).fill(6),
   methods: ['plain', 'PARGS'].map((method, i) => ({ method, gold: stat(0.1 * i + shift), vader: stat(0.2 * i), evalRm: stat(i), winTieVsPlainEvalRm: 0.6, winVsPlainGold: { win: 0.5, tie: 0.2, lose: 0.3 }, argsDiversity: 0.7, pooledDiversity: 0.8, perplexity: 50, kl: i ? 1.2 : null, tokensPerSecond: 100 / (i + 1), modelCallsPerResponse: 11, responses: ['a <b> & c'] })),
@@ -137,16 +138,16 @@ describe.skipIf(!existsSync(join(bundledModelPath(), 'model.safetensors')))('par
     expect(tf.memory().numTensors).toBe(tensorsBefore); // three reward models, the LM: all disposed
     const lines = stdout.join('\n').trim().split('\n');
     const result = JSON.parse(lines[lines.length - 1]) as DemoResult;
-    const steps = ['partial', 'full', 'judge', 'cd'].map((k) => result.perSeed[0].rewardModels[k as 'partial'].steps);
+    const steps = ['partial', 'full', 'judge', 'cd', 'vocab'].map((k) => result.perSeed[0].rewardModels[k as 'partial'].steps);
     expect(steps[0]).toBeGreaterThan(0);
-    expect(steps).toEqual([steps[0], steps[0], steps[0], steps[0]]);
+    expect(steps).toEqual([steps[0], steps[0], steps[0], steps[0], steps[0]]);
     // One example per pair against one per prefix: the full RM needs more epochs for the same steps.
     const { partial, full } = result.perSeed[0].rewardModels;
     expect(partial.examplesPerEpoch).toBeGreaterThan(full.examplesPerEpoch);
     expect(full.epochs).toBeGreaterThan(partial.epochs);
     expect(result.summary.rewardModels.full.prefixAccuracyByDecile).toHaveLength(10);
     expect(result.summary.seeds).toEqual([1]);
-    expect(result.summary.methods.map((m) => m.method)).toEqual(['plain', 'best-of-2', 'ARGS', 'ARGS-G', 'CD', 'PARGS', 'PARGS-G']);
+    expect(result.summary.methods.map((m) => m.method)).toEqual(['plain', 'best-of-2', 'ARGS', 'ARGS-G', 'CD', 'PARGS', 'PARGS-G', 'PARGS, vocab head, top-k', 'PARGS, vocab head, exact']);
     for (const m of result.summary.methods) expect(Number.isFinite(m.evalRm.mean) && Number.isFinite(m.argsDiversity.mean)).toBe(true);
     const p = result.perSeed[0].preferences;
     expect(p.guideTrain + p.guideEval + p.judgeTrain).toBe(p.pairs);
