@@ -7,8 +7,6 @@
  */
 import { tf } from '../engine/tf.js';
 import { tensorMemoryBudget } from '../engine/memory-budget.js';
-import { yieldToEventLoop } from '../engine/yield.js';
-import { AbortError, OptionError } from '../errors.js';
 import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import type { ClaimedOutput } from '../io/output-dir.js';
 import { BranchedLM, topBlockTensors } from '../lm/branched-lm.js';
@@ -16,19 +14,19 @@ import type { CausalLM } from '../lm/causal-lm.js';
 import { AdamW } from '../train/adamw.js';
 import { clipByGlobalNorm } from '../train/clip.js';
 import { learningRate, validateSchedule } from '../train/schedule.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
+import { checkpointToResume, createCadence, type CadenceOptions } from './train-cadence.js';
 import { computeDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, pairMargins } from './examples.js';
 import type { PrefixFeatures } from './features.js';
 import { saveFinalModel } from './output.js';
 import type { TokenPair } from './prefixes.js';
-import { PartialRewardModel, type RewardModelTraining } from './reward-model.js';
+import { PartialRewardModel } from './reward-model.js';
 import type { Resolved } from './train-options.js';
 import { initialHead } from './train-start.js';
 import type { HostParam } from './head.js';
 import { blockStepGradients, chunkBudgetBytes, planStepChunks } from './block-step.js';
 import { finalStatesFromResidual } from './top-blocks.js';
-import type { TrainEvent, TrainingHistory } from './trainer.js';
+import type { TrainingHistory } from './trainer.js';
 
 export interface TopBlocksRun {
   backbone: CausalLM;
@@ -42,7 +40,7 @@ export interface TopBlocksRun {
   keep: number;
   output?: ClaimedOutput;
   initParams?: HostParam[];
-  options: { resume?: boolean; checkpointDir?: string; evalEvery?: number; checkpointEvery?: number; signal?: AbortSignal; onProgress?: (e: TrainEvent) => void };
+  options: CadenceOptions;
 }
 
 /** Trainable copies of the base's top blocks (variables; the base's tensors stay untouched). */
@@ -61,7 +59,7 @@ function optimizerFor(rm: PartialRewardModel, from: number, r: Resolved): AdamW 
 
 export async function trainTopBlocks(run: TopBlocksRun): Promise<PartialRewardModel> {
   const { backbone, r, train, evalFeatures, evalPairs, key, keep, output, options } = run;
-  const { signal, onProgress } = options;
+  const { onProgress } = options;
   const from = backbone.config.numLayers - (r.trainable as { blocks: number }).blocks;
   const perEpoch = examplesPerEpoch(train, r.prefix);
   const stepsPerEpoch = Math.ceil(perEpoch / r.batchSize);
@@ -74,11 +72,7 @@ export async function trainTopBlocks(run: TopBlocksRun): Promise<PartialRewardMo
   let optimizer: AdamW | undefined;
   try {
     const note = (message: string): void => onProgress?.({ kind: 'note', message });
-    const checkpoint = options.resume && output ? await loadTrainingCheckpoint(output.dir, backbone, note) : undefined;
-    if (checkpoint && checkpoint.position.runKey !== key) {
-      checkpoint.rm.dispose();
-      throw new OptionError(`trainPartialRM: the checkpoint in "${options.checkpointDir}" was made with other options, data or backbone; resume with the same ones or use a new checkpointDir`);
-    }
+    const checkpoint = await checkpointToResume(output, backbone, key, options);
     // A step-0 checkpoint written when the residual pass was aborted holds the initial head only.
     if (checkpoint && checkpoint.rm.trainedBlocks) {
       rm = checkpoint.rm;
@@ -99,24 +93,18 @@ export async function trainTopBlocks(run: TopBlocksRun): Promise<PartialRewardMo
     const variables = [...head.variables.values(), ...blockVars];
     const names = [...head.variables.keys(), ...topBlockTensors(live.backbone.params, from).map(([name]) => name)];
 
-    const evaluate = async (step: number): Promise<void> => {
-      if (!evalFeatures || !evalPairs) return;
-      const finals = await finalStatesFromResidual(evalFeatures, backbone, live.backbone.params);
-      try {
-        const diagnostics = await computeDiagnostics(head, finals, evalPairs);
-        history.evals.push({ step, diagnostics });
-        onProgress?.({ kind: 'eval', step, diagnostics });
-      } finally {
-        finals.store.dispose();
-      }
-    };
-    const summary = (): RewardModelTraining => ({ options: { ...r }, steps: totalSteps, pairs: train.pairIndices.length, featurePass: train.stats, history });
-    const saveCheckpoint = async (step: number): Promise<void> => {
-      if (!output) return;
-      Object.assign(live.training, summary());
-      const dir = await saveTrainingCheckpoint(output.dir, live, opt, { step, totalSteps, runKey: key, history }, keep);
-      onProgress?.({ kind: 'checkpoint', step, dir });
-    };
+    const cadence = createCadence({
+      output, key, keep, r, totalSteps, stepsPerEpoch, train, history, options, state: () => ({ rm: live, optimizer: opt }),
+      diagnose: async () => {
+        if (!evalFeatures || !evalPairs) return undefined;
+        const finals = await finalStatesFromResidual(evalFeatures, backbone, live.backbone.params);
+        try {
+          return await computeDiagnostics(head, finals, evalPairs);
+        } finally {
+          finals.store.dispose();
+        }
+      },
+    });
 
     const margins = pairMargins(run.pairs, r.margin);
     // Planned once, against the memory free before the first step, so every step (and a resumed run) splits alike.
@@ -126,11 +114,7 @@ export async function trainTopBlocks(run: TopBlocksRun): Promise<PartialRewardMo
     let splitNoted = false;
     let examples = startStep < totalSteps ? epochExamples(train, r.prefix, r.weighting, r.seed, Math.floor(startStep / stepsPerEpoch)) : [];
     for (let step = startStep; step < totalSteps; step++) {
-      await yieldToEventLoop();
-      if (signal?.aborted) {
-        await saveCheckpoint(step);
-        throw new AbortError(`trainPartialRM was aborted after step ${step} of ${totalSteps}${options.checkpointDir ? `; the checkpoint in "${options.checkpointDir}" resumes it (resume: true / --resume)` : ''}`);
-      }
+      await cadence.beforeStep(step);
       const epoch = Math.floor(step / stepsPerEpoch);
       const inEpoch = step % stepsPerEpoch;
       if (inEpoch === 0 && step !== startStep) examples = epochExamples(train, r.prefix, r.weighting, r.seed, epoch);
@@ -157,14 +141,9 @@ export async function trainTopBlocks(run: TopBlocksRun): Promise<PartialRewardMo
       assertFiniteWeights('trainPartialRM', step + 1, names.map((name, i) => ({ name, variable: variables[i] })), `Lower lr (now ${r.lr}).`);
       history.steps.push({ step: step + 1, loss, accuracy });
       onProgress?.({ kind: 'step', step: step + 1, totalSteps, epoch, loss, accuracy, margin, lr, gradNorm });
-      const done = step + 1;
-      const epochEnd = done % stepsPerEpoch === 0;
-      if ((options.evalEvery ? done % options.evalEvery === 0 : epochEnd) && done !== totalSteps) await evaluate(done);
-      if ((options.checkpointEvery ? done % options.checkpointEvery === 0 : epochEnd) && done !== totalSteps) await saveCheckpoint(done);
+      await cadence.afterStep(step + 1);
     }
-    await evaluate(totalSteps);
-    Object.assign(live.training, summary());
-    await saveCheckpoint(totalSteps);
+    await cadence.finish();
     // The backbone's fingerprint names its numbers: rebuild it over the trained values.
     const trained = (live.backbone as BranchedLM).rebuilt();
     const result = new PartialRewardModel(trained, live.head, live.mode, live.training, { from, base: backbone });

@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import { tf } from '../engine/tf.js';
 import { encodePreferences } from '../data/encode.js';
 import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
-import { yieldToEventLoop } from '../engine/yield.js';
 import { AbortError, OptionError } from '../errors.js';
 import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import { tensorMemoryBudget } from '../engine/memory-budget.js';
@@ -20,7 +19,6 @@ import { AdamW } from '../train/adamw.js';
 import { clipByGlobalNorm } from '../train/clip.js';
 import { learningRate, validateSchedule } from '../train/schedule.js';
 import type { ClaimedOutput } from '../io/output-dir.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
 import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
 import { epochExamples, examplesPerEpoch, gatherBatch, pairMargins, type PrefixSelection, type Weighting } from './examples.js';
 import { extractPrefixFeatures, hashPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
@@ -29,12 +27,13 @@ import type { RewardModel } from './reward-model-interface.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
 import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
-import { PartialRewardModel, type RewardModelTraining } from './reward-model.js';
+import { PartialRewardModel } from './reward-model.js';
 import { resolve, TRAIN_PARTIAL_RM_SCHEMA, type Resolved, type Trainable } from './train-options.js';
 import { headOptimizer, initHeadParams, initialHead, saveStartCheckpoint } from './train-start.js';
 import { extractResidualStates } from './residual-pass.js';
 import { trainTopBlocks } from './block-train.js';
-import { refuseVocabUnsupported, trainVocabHead, type VocabObjective } from './vocab-train.js';
+import { trainVocabHead, type VocabObjective } from './vocab-train.js';
+import { checkpointToResume, createCadence } from './train-cadence.js';
 
 export type TrainEvent =
   | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport; conversationRendering?: ChatRendering }
@@ -194,7 +193,6 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
   const evalPairs = options.evalPairs ? toTokenPairs(options.evalPairs, backbone, 'eval', onProgress) : undefined;
   if (pairs.length === 0) throw new OptionError('trainPartialRM: no pair is left after encoding (see the encoded event’s drop report)');
   const passOptions = { backbone, tokensPerBatch: options.tokensPerBatch, memoryBudgetBytes: options.memoryBudgetBytes, workers: options.workers, signal };
-  if (r.head.kind === 'vocab') refuseVocabUnsupported(options);
   const prefixes = { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix, ...(r.head.kind === 'vocab' ? { states: 'from-prompt-end' as const } : {}) };
   if (options.features) checkFeatures(options.features, prefixes, pairs, backbone);
   const initParams = options.init ? await initHeadParams(options.init, r, backbone) : undefined;
@@ -229,21 +227,7 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
       return await trainTopBlocks({ backbone, r, pairs, evalPairs, train, evalFeatures, key, keep, output, initParams, options });
     }
     if (r.head.kind === 'vocab') {
-      // The same history and summary as the linear head's, evaluated once at the end.
-      const history: TrainingHistory = { steps: [], evals: [] };
-      rm = await trainVocabHead({ backbone, features: train, pairs, margins: pairMargins(pairs, r.margin), settings: r, signal, onStep: (e) => {
-        history.steps.push({ step: e.step, loss: e.loss, accuracy: e.accuracy });
-        onProgress?.(e);
-      } });
-      const steps = history.steps.length;
-      if (evalFeatures && evalPairs) {
-        const diagnostics = await computeDiagnostics(rm.head, evalFeatures, evalPairs);
-        history.evals.push({ step: steps, diagnostics });
-        onProgress?.({ kind: 'eval', step: steps, diagnostics });
-      }
-      Object.assign(rm.training, { options: r, steps, pairs: train.pairIndices.length, featurePass: train.stats, history });
-      if (output) await saveFinalModel(output, rm);
-      return rm;
+      return await trainVocabHead({ backbone, r, pairs, evalPairs, train, evalFeatures, key, keep, output, options });
     }
     const perEpoch = examplesPerEpoch(train, r.prefix);
     const stepsPerEpoch = Math.ceil(perEpoch / r.batchSize);
@@ -251,49 +235,27 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
     const schedule = { peak: r.lr, warmupSteps: Math.floor(r.warmupRatio * totalSteps), totalSteps };
     validateSchedule(schedule);
     const history: TrainingHistory = { steps: [], evals: [] };
-
-    let startStep = 0;
-    const note = (message: string): void => onProgress?.({ kind: 'note', message });
-    const checkpoint = options.resume && output ? await loadTrainingCheckpoint(output.dir, backbone, note) : undefined;
+    const checkpoint = await checkpointToResume(output, backbone, key, options);
+    const startStep = checkpoint?.position.step ?? 0;
     if (checkpoint) {
-      if (checkpoint.position.runKey !== key) {
-        checkpoint.rm.dispose();
-        throw new OptionError(`trainPartialRM: the checkpoint in "${options.checkpointDir}" was made with other options, data or backbone; resume with the same ones or use a new checkpointDir`);
-      }
-      rm = checkpoint.rm;
-      startStep = checkpoint.position.step;
       Object.assign(history, checkpoint.position.history as TrainingHistory);
       onProgress?.({ kind: 'resumed', step: startStep, dir: checkpoint.dir });
-    } else {
-      rm = new PartialRewardModel(backbone, initialHead(r, backbone, initParams), r.mode);
     }
+    rm = checkpoint?.rm ?? new PartialRewardModel(backbone, initialHead(r, backbone, initParams), r.mode);
     const head = rm.head;
     optimizer = headOptimizer(head, r);
     if (checkpoint) optimizer.restore(checkpoint.optimizerState);
-
-    const evaluate = async (step: number): Promise<void> => {
-      if (!evalFeatures || !evalPairs) return;
-      const diagnostics = await computeDiagnostics(head, evalFeatures, evalPairs);
-      history.evals.push({ step, diagnostics });
-      onProgress?.({ kind: 'eval', step, diagnostics });
-    };
-    const summary = (): RewardModelTraining => ({ options: { ...r }, steps: totalSteps, pairs: train.pairIndices.length, featurePass: train.stats, history });
-    const saveCheckpoint = async (step: number): Promise<void> => {
-      if (!output || !rm || !optimizer) return;
-      Object.assign(rm.training, summary());
-      const dir = await saveTrainingCheckpoint(output.dir, rm, optimizer, { step, totalSteps, runKey: key, history }, keep);
-      onProgress?.({ kind: 'checkpoint', step, dir });
-    };
+    const live = { rm, optimizer };
+    const cadence = createCadence({
+      output, key, keep, r, totalSteps, stepsPerEpoch, train, history, options, state: () => live,
+      diagnose: async () => (evalFeatures && evalPairs ? computeDiagnostics(head, evalFeatures, evalPairs) : undefined),
+    });
 
     const variables = [...head.variables.values()];
     const margins = pairMargins(pairs, r.margin);
     let examples = startStep < totalSteps ? epochExamples(train, r.prefix, r.weighting, r.seed, Math.floor(startStep / stepsPerEpoch)) : [];
     for (let step = startStep; step < totalSteps; step++) {
-      await yieldToEventLoop(); // timers, I/O and Ctrl-C run between steps
-      if (signal?.aborted) {
-        await saveCheckpoint(step);
-        throw new AbortError(`trainPartialRM was aborted after step ${step} of ${totalSteps}${options.checkpointDir ? `; the checkpoint in "${options.checkpointDir}" resumes it (resume: true / --resume)` : ''}`);
-      }
+      await cadence.beforeStep(step);
       const epoch = Math.floor(step / stepsPerEpoch);
       const inEpoch = step % stepsPerEpoch;
       if (inEpoch === 0 && step !== startStep) examples = epochExamples(train, r.prefix, r.weighting, r.seed, epoch);
@@ -329,14 +291,9 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
       assertFiniteWeights('trainPartialRM', step + 1, head.variables, `Lower lr (now ${r.lr}).`);
       history.steps.push({ step: step + 1, loss, accuracy });
       onProgress?.({ kind: 'step', step: step + 1, totalSteps, epoch, loss, accuracy, margin, lr, gradNorm });
-      const done = step + 1;
-      const epochEnd = done % stepsPerEpoch === 0;
-      if ((options.evalEvery ? done % options.evalEvery === 0 : epochEnd) && done !== totalSteps) await evaluate(done);
-      if ((options.checkpointEvery ? done % options.checkpointEvery === 0 : epochEnd) && done !== totalSteps) await saveCheckpoint(done);
+      await cadence.afterStep(step + 1);
     }
-    await evaluate(totalSteps);
-    Object.assign(rm.training, summary());
-    await saveCheckpoint(totalSteps);
+    await cadence.finish();
     if (output) await saveFinalModel(output, rm);
     return rm;
   } catch (err) {

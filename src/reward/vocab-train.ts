@@ -10,25 +10,29 @@
  *   regression over every prefix of every chosen response (farma.ts).
  *
  * One warm-up + cosine schedule runs over all steps, and one AdamW state over both stages (the official
- * script restarts the optimizer and the linear-decay schedule per stage); checkpoints are not written
- * (see docs/api.md).
+ * script restarts the optimizer and the linear-decay schedule per stage). Checkpoints, resume, evaluation
+ * and abort as for the linear head (train-cadence.ts).
  */
 import { tf } from '../engine/tf.js';
 import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
-import { OptionError } from '../errors.js';
-import { yieldAndCheck } from '../engine/yield.js';
+import type { ClaimedOutput } from '../io/output-dir.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import { AdamW } from '../train/adamw.js';
 import { clipByGlobalNorm } from '../train/clip.js';
 import { learningRate, validateSchedule } from '../train/schedule.js';
 import { createRng } from '../random.js';
-import { epochExamples, type PrefixSelection, type Weighting } from './examples.js';
+import { computeDiagnostics } from './diagnostics.js';
+import { epochExamples, pairMargins, type PrefixSelection, type Weighting } from './examples.js';
 import { maxConsistencyLoss } from './farma.js';
 import type { PrefixFeatures } from './features.js';
-import { RewardHead, type HeadSpec } from './head.js';
+import type { HeadSpec, RewardHead } from './head.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
+import { saveFinalModel } from './output.js';
 import type { RewardMode, TokenPair } from './prefixes.js';
 import { PartialRewardModel } from './reward-model.js';
+import { checkpointToResume, createCadence, type CadenceOptions } from './train-cadence.js';
+import type { Resolved } from './train-options.js';
+import { headOptimizer, initialHead } from './train-start.js';
+import type { TrainingHistory } from './trainer.js';
 import { tokenRewards } from './vocab-head.js';
 
 export type VocabObjective = 'bt-prefix' | 'farma';
@@ -47,21 +51,6 @@ export interface VocabTrainSettings {
   clip: number;
   margin: number;
   seed: number;
-}
-
-export interface VocabStepEvent {
-  kind: 'step';
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  /** Which loss the step minimised: Bradley–Terry (prefix pairs or complete responses) or max-consistency. */
-  stage: 'bt-prefix' | 'bt-complete' | 'max-consistency';
-  loss: number;
-  /** Fraction of the batch's pairs ranked right (Bradley–Terry stages; NaN for max-consistency). */
-  accuracy: number;
-  margin: number;
-  lr: number;
-  gradNorm: number;
 }
 
 /** One batch: Bradley–Terry rows (chosen and rejected state + token) or consistency rows (before, token, after). */
@@ -147,39 +136,63 @@ function batchLoss(head: RewardHead, f: PrefixFeatures, batch: Batch, s: VocabTr
   return { loss: bradleyTerryPrefixLoss(rc, rr, { margin: s.margin, margins: perPair, weights }), gap: tf.sub(rc, rr) };
 }
 
-/** Trains a fresh (zero) vocabulary head; `onStep` after every step. The caller owns the returned model. */
-export async function trainVocabHead(o: {
+/** A vocabulary-head run: as a top-blocks run (block-train.ts), the features being final states 'from-prompt-end'. */
+export interface VocabRun {
   backbone: CausalLM;
-  features: PrefixFeatures;
+  r: Resolved;
   pairs: readonly TokenPair[];
-  margins: readonly number[] | undefined;
-  settings: VocabTrainSettings;
-  signal?: AbortSignal;
-  onStep?: (e: VocabStepEvent) => void;
-}): Promise<PartialRewardModel> {
-  const s = o.settings;
-  const batches = vocabBatches(o.features, o.pairs, s);
+  evalPairs?: readonly TokenPair[];
+  train: PrefixFeatures;
+  evalFeatures?: PrefixFeatures;
+  key: string;
+  keep: number;
+  output?: ClaimedOutput;
+  options: CadenceOptions;
+}
+
+/**
+ * Trains a vocabulary head from zero, or from the checkpoint `resume` finds: the batch list is rebuilt
+ * from the seed, so the step index is all a resumed run needs. Evaluation, checkpoints and abort follow
+ * the head loop's cadence (train-cadence.ts). The caller owns the returned model.
+ */
+export async function trainVocabHead(run: VocabRun): Promise<PartialRewardModel> {
+  const { backbone, r, train: f, output, options } = run;
+  const batches = vocabBatches(f, run.pairs, r);
   const totalSteps = batches.length;
-  const schedule = { peak: s.lr, warmupSteps: Math.floor(s.warmupRatio * totalSteps), totalSteps };
+  const schedule = { peak: r.lr, warmupSteps: Math.floor(r.warmupRatio * totalSteps), totalSteps };
   validateSchedule(schedule);
-  const perEpoch = totalSteps / s.epochs;
-  const rm = new PartialRewardModel(o.backbone, RewardHead.init(s.head, o.backbone.config.hiddenSize, createRng(s.seed, 'head-init')), s.mode);
+  // Every epoch (a FaRMA round: both stages) has the same number of batches.
+  const stepsPerEpoch = totalSteps / r.epochs;
+  const margins = pairMargins(run.pairs, r.margin);
+  const history: TrainingHistory = { steps: [], evals: [] };
+  const checkpoint = await checkpointToResume(output, backbone, run.key, options);
+  const startStep = checkpoint?.position.step ?? 0;
+  if (checkpoint) {
+    Object.assign(history, checkpoint.position.history as TrainingHistory);
+    options.onProgress?.({ kind: 'resumed', step: startStep, dir: checkpoint.dir });
+  }
+  const rm = checkpoint?.rm ?? new PartialRewardModel(backbone, initialHead(r, backbone, undefined), r.mode);
   const head = rm.head;
-  const optimizer = new AdamW([...head.variables].map(([name, variable]) => ({ name, variable, decay: !name.endsWith('bias') })), { weightDecay: s.weightDecay, beta2: 0.999 });
+  const optimizer = headOptimizer(head, r);
   try {
+    if (checkpoint) optimizer.restore(checkpoint.optimizerState);
+    const cadence = createCadence({
+      output, key: run.key, keep: run.keep, r, totalSteps, stepsPerEpoch, train: f, history, options, state: () => ({ rm, optimizer }),
+      diagnose: async () => (run.evalFeatures && run.evalPairs ? computeDiagnostics(head, run.evalFeatures, run.evalPairs) : undefined),
+    });
     const variables = [...head.variables.values()];
-    for (let step = 0; step < totalSteps; step++) {
-      await yieldAndCheck(o.signal, 'trainPartialRM (vocabulary head)');
+    for (let step = startStep; step < totalSteps; step++) {
+      await cadence.beforeStep(step);
       const batch = batches[step];
       const lr = learningRate(step, schedule);
       const stats = tf.tidy(() => {
         let gap: tf.Tensor1D | undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const out = batchLoss(head, o.features, batch, s, o.margins);
+          const out = batchLoss(head, f, batch, r, margins);
           if (out.gap) gap = tf.keep(out.gap);
           return out.loss;
         }, variables);
-        const clipped = clipByGlobalNorm(grads, s.clip);
+        const clipped = clipByGlobalNorm(grads, r.clip);
         optimizer.apply(Object.fromEntries([...head.variables].map(([name, v]) => [name, clipped.grads[v.name]])), lr);
         const g = gap;
         const reported = [value, g ? tf.mean(tf.cast(tf.greater(g, 0), 'float32')) : tf.scalar(NaN), g ? tf.mean(g) : tf.scalar(NaN), clipped.norm] as tf.Scalar[];
@@ -188,10 +201,15 @@ export async function trainVocabHead(o: {
       });
       const [loss, accuracy, margin, gradNorm] = await Promise.all(stats.map(async (t) => (await t.data())[0]));
       stats.forEach((t) => t.dispose());
-      assertFiniteStep('trainPartialRM', step + 1, { loss, gradNorm }, `Lower lr (now ${s.lr}).`);
-      assertFiniteWeights('trainPartialRM', step + 1, head.variables, `Lower lr (now ${s.lr}).`);
-      o.onStep?.({ kind: 'step', step: step + 1, totalSteps, epoch: Math.floor(step / perEpoch), stage: batch.stage, loss, accuracy, margin, lr, gradNorm });
+      assertFiniteStep('trainPartialRM', step + 1, { loss, gradNorm }, `Lower lr (now ${r.lr}).`);
+      assertFiniteWeights('trainPartialRM', step + 1, head.variables, `Lower lr (now ${r.lr}).`);
+      // Max-consistency steps rank nothing: no accuracy (NaN would not survive a checkpoint's JSON).
+      history.steps.push({ step: step + 1, loss, ...(batch.stage === 'max-consistency' ? {} : { accuracy }) });
+      options.onProgress?.({ kind: 'step', step: step + 1, totalSteps, epoch: Math.floor(step / stepsPerEpoch), stage: batch.stage, loss, accuracy, margin, lr, gradNorm });
+      await cadence.afterStep(step + 1);
     }
+    await cadence.finish();
+    if (output) await saveFinalModel(output, rm);
     return rm;
   } catch (err) {
     rm.dispose();
@@ -199,11 +217,4 @@ export async function trainVocabHead(o: {
   } finally {
     optimizer.dispose();
   }
-}
-
-/** Options the vocabulary head does not support yet: refused, never silently ignored. */
-export function refuseVocabUnsupported(o: { resume?: boolean; checkpointEvery?: number; evalEvery?: number }): void {
-  const given = (['resume', 'checkpointEvery', 'evalEvery'] as const).filter((k) => o[k] !== undefined && o[k] !== false);
-  if (given.length === 0) return;
-  throw new OptionError(`trainPartialRM: the vocabulary head does not support ${given.join(', ')} yet (it evaluates once at the end and writes no intermediate checkpoints); leave ${given.length === 1 ? 'it' : 'them'} out`);
 }

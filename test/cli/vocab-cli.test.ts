@@ -1,5 +1,5 @@
-/** `pargs train --head vocab` (both objectives), then `pargs sample` with the vocabulary head. */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+/** `pargs train --head vocab` (both objectives; checkpoints, --resume, --eval-every), then `pargs sample` with the vocabulary head. */
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,25 @@ describe('pargs train --head vocab', () => {
     const refused = await run(['sample', '--model', model, '--rm', linear, '--prompts', join(work, 'prompts.txt'), '--max-new-tokens', '2', '--exact']);
     expect(refused.code).not.toBe(0);
     expect(refused.err.join('\n')).toMatch(/mode.exact .*vocabulary reward head/);
+  });
+
+  it('--checkpoint-every 1 writes checkpoints; --resume continues from the newest one to the same head; --eval-every evaluates', async () => {
+    const out = join(work, 'rm-resume');
+    const argv = ['train', '--model', model, '--data', join(work, 'pairs.jsonl'), '--out', out, '--head', 'vocab', '--objective', 'farma', '--epochs', '2', '--batch-size', '8', '--checkpoint-every', '1', '--keep-checkpoints', '3', '--eval-every', '2', '--seed', '4'];
+    const first = await run(argv);
+    expect(first.code).toBe(0);
+    expect(first.err.join('\n')).toMatch(/eval at step 2:/);
+    const kept = await readdir(join(out, 'checkpoints'));
+    expect(kept).toHaveLength(3);
+    const head = await readFile(join(out, 'head.safetensors'));
+    // Drop the newest checkpoint: the run looks stopped one step before its end, and --resume redoes that step.
+    await rm(join(out, 'checkpoints', kept[2]), { recursive: true });
+    const last = Number(kept[2].replace('step-', ''));
+    const resumed = await run([...argv, '--resume']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.err.join('\n')).toMatch(new RegExp(`resumed from .*${kept[1]} at step ${last - 1}`));
+    expect(await readdir(join(out, 'checkpoints'))).toContain(kept[2]);
+    expect(await readFile(join(out, 'head.safetensors'))).toEqual(head);
   });
 
   it('refuses an unknown objective', async () => {

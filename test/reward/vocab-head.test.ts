@@ -123,7 +123,8 @@ describe('trainPartialRM with head vocab', () => {
       const steps = events.filter((e) => e.kind === 'step');
       expect(steps[0].kind === 'step' && steps[0].loss).toBeCloseTo(Math.log(2), 5); // zero head: every gap 0
       if (objective === 'farma') expect(new Set(steps.map((e) => e.kind === 'step' && e.stage))).toEqual(new Set(['bt-complete', 'max-consistency']));
-      const evalEvent = events.find((e) => e.kind === 'eval');
+      // Evaluated at each epoch's end; the last evaluation is of the trained head.
+      const evalEvent = events.filter((e) => e.kind === 'eval').at(-1);
       const diagnostics = evalEvent?.kind === 'eval' ? evalEvent.diagnostics : undefined;
       if (objective === 'bt-prefix') {
         // The training loss falls; on held-out pairs the first token (X or Y, seen in training) is ranked right,
@@ -140,9 +141,9 @@ describe('trainPartialRM with head vocab', () => {
     });
   }
 
-  it("refuses objective 'farma' without a vocabulary head, and options it does not support", async () => {
+  it("refuses objective 'farma' without a vocabulary head, and trained top blocks with one", async () => {
     await expect(trainPartialRM({ backbone: lm, pairs: synthetic(4, 1), objective: 'farma' })).rejects.toThrow(/head: \{ kind: 'vocab' \}/);
-    await expect(trainPartialRM({ backbone: lm, pairs: synthetic(4, 1), head: { kind: 'vocab' }, checkpointEvery: 2 })).rejects.toThrow(/checkpointEvery/);
+    await expect(trainPartialRM({ backbone: lm, pairs: synthetic(4, 1), head: { kind: 'vocab' }, trainable: { kind: 'top-blocks', blocks: 1 } })).rejects.toThrow(/trainable 'top-blocks' works with a linear or MLP head/);
   });
 
   it('saves and loads with the vocabulary size in the manifest; a head over another vocabulary is refused', async () => {
