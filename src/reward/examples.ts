@@ -27,7 +27,7 @@ function shuffleInPlace<T>(items: T[], rng: () => number): void {
 }
 
 /** The shuffled examples of one epoch. */
-export function epochExamples(features: PrefixFeatures, selection: PrefixSelection, weighting: Weighting, seed: number, epoch: number): Example[] {
+export function epochExamples(features: Pick<PrefixFeatures, 'plans' | 'pairIndices'>, selection: PrefixSelection, weighting: Weighting, seed: number, epoch: number): Example[] {
   const sampler = createRng(seed, `prefix-sample:${epoch}`);
   const examples: Example[] = [];
   for (const pair of features.pairIndices) {

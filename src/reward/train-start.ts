@@ -15,6 +15,7 @@ import { rmSource } from './reward-model-interface.js';
 import { PartialRewardModel } from './reward-model.js';
 import type { Resolved } from './train-options.js';
 import type { TokenPair } from './prefixes.js';
+import { vocabBatches } from './vocab-batches.js';
 
 /** The head's starting point: `init`'s parameters when given, else the seeded random head. */
 export function initialHead(r: Resolved, backbone: CausalLM, initParams: HostParam[] | undefined): RewardHead {
@@ -58,9 +59,11 @@ export async function saveStartCheckpoint(dir: string, r: Resolved, backbone: Ca
       return false;
     }
   }
-  const plans = planPairs({ backbone, pairs, prefixes: { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix } });
-  const perEpoch = examplesPerEpoch({ plans, pairIndices: plans.flatMap((p, i) => (p ? [i] : [])) }, r.prefix);
-  const totalSteps = Math.ceil(perEpoch / r.batchSize) * r.epochs;
+  const vocab = r.head.kind === 'vocab';
+  const plans = planPairs({ backbone, pairs, prefixes: { mode: r.mode, alignment: r.alignment, minPrefix: r.minPrefix, ...(vocab ? { states: 'from-prompt-end' as const } : {}) } });
+  const planned = { plans, pairIndices: plans.flatMap((p, i) => (p ? [i] : [])) };
+  // The vocabulary head's step count depends on its objective (FaRMA rounds have two stages).
+  const totalSteps = vocab ? vocabBatches(planned, pairs, r).length : Math.ceil(examplesPerEpoch(planned, r.prefix) / r.batchSize) * r.epochs;
   const rm = new PartialRewardModel(backbone, initialHead(r, backbone, initParams), r.mode);
   const optimizer = headOptimizer(rm.head, r);
   try {

@@ -112,6 +112,22 @@ describe('vocabulary-head checkpoints and resume', () => {
     expect(events.find((e) => e.kind === 'step')).toMatchObject({ step: stepsBefore + 1 });
   });
 
+  it('an abort during the feature pass leaves a step-0 checkpoint (with the run\'s step count) that resumes exactly', async () => {
+    const dir = await newDir();
+    const o = { tokensPerBatch: 16, checkpointDir: dir };
+    const controller = new AbortController();
+    const run = trainPartialRM(base('farma', { ...o, signal: controller.signal, onProgress: (e) => e.kind === 'features' && controller.abort() }));
+    await expect(run).rejects.toThrow(/aborted during the feature pass; a step-0 checkpoint was written/);
+    const start = await loadTrainingCheckpoint(dir, lm);
+    const fresh = await trainPartialRM(base('farma'));
+    expect(start!.position.step).toBe(0);
+    expect(start!.position.totalSteps).toBe(fresh.training.steps);
+    start!.rm.dispose();
+    const resumed = await trainPartialRM(base('farma', { ...o, resume: true }));
+    expect(await headValues(resumed)).toEqual(await headValues(fresh));
+    [fresh, resumed].forEach((m) => m.dispose());
+  });
+
   it('refuses a checkpoint made with other options or data', async () => {
     const dir = await newDir();
     const stop = abortAfter(1);
