@@ -136,6 +136,12 @@ describe.each([['llama'], ['gpt2']])('partially fused guidedSample (%s)', (name)
     const controller = new AbortController();
     await expect(guidedSample({ ...o, signal: controller.signal, onToken: (t) => t.step === 2 && controller.abort() })).rejects.toThrow();
     expect(tf.memory().numTensors).toBe(before);
+    for (const maxNewTokens of [0, 1]) {
+      const out = await guidedSample({ ...o, maxNewTokens });
+      expect(out[0].generatedIds).toHaveLength(maxNewTokens);
+      expect(out[0].modelCalls).toBe(PARTIAL_FUSE_CALLS * (1 + maxNewTokens));
+    }
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('argsSample with a top-blocks RM runs partially fused and equals fuse: false', async () => {
