@@ -5,8 +5,9 @@
  * single-token step against the reward backbone's cache (all k candidates attend to the shared prefix),
  * and picks from softmax((log π_ref(v) + β·r) / T). When the reward model's backbone is the LM itself,
  * the chosen candidate's hidden state from that same step gives the next logits (one LM-head row), and
- * its keys/values extend the cache: no second pass. A vocabulary reward head (FaRMA) takes the
- * one-LM-step path of guided-vocab.ts instead.
+ * its keys/values extend the cache: no second pass. When it is a BranchedLM on the LM (trained top
+ * blocks), the two share the lower layers' pass and cache (partial-fuse.ts). A vocabulary reward head
+ * (FaRMA) takes the one-LM-step path of guided-vocab.ts instead.
  */
 import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
@@ -26,6 +27,7 @@ import { streamOf } from './stream.js';
 import { tokenTextCache } from './token-text.js';
 import { needsTextBridge, promptTexts, TextBridge, type BridgeTokens } from './token-bridge.js';
 import { vocabGuidedSample } from './guided-vocab.js';
+import { disposePartialScored, PARTIAL_FUSE_CALLS, partialFuseFrom, PartialFusion, type PartialCaches, type PartialScored } from './partial-fuse.js';
 import { isVocabHead } from '../reward/vocab-head.js';
 
 export type { GuidedMode } from './policy.js';
@@ -62,7 +64,10 @@ export interface GuidedSampleOptions {
   seed?: number;
   signal?: AbortSignal;
   onToken?: (token: GuidedToken) => void;
-  /** Use the shared-backbone path when possible (default true); false forces separate passes (tests, benchmarks). */
+  /**
+   * Share what the two models share (default true): the whole backbone when the RM's is the LM, the lower
+   * layers when it is the LM with trained top blocks; false forces separate passes (tests, benchmarks).
+   */
   fuse?: boolean;
   /**
    * Score through the text bridge (token-bridge.ts) even when the reward model reads the LM's tokenizer
@@ -107,7 +112,10 @@ export interface GuidedGeneration {
   text: string;
   finishReason: 'eos' | 'stop' | 'length';
   trace: GuidedToken[];
-  /** Backbone forward calls this row took part in (prefill + one or two per token). */
+  /**
+   * Backbone forward calls this row took part in: prefill + per token one (fused), two (separate
+   * backbones) or three layer-range passes (partially fused: lower layers, RM top, LM top).
+   */
   modelCalls: number;
   /** Through the text bridge (a reward model on another tokenizer): its RM tokens run vs without its cache, prefill included. */
   textBridge?: BridgeTokens;
@@ -172,9 +180,12 @@ function validate(o: GuidedSampleOptions): { beta: number; topK: number; mode: G
 interface State {
   active: number[]; // original row index of each batch row
   logits: tf.Tensor2D; // [n, V]
+  /** The LM's cache (partially fused: of its top layers only). */
   lmCache: KVCache;
-  /** The reward backbone's cache; the LM's own when fused. */
+  /** The reward backbone's cache; the LM's own when fused (partially fused: the RM's top layers). */
   rmCache: KVCache;
+  /** Partially fused: the shared lower layers' cache. */
+  lower?: KVCache;
 }
 
 export async function guidedSample(options: GuidedSampleOptions): Promise<GuidedGeneration[]> {
@@ -183,6 +194,9 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   const scorer = rewardModel.backbone;
   const bridged = options.textBridge === true || needsTextBridge(lm, rewardModel);
   const fused = !bridged && scorer === lm && options.fuse !== false;
+  const sharedFrom = bridged || options.fuse === false ? undefined : partialFuseFrom(lm, rewardModel);
+  const partial = sharedFrom === undefined ? undefined : new PartialFusion(lm, scorer, sharedFrom);
+  const callsPerToken = fused ? 1 : partial ? PARTIAL_FUSE_CALLS : 2;
   const prompts = resolvePrompts(options);
   checkContext(lm, prompts, maxNewTokens);
   const eos = new Set(options.stop?.eos === false ? [] : lm.generation.eosTokenIds);
@@ -201,7 +215,7 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   // The bridge stays in this thread: workers get prompt ids, and it reads the prompts' own text.
   const parallel = bridged ? undefined : guidedOnWorkers(options, prompts);
   if (parallel) return parallel;
-  const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: fused ? 1 : 2 }));
+  const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: callsPerToken }));
   const V = lm.config.vocabSize;
   const d = scorer.config.hiddenSize;
 
@@ -209,19 +223,25 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   // Through the bridge the RM reads its own ids, with its pad rule (token-bridge.ts).
   const padReadout = bridged ? undefined : await PadReadout.start(rewardModel, prompts);
   if (padReadout) results.forEach((r) => r.modelCalls++);
-  const pre = lm.prefill(prompts);
-  pre.hidden.dispose();
-  let state: State = { active: prompts.map((_, i) => i), logits: pre.logits, lmCache: pre.cache, rmCache: pre.cache };
+  let state: State;
+  if (partial) {
+    const pre = partial.prefill(prompts);
+    state = { active: prompts.map((_, i) => i), logits: pre.logits, lmCache: pre.caches.lmTop, rmCache: pre.caches.rmTop, lower: pre.caches.lower };
+  } else {
+    const pre = lm.prefill(prompts);
+    pre.hidden.dispose();
+    state = { active: prompts.map((_, i) => i), logits: pre.logits, lmCache: pre.cache, rmCache: pre.cache };
+  }
   let bridge: TextBridge | undefined;
   if (bridged) {
     try {
       bridge = TextBridge.start(lm, rewardModel, promptTexts(lm, options.prompts, prompts), 'guidedSample');
     } catch (err) {
-      pre.logits.dispose();
-      pre.cache.dispose();
+      state.logits.dispose();
+      state.lmCache.dispose();
       throw err;
     }
-  } else if (!fused) {
+  } else if (!fused && !partial) {
     const rmPre = scorer.prefill(prompts);
     rmPre.hidden.dispose();
     rmPre.logits.dispose();
@@ -232,7 +252,9 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
     s.logits.dispose();
     s.lmCache.dispose();
     if (s.rmCache !== s.lmCache) s.rmCache.dispose();
+    s.lower?.dispose();
   };
+  const partialCaches = (s: State): PartialCaches => ({ lower: s.lower as KVCache, lmTop: s.lmCache, rmTop: s.rmCache });
   try {
     for (let step = 0; step < maxNewTokens; step++) {
       await yieldAndCheck(signal, 'guidedSample');
@@ -242,8 +264,10 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
       const candidates = logProbs.map((lp) => topKIndices(lp, topK)); // [n][k], most probable first
 
       // One batched single-token step: every row's k candidates against that row's prefix cache.
-      const scored = bridge ? undefined : scorer.forward({ ids: candidates, cache: state.rmCache, candidates: true, logits: 'none' });
-      const flatHidden = scored && (tf.reshape(scored.hidden, [n * topK, d]) as tf.Tensor2D); // [n·k, d]
+      // Partially fused: the shared lower layers once, then the RM's top layers, on the same candidates.
+      const shared = partial?.score(partialCaches(state), candidates);
+      const scored = bridge || partial ? undefined : scorer.forward({ ids: candidates, cache: state.rmCache, candidates: true, logits: 'none' });
+      const flatHidden = shared ? shared.hidden : scored && (tf.reshape(scored.hidden, [n * topK, d]) as tf.Tensor2D); // [n·k, d]
       // The step's tensors are freed however it ends, also when choosing throws (DecodingError, onToken).
       let next: State | undefined;
       try {
@@ -280,16 +304,17 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
           const result = results[row];
           result.generatedIds.push(tokenId);
           result.trace.push(token);
-          result.modelCalls += fused ? 1 : 2;
+          result.modelCalls += callsPerToken;
           options.onToken?.(token);
           return j;
         });
 
         // After the last token nothing needs the next logits or the extended caches.
-        if (step < maxNewTokens - 1) next = advance(state, scored?.candidateKV ?? [], chosen, candidates, flatHidden);
+        if (step < maxNewTokens - 1) next = shared ? advancePartial(state, shared, chosen, candidates) : advance(state, scored?.candidateKV ?? [], chosen, candidates, flatHidden);
       } finally {
+        if (shared) disposePartialScored(shared);
         scored?.hidden.dispose();
-        flatHidden?.dispose();
+        if (!shared) flatHidden?.dispose();
         for (const l of scored?.candidateKV ?? []) {
           l.keysT.dispose();
           l.values.dispose();
@@ -344,15 +369,22 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
     return { active: s.active, logits: out.logits, lmCache: out.cache, rmCache };
   }
 
+  /** The partially fused step's second half: the LM's top layers on the chosen candidates, three caches extended. */
+  function advancePartial(s: State, shared: PartialScored, chosen: number[], candidates: number[][]): State {
+    const out = (partial as PartialFusion).advance(partialCaches(s), shared, chosen, chosen.map((j, b) => candidates[b][j]));
+    return { active: s.active, logits: out.logits, lmCache: out.caches.lmTop, rmCache: out.caches.rmTop, lower: out.caches.lower };
+  }
+
   /** Drops finished rows from the batch (`keep` is non-empty). */
   function compact(s: State, keep: number[]): State {
     const lmCache = s.lmCache.selectRows(keep);
     const logits = tf.tidy(() => tf.gather(s.logits, tf.tensor1d(Int32Array.from(keep), 'int32')) as tf.Tensor2D);
     const rmCache = s.rmCache === s.lmCache ? lmCache : s.rmCache.selectRows(keep);
+    const lower = s.lower?.selectRows(keep);
     const active = keep.map((b) => s.active[b]);
     s.active.forEach((row, b) => keep.includes(b) || bridge?.drop(row));
     disposeState(s);
-    return { active, logits, lmCache, rmCache };
+    return lower ? { active, logits, lmCache, rmCache, lower } : { active, logits, lmCache, rmCache };
   }
 }
 

@@ -25,7 +25,7 @@ export interface StepOutput {
 
 const tensorSpec = (): Spec => instance(() => tf.Tensor, 'a tf.Tensor');
 const cacheSpec = (): Spec => instance(() => KVCacheClass, 'a KVCache (from prefill or step)');
-const FORWARD_INPUT = object({ ids: required(idRows()), mask: idRows(), cache: cacheSpec(), logits: oneOf('none', 'last', 'all'), returnCache: boolean(), candidates: boolean(), toLayer: integer({ min: 0 }) }, 'forward input');
+const FORWARD_INPUT = object({ ids: required(idRows()), mask: idRows(), cache: cacheSpec(), logits: oneOf('none', 'last', 'all'), returnCache: boolean(), candidates: boolean(), toLayer: integer({ min: 0 }), fromLayer: integer({ min: 0 }), residual: tensorSpec() }, 'forward input');
 
 /** Left-pads ragged rows to one length: `ids` with `padId` and a 0/1 mask. */
 export function leftPad(rows: readonly (readonly number[])[], padId: number): { ids: number[][]; mask: number[][] } {

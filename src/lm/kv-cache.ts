@@ -24,6 +24,11 @@ export class KVCache {
     readonly keyMask: Uint8Array[],
     /** Position id the next token of each row gets (the count of its real tokens so far). */
     readonly nextPosition: number[],
+    /**
+     * The model layer `layers[0]` belongs to: a cache may hold only a range of layers (the shared lower
+     * layers, or one model's top layers, in partially fused guided decoding; see partial-fuse.ts).
+     */
+    readonly firstLayer = 0,
   ) {}
 
   get batchSize(): number {
@@ -62,6 +67,7 @@ export class KVCache {
       layers,
       rows.map((r) => this.keyMask[r].slice()),
       rows.map((r) => this.nextPosition[r]),
+      this.firstLayer,
     );
   }
 
@@ -108,7 +114,7 @@ export class KVCache {
       extended[m.length] = 1;
       return extended;
     });
-    return new KVCache(layers, keyMask, this.nextPosition.map((p) => p + 1));
+    return new KVCache(layers, keyMask, this.nextPosition.map((p) => p + 1), this.firstLayer);
   }
 
   dispose(): void {

@@ -21,7 +21,10 @@ export interface ForwardInput {
   ids: readonly (readonly number[])[];
   /** 1 = real token, 0 = padding, [B, T]; all ones when omitted. */
   mask?: readonly (readonly number[])[];
-  /** Keys and values of earlier tokens; the new tokens continue its positions. Not consumed. */
+  /**
+   * Keys and values of earlier tokens; the new tokens continue its positions. Not consumed. It holds
+   * exactly the layers this forward runs ([fromLayer, toLayer), see `KVCache.firstLayer`).
+   */
   cache?: KVCache;
   /** Which positions get LM-head logits: none, the last column ([B, V]) or every position ([B, T, V]). */
   logits?: LogitsSelection;
@@ -35,9 +38,17 @@ export interface ForwardInput {
   candidates?: boolean;
   /**
    * Stop before this layer: `hidden` is then the residual stream entering layer `toLayer` (no final
-   * norm, no logits, no cache) — what a reward model with trained top blocks caches once per sequence.
+   * norm, no logits) — what a reward model with trained top blocks caches once per sequence. A returned
+   * cache or `candidateKV` then covers layers [fromLayer, toLayer).
    */
   toLayer?: number;
+  /**
+   * Start at this layer from `residual` instead of the embeddings; `ids` still give the positions and
+   * the mask (and must be the tokens the residual belongs to). With `toLayer` elsewhere: a layer range.
+   */
+  fromLayer?: number;
+  /** The residual stream entering `fromLayer`, [B·T, d]; not consumed. Required with `fromLayer`. */
+  residual?: tf.Tensor2D;
 }
 
 /** The inputs of `forwardFrom`: the residual entering layer `fromLayer` and the padding mask it was computed with. */
@@ -117,10 +128,17 @@ export class Transformer {
     const group = H / Hkv;
     const past = input.cache?.layers;
 
+    const fromLayer = input.fromLayer ?? 0;
+    const toLayer = input.toLayer ?? params.layers.length;
+    this.checkRange(input, fromLayer, toLayer, B * T);
+
     const result = tf.tidy((): tf.TensorContainer => {
-      const ids = tf.tensor1d(host.ids, 'int32');
-      let x = tf.gather(params.embed, ids) as tf.Tensor2D; // [B·T, d]
-      if (params.positionEmbed) x = tf.add(x, tf.gather(params.positionEmbed, tf.tensor1d(host.positions, 'int32'))); // [B·T, d]
+      let x: tf.Tensor2D;
+      if (input.residual) x = tf.clone(input.residual); // [B·T, d]
+      else {
+        x = tf.gather(params.embed, tf.tensor1d(host.ids, 'int32')) as tf.Tensor2D; // [B·T, d]
+        if (params.positionEmbed) x = tf.add(x, tf.gather(params.positionEmbed, tf.tensor1d(host.positions, 'int32'))); // [B·T, d]
+      }
       const rope = this.ropeFor(host.positions); // cos, sin: [B·T, 1, hd]
       const bias = tf.tensor4d(host.bias, [B, 1, T, Tk]);
       const fullBias = host.fullBias ? tf.tensor4d(host.fullBias, [B, 1, T, Tk]) : bias;
@@ -129,9 +147,10 @@ export class Transformer {
       const want = { cache: input.returnCache === true, candidates: input.candidates === true };
       const dims: LayerDims = { B, T, Tk, H, Hkv, hd, group };
 
-      const toLayer = input.toLayer ?? params.layers.length;
-      x = this.runLayers(x, params, 0, toLayer, dims, rope, bias, fullBias, past, want, kv, newKV);
-      if (input.toLayer !== undefined) return { hidden: tf.reshape(x, [B, T, c.hiddenSize]), keep: [] };
+      x = this.runLayers(x, params, fromLayer, toLayer, dims, rope, bias, fullBias, past, want, kv, newKV);
+      const kept = input.candidates ? newKV : input.returnCache ? kv : [];
+      const keep = kept.flatMap((l) => [l.keysT, l.values]);
+      if (input.toLayer !== undefined) return { hidden: tf.reshape(x, [B, T, c.hiddenSize]), keep };
 
       const final = this.norm(x, params.finalNorm); // [B·T, d]
       const hidden = tf.reshape(final, [B, T, c.hiddenSize]) as tf.Tensor3D;
@@ -142,8 +161,6 @@ export class Transformer {
       } else if (input.logits === 'all') {
         logits = tf.reshape(tf.matMul(final, params.lmHead), [B, T, c.vocabSize]); // [B, T, V]
       }
-      const kept = input.candidates ? newKV : input.returnCache ? kv : [];
-      const keep = kept.flatMap((l) => [l.keysT, l.values]);
       return logits ? { hidden, logits, keep } : { hidden, keep };
     }) as { hidden: tf.Tensor3D; logits?: tf.Tensor; keep: tf.Tensor4D[] };
 
@@ -152,7 +169,7 @@ export class Transformer {
     const layers: LayerKV[] = [];
     for (let i = 0; i < result.keep.length; i += 2) layers.push({ keysT: result.keep[i], values: result.keep[i + 1] });
     if (input.candidates) out.candidateKV = layers;
-    else if (input.returnCache) out.cache = new KVCache(layers, host.keyMask, host.nextPosition);
+    else if (input.returnCache) out.cache = new KVCache(layers, host.keyMask, host.nextPosition, fromLayer);
     return out;
   }
 
@@ -196,7 +213,24 @@ export class Transformer {
     this.rotateHalf?.dispose();
   }
 
-  /** Layers [from, to) on the residual x [B·T, d] (consumed); collects the caches `want` asks for. */
+  /** A layer range [fromLayer, toLayer) needs a residual of the right shape and a cache of exactly those layers. */
+  private checkRange(input: ForwardInput, fromLayer: number, toLayer: number, rows: number): void {
+    const N = this.params.layers.length;
+    if (input.fromLayer !== undefined) {
+      if (!Number.isInteger(fromLayer) || fromLayer < 0 || fromLayer >= toLayer) throw new OptionError(`forward: fromLayer must be an integer in [0, ${toLayer}) (below toLayer), got ${input.fromLayer}`);
+      const r = input.residual;
+      if (!r) throw new OptionError(`forward: fromLayer ${fromLayer} starts from a residual; pass residual [B·T, d] (from forward({ toLayer: ${fromLayer} }))`);
+      if (r.shape[0] !== rows || r.shape[1] !== this.config.hiddenSize) throw new OptionError(`forward: residual has shape [${r.shape}], the ids imply [${rows}, ${this.config.hiddenSize}]`);
+    } else if (input.residual) {
+      throw new OptionError('forward: residual needs fromLayer, the layer it enters');
+    }
+    const cache = input.cache;
+    if (cache && (cache.firstLayer !== fromLayer || cache.layers.length !== toLayer - fromLayer)) {
+      throw new OptionError(`forward: the cache holds layers [${cache.firstLayer}, ${cache.firstLayer + cache.layers.length}), this forward runs [${fromLayer}, ${toLayer}) of ${N}; pass the cache of that range`);
+    }
+  }
+
+  /** Layers [from, to) on the residual x [B·T, d] (consumed), `past[i]` being layer from + i; collects the caches `want` asks for. */
   private runLayers(
     x: tf.Tensor2D, params: TransformerParams, from: number, to: number, dims: LayerDims,
     rope: { cos: tf.Tensor3D; sin: tf.Tensor3D } | undefined, bias: tf.Tensor4D, fullBias: tf.Tensor4D,
@@ -207,7 +241,7 @@ export class Transformer {
       // Each sub-block runs in its own tidy: attention scores [B, H, T, Tk] and the MLP's [B·T, I]
       // activations are freed as soon as the block's output exists, so peak memory is one layer's
       // worth, not all layers' (a gradient tape still keeps what backprop needs, as its own copies).
-      const attn = tf.tidy(() => this.attention(x, layer, li, dims, rope, this.windowApplies(li) ? bias : fullBias, past?.[li], want));
+      const attn = tf.tidy(() => this.attention(x, layer, li, dims, rope, this.windowApplies(li) ? bias : fullBias, past?.[li - from], want));
       if (attn.keysT && attn.values) kv.push({ keysT: attn.keysT, values: attn.values });
       if (attn.newKeysT && attn.newValues) newKV.push({ keysT: attn.newKeysT, values: attn.newValues });
       const residual = tf.add(x, attn.out) as tf.Tensor2D; // [B·T, d]
@@ -337,7 +371,7 @@ export class Transformer {
     if (input.candidates && !cache) throw new OptionError('forward: candidates need a cache holding the prefix they continue');
     if (input.toLayer !== undefined) {
       if (!Number.isInteger(input.toLayer) || input.toLayer < 0 || input.toLayer > c.numLayers) throw new OptionError(`forward: toLayer must be an integer in [0, ${c.numLayers}], got ${input.toLayer}`);
-      if (input.cache || input.returnCache || input.candidates || (input.logits ?? 'none') !== 'none') throw new OptionError('forward: toLayer returns the residual entering that layer; it takes no cache, candidates or logits');
+      if ((input.logits ?? 'none') !== 'none') throw new OptionError('forward: toLayer returns the residual entering that layer; it gives no logits');
     }
     if (input.candidates && input.returnCache) throw new OptionError('forward: candidates return candidateKV, not a cache; use KVCache.appendCandidate');
     if (cache) {

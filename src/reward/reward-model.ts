@@ -95,7 +95,7 @@ export class PartialRewardModel implements RewardModel {
     /**
      * Set when the top blocks were trained: `backbone` is then a BranchedLM sharing `base`'s embeddings
      * and layers < from (same tensors) with its own layers ≥ from and final norm; decoding with `base`
-     * as the LM takes the separate-backbone path.
+     * as the LM takes the partially fused path (decode/partial-fuse.ts).
      */
     readonly trainedBlocks?: TrainedBlocks,
   ) {
