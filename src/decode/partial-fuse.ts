@@ -14,6 +14,7 @@ import { tf } from '../engine/tf.js';
 import { BranchedLM } from '../lm/branched-lm.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import type { KVCache, LayerKV } from '../lm/kv-cache.js';
+import type { ForwardOutput } from '../lm/transformer.js';
 import type { RewardModel } from '../reward/reward-model-interface.js';
 
 /** Forward calls per token (and in the prefill) of the partially fused path. */
@@ -113,7 +114,7 @@ export class PartialFusion {
   advance(caches: PartialCaches, scored: PartialScored, chosen: readonly number[], tokens: readonly number[]): { logits: tf.Tensor2D; caches: PartialCaches } {
     const k = scored.lowerKV[0].values.shape[2];
     const residual = tf.tidy(() => tf.gather(scored.residual, tf.tensor1d(Int32Array.from(chosen, (j, b) => b * k + j), 'int32')) as tf.Tensor2D); // [n, d]
-    let out;
+    let out: ForwardOutput;
     try {
       out = this.lm.forward({ ids: tokens.map((t) => [t]), residual, fromLayer: this.from, cache: caches.lmTop, logits: 'last', returnCache: true });
     } finally {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
 import { argsSample } from '../../src/decode/baselines.js';
 import { guidedSample, type GuidedGeneration, type GuidedSampleOptions } from '../../src/decode/guided.js';
+import { guidedSampleNoCache } from '../../src/decode/reference-loop.js';
 import { partialFuseFrom, PARTIAL_FUSE_CALLS } from '../../src/decode/partial-fuse.js';
 import { BranchedLM, topBlockTensors } from '../../src/lm/branched-lm.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
@@ -77,6 +78,13 @@ describe.each([['llama'], ['gpt2']])('partially fused guidedSample (%s)', (name)
     expectSame(partial, separate);
     expect(partial[0].modelCalls).toBe(PARTIAL_FUSE_CALLS * (1 + MAX));
     expect(separate[0].modelCalls).toBe(2 + 2 * MAX);
+  });
+
+  it('greedy, m = 2: the same tokens as the no-cache reference loop (a full forward of LM and RM per candidate)', async () => {
+    const o = opts(2, { mode: { kind: 'greedy' }, promptIds: PROMPTS.slice(0, 2), maxNewTokens: 5 });
+    const partial = await guidedSample(o);
+    const reference = await guidedSampleNoCache(o);
+    partial.forEach((p, r) => expect(p.generatedIds).toEqual(reference[r].generatedIds));
   });
 
   it('with rows finishing mid-batch (the three caches compacted) equals separate backbones', async () => {
