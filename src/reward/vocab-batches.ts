@@ -4,28 +4,15 @@
  * epoch of complete responses, then one of chosen prefixes (see vocab-train.ts).
  */
 import { createRng } from '../random.js';
-import { epochExamples, type PrefixSelection, type Weighting } from './examples.js';
+import { epochExamples } from './examples.js';
 import type { PrefixFeatures } from './features.js';
-import type { HeadSpec } from './head.js';
-import type { RewardMode, TokenPair } from './prefixes.js';
+import type { TokenPair } from './prefixes.js';
+import type { Resolved } from './train-options.js';
 
 export type VocabObjective = 'bt-prefix' | 'farma';
 
-export interface VocabTrainSettings {
-  objective: VocabObjective;
-  mode: RewardMode;
-  head: HeadSpec;
-  prefix: PrefixSelection;
-  weighting: Weighting;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  weightDecay: number;
-  warmupRatio: number;
-  clip: number;
-  margin: number;
-  seed: number;
-}
+/** The resolved training options a vocabulary-head run reads (a subset of trainPartialRM's). */
+export type VocabTrainSettings = Pick<Resolved, 'objective' | 'mode' | 'head' | 'prefix' | 'weighting' | 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'warmupRatio' | 'clip' | 'margin' | 'seed'>;
 
 /** One batch: Bradley–Terry rows (chosen and rejected state + token) or consistency rows (before, token, after). */
 export type Batch =
