@@ -122,9 +122,18 @@ export class PartialFusion {
     }
     out.hidden.dispose();
     const lmTop = out.cache as KVCache;
-    const lower = caches.lower.appendCandidate(scored.lowerKV, chosen);
-    const rmTop = caches.rmTop.appendCandidate(scored.rmKV, chosen);
-    return { logits: out.logits as tf.Tensor2D, caches: { lower, lmTop, rmTop } };
+    let lower: KVCache | undefined;
+    try {
+      lower = caches.lower.appendCandidate(scored.lowerKV, chosen);
+      const rmTop = caches.rmTop.appendCandidate(scored.rmKV, chosen);
+      return { logits: out.logits as tf.Tensor2D, caches: { lower, lmTop, rmTop } };
+    } catch (err) {
+      // Nothing made here outlives a failed step: the caller keeps `caches` and `scored`.
+      out.logits?.dispose();
+      lmTop.dispose();
+      lower?.dispose();
+      throw err;
+    }
   }
 }
 

@@ -4,7 +4,7 @@ import { tf } from '../../src/engine/tf.js';
 import { argsSample } from '../../src/decode/baselines.js';
 import { guidedSample, type GuidedGeneration, type GuidedSampleOptions } from '../../src/decode/guided.js';
 import { guidedSampleNoCache } from '../../src/decode/reference-loop.js';
-import { partialFuseFrom, PARTIAL_FUSE_CALLS } from '../../src/decode/partial-fuse.js';
+import { disposePartialCaches, disposePartialScored, partialFuseFrom, PartialFusion, PARTIAL_FUSE_CALLS } from '../../src/decode/partial-fuse.js';
 import { BranchedLM, topBlockTensors } from '../../src/lm/branched-lm.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
@@ -149,6 +149,26 @@ describe.each([['llama'], ['gpt2']])('partially fused guidedSample (%s)', (name)
       expect(out[0].generatedIds).toHaveLength(maxNewTokens);
       expect(out[0].modelCalls).toBe(PARTIAL_FUSE_CALLS * (1 + maxNewTokens));
     }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a step whose cache extension fails leaves no tensor behind and the given caches usable', () => {
+    const rm = model().rms.get(2) as PartialRewardModel;
+    const fusion = new PartialFusion(model().lm, rm.backbone, 1);
+    const before = tf.memory().numTensors;
+    const { logits, caches } = fusion.prefill(PROMPTS);
+    logits.dispose();
+    const candidates = PROMPTS.map(() => [1, 2, 3]);
+    const scored = fusion.score(caches, candidates);
+    // The lower cache extends, then the RM-top one refuses a candidate set with a layer missing.
+    const broken = { ...scored, rmKV: scored.rmKV.slice(1) };
+    expect(() => fusion.advance(caches, broken, [0, 1, 2], [1, 2, 3])).toThrow(/layers of candidates/);
+    const next = fusion.advance(caches, scored, [0, 1, 2], [1, 2, 3]);
+    expect(next.logits.shape).toEqual([PROMPTS.length, model().lm.config.vocabSize]);
+    next.logits.dispose();
+    disposePartialCaches(next.caches);
+    disposePartialScored(scored);
+    disposePartialCaches(caches);
     expect(tf.memory().numTensors).toBe(before);
   });
 
