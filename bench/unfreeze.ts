@@ -3,7 +3,7 @@
  * with 1 and 2 blocks, each in partial (PARGS prefix pairs) and full (complete responses) mode.
  *
  *   npx tsx bench/unfreeze.ts [--task demo|hh|both] [--model DIR] [--hh-train N] [--hh-eval N] [--hh-length L]
- *                            [--hh-epochs E] [--hh-batch B] [--modes partial,full] [--unfreeze 0,1,2]
+ *                            [--hh-epochs E] [--hh-batch B] [--modes partial,full] [--unfreeze 0,1,2] [--seed S]
  *
  * demo: the preference pairs `pargs demo` trains its reward models on (default config, seed 1: two
  *   samples per training prompt from the bundled model, labelled by the AFINN gold judge; the judge's
@@ -17,6 +17,8 @@
  * held-out pairs: prefix accuracy by tenth of the response, all-prefix accuracy, full accuracy, and the
  * wall time of the whole trainPartialRM call (feature or residual pass included). Runs in this thread.
  * `--modes` and `--unfreeze` (0 = head only) run a subset of the rows, e.g. to fill in one cell.
+ * `--seed` (1) is the training seed (head initialisation, batch order); the pairs and their split stay
+ * those of seed 1, so runs of several seeds measure how much the training itself varies.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -57,7 +59,7 @@ async function runTask(task: string, lm: CausalLM, train: readonly TokenPair[], 
     for (const [label, trainable] of TRAINABLES.filter((_, m) => blocks.includes(m))) {
       log(`${task}: ${mode}, ${label} (${plan.epochs} epochs, batch ${plan.batchSize}); load ${machine().loadAverage1m}`);
       const t0 = performance.now();
-      const rm = await trainPartialRM({ backbone: lm, pairs: train, evalPairs, mode, trainable, epochs: plan.epochs, batchSize: plan.batchSize, lr: budget.lr, seed: 1, workers: 1 });
+      const rm = await trainPartialRM({ backbone: lm, pairs: train, evalPairs, mode, trainable, epochs: plan.epochs, batchSize: plan.batchSize, lr: budget.lr, seed: intFlag('seed', 1), workers: 1 });
       const seconds = (performance.now() - t0) / 1000;
       const evals = rm.training.history.evals;
       const d = evals[evals.length - 1].diagnostics;
