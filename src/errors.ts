@@ -83,3 +83,11 @@ export class WorkerError extends PargsError {
     super(message);
   }
 }
+
+/**
+ * The native TensorFlow backend cannot be provisioned or loaded: a build step failed, a library is
+ * missing, or a requested GPU is absent. The message names the step, its output and the fix.
+ */
+export class BackendError extends PargsError {
+  override name = 'BackendError';
+}

@@ -16,8 +16,9 @@ import { scoreCommand } from './score.js';
 import { trainCommand } from './train.js';
 import { pretrainCommand } from './pretrain.js';
 import { recipeCommand } from './recipe.js';
+import { nativeCommand } from './native.js';
 
-const COMMANDS: Command[] = [demoCommand, infoCommand, generateCommand, trainCommand, featuresCommand, sampleCommand, scoreCommand, evalCommand, pretrainCommand, evalLmCommand, recipeCommand] as unknown as Command[];
+const COMMANDS: Command[] = [demoCommand, infoCommand, generateCommand, trainCommand, featuresCommand, sampleCommand, scoreCommand, evalCommand, pretrainCommand, evalLmCommand, recipeCommand, nativeCommand] as unknown as Command[];
 
 /** 128 + SIGINT, what shells report for a command stopped by Ctrl-C. */
 const EXIT_INTERRUPTED = 130;

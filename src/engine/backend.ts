@@ -10,6 +10,8 @@
 import { OptionError } from '../errors.js';
 import { checkOptions, func, oneOf, type Schema } from '../options.js';
 import { tf } from './tf.js';
+import { availableParallelism } from 'node:os';
+import { importNativeBinding, nativeBackendFacts } from './native/import.js';
 import { applyWasmPatches, registerBatchMatMulGradient } from './wasm-patches.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -18,8 +20,12 @@ export interface BackendInfo {
   name: BackendName;
   /** Runs kernels in native libtensorflow (tfjs-node), not JS or WebAssembly. */
   native: boolean;
-  /** The CUDA build of libtensorflow (tfjs-node-gpu) is loaded. */
+  /** Kernels run on a GPU device (asked of the native backend itself, not read from a package name). */
   gpu: boolean;
+  /** The libtensorflow version the native binding runs (native only). */
+  libtensorflow?: string;
+  /** Threads the backend computes with: TensorFlow's intra-op threads on native, 1 on wasm and cpu. */
+  threads?: number;
   /** One human-readable line, e.g. for a CLI banner. */
   description: string;
 }
@@ -32,11 +38,9 @@ export interface InitBackendOptions {
 
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 const VALID_REQUESTS = [...BACKEND_NAMES, 'auto'];
-/** GPU build first: when both are installed the user installed the GPU one on purpose. */
-const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
 const INSTALL_HINT =
-  'install it with `npm install @tensorflow/tfjs-node` (or `@tensorflow/tfjs-node-gpu` for CUDA) ' +
-  'on a machine that can download libtensorflow, or choose backend "wasm"';
+  'provision it with `npx pargs native install` (add --gpu for CUDA; README "Native backend"), ' +
+  'or choose backend "wasm"';
 
 let current: BackendInfo | undefined;
 let prodModeSet = false;
@@ -62,21 +66,6 @@ function parseRequest(value: unknown, where: string): BackendName | 'auto' {
 function defaultLog(msg: string): void {
   const verbose = process.env.PARGS_VERBOSE;
   if (verbose !== undefined && verbose !== '' && verbose !== '0') process.stderr.write(`${msg}\n`);
-}
-
-/** Imports the first native binding that loads (it registers the 'tensorflow' backend). */
-async function importNative(): Promise<{ pkg: string; gpu: boolean } | undefined> {
-  for (const pkg of NATIVE_PACKAGES) {
-    try {
-      // A variable specifier keeps TypeScript and bundlers from requiring the optional package.
-      const specifier: string = pkg;
-      await import(specifier);
-      return { pkg, gpu: pkg.endsWith('-gpu') };
-    } catch {
-      // Not installed, or its libtensorflow failed to load: try the next option.
-    }
-  }
-  return undefined;
 }
 
 async function describeWasm(): Promise<string> {
@@ -113,18 +102,24 @@ function removeListenersAddedSince(before: Map<string, Set<Listener>>): void {
 /** Makes `name` the active tfjs backend; returns its info, or throws when it cannot. */
 async function activate(name: BackendName): Promise<BackendInfo> {
   if (name === 'tensorflow') {
-    const native = await importNative();
-    if (!native) {
-      throw new OptionError(`backend "tensorflow" needs @tensorflow/tfjs-node, which is not installed: ${INSTALL_HINT}`);
+    const { loaded, failures } = await importNativeBinding();
+    if (!loaded) {
+      throw new OptionError(`backend "tensorflow" is not available (${failures.join('; ')}): ${INSTALL_HINT}`);
     }
+    // The binding's own tfjs registers the stock gradients when it loads, over ours.
+    registerBatchMatMulGradient();
     if (!(await tf.setBackend('tensorflow'))) {
-      throw new OptionError(`backend "tensorflow": ${native.pkg} loaded but its backend failed to initialise`);
+      throw new OptionError(`backend "tensorflow": ${loaded.pkg} loaded but its backend failed to initialise`);
     }
+    const facts = nativeBackendFacts(tf.backend(), availableParallelism());
+    const device = facts.usingGpu ? 'GPU' : 'CPU';
     return {
       name,
       native: true,
-      gpu: native.gpu,
-      description: `TensorFlow native (${native.pkg}${native.gpu ? ', CUDA build' : ', CPU'})`,
+      gpu: facts.usingGpu,
+      libtensorflow: facts.tfVersion,
+      threads: facts.threads,
+      description: `TensorFlow native ${facts.tfVersion} on ${device}, ${facts.threads} thread${facts.threads === 1 ? '' : 's'} (${loaded.pkg} from the ${loaded.origin})`,
     };
   }
   if (name === 'wasm') {
@@ -137,10 +132,10 @@ async function activate(name: BackendName): Promise<BackendInfo> {
     } finally {
       removeListenersAddedSince(before);
     }
-    return { name, native: false, gpu: false, description: await describeWasm() };
+    return { name, native: false, gpu: false, threads: 1, description: await describeWasm() };
   }
   if (!(await tf.setBackend('cpu'))) throw new OptionError('backend "cpu" failed to initialise');
-  return { name, native: false, gpu: false, description: 'plain JavaScript (tfjs cpu backend; slow)' };
+  return { name, native: false, gpu: false, threads: 1, description: 'plain JavaScript (tfjs cpu backend; slow)' };
 }
 
 async function select(opts: InitBackendOptions): Promise<BackendInfo> {
