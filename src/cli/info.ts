@@ -37,6 +37,9 @@ export const infoCommand = defineCommand({
         eos: lm.generation.eosTokenIds,
         addsBos: lm.tokenizer.addsBos,
         backend: lm.backend.description,
+        device: lm.backend.gpu ? 'GPU' : 'CPU',
+        threads: lm.backend.threads ?? 1,
+        ...(lm.backend.libtensorflow ? { libtensorflow: lm.backend.libtensorflow } : {}),
       };
       if (flags.json) {
         io.out(JSON.stringify(summary));

@@ -8,7 +8,7 @@
  * dynamic import and their absence is an ordinary outcome, not an error (unless asked for).
  */
 import { OptionError } from '../errors.js';
-import { checkOptions, func, oneOf, type Schema } from '../options.js';
+import { checkOptions, func, number, object, oneOf, required, type Schema } from '../options.js';
 import { tf } from './tf.js';
 import { availableParallelism } from 'node:os';
 import { importNativeBinding, nativeBackendFacts } from './native/import.js';
@@ -30,13 +30,27 @@ export interface BackendInfo {
   description: string;
 }
 
+/** What the backend is chosen for, when known: auto picks by model size (see AUTO_NATIVE_MIN_PARAMETERS). */
+export interface BackendWorkload {
+  /** Parameters of the model about to run. */
+  parameters: number;
+}
+
 export interface InitBackendOptions {
   backend?: BackendName | 'auto';
+  workload?: BackendWorkload;
   /** Receives one line describing the choice. Default: stderr, only when PARGS_VERBOSE is set. */
   log?: (msg: string) => void;
 }
 
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+/**
+ * Auto runs models of at least this many parameters on native TensorFlow (when it loads) and smaller
+ * ones on WebAssembly. Measured (bench/native.ts, docs/benchmarks.md): every native op costs a fixed
+ * overhead several times wasm's, so small models decode faster on wasm, and native wins from here on.
+ */
+export const AUTO_NATIVE_MIN_PARAMETERS = 30_000_000;
 const VALID_REQUESTS = [...BACKEND_NAMES, 'auto'];
 const INSTALL_HINT =
   'provision it with `npx pargs native install` (add --gpu for CUDA; README "Native backend"), ' +
@@ -138,6 +152,16 @@ async function activate(name: BackendName): Promise<BackendInfo> {
   return { name, native: false, gpu: false, threads: 1, description: 'plain JavaScript (tfjs cpu backend; slow)' };
 }
 
+/** The backend auto prefers for a workload, and why, in words for the PARGS_VERBOSE banner. */
+export function autoChoice(workload: BackendWorkload | undefined): { name: BackendName; reason: string } {
+  if (!workload) return { name: 'wasm', reason: 'no model size given; WebAssembly is the embedded default' };
+  const millions = (workload.parameters / 1e6).toFixed(1);
+  const limit = `${AUTO_NATIVE_MIN_PARAMETERS / 1e6} M`;
+  return workload.parameters >= AUTO_NATIVE_MIN_PARAMETERS
+    ? { name: 'tensorflow', reason: `${millions} M parameters ≥ ${limit}, where native TensorFlow measured faster than WebAssembly` }
+    : { name: 'wasm', reason: `${millions} M parameters < ${limit}, where WebAssembly measured as fast or faster (native pays a fixed cost per op)` };
+}
+
 async function select(opts: InitBackendOptions): Promise<BackendInfo> {
   const request =
     opts.backend !== undefined
@@ -146,9 +170,12 @@ async function select(opts: InitBackendOptions): Promise<BackendInfo> {
         ? parseRequest(process.env.PARGS_BACKEND, 'environment variable PARGS_BACKEND')
         : 'auto';
 
+  const auto = request === 'auto' ? autoChoice(opts.workload) : undefined;
   // Idempotent: keep the cached choice when nothing different is asked for and tfjs still
-  // runs it (a caller may have switched with tf.setBackend in between, e.g. in tests).
-  if (current && (request === 'auto' || request === current.name) && tf.getBackend() === current.name) {
+  // runs it (a caller may have switched with tf.setBackend in between, e.g. in tests). Auto without a
+  // workload keeps whatever runs; auto for a model switches only when the model calls for another backend.
+  const wanted = auto ? (opts.workload ? auto.name : current?.name) : request;
+  if (current && wanted === current.name && tf.getBackend() === current.name) {
     return current;
   }
 
@@ -161,11 +188,13 @@ async function select(opts: InitBackendOptions): Promise<BackendInfo> {
   registerBatchMatMulGradient();
 
   let info: BackendInfo | undefined;
-  if (request !== 'auto') {
-    info = await activate(request);
+  let why = '';
+  if (!auto) {
+    info = await activate(request as BackendName);
   } else {
     const failures: string[] = [];
-    for (const name of BACKEND_NAMES) {
+    const order = auto.name === 'tensorflow' ? BACKEND_NAMES : (['wasm', 'cpu'] as const);
+    for (const name of order) {
       try {
         info = await activate(name);
         break;
@@ -174,9 +203,10 @@ async function select(opts: InitBackendOptions): Promise<BackendInfo> {
       }
     }
     if (!info) throw new OptionError(`no TensorFlow.js backend could be initialised (${failures.join('; ')})`);
+    why = info.name === auto.name ? ` (auto: ${auto.reason})` : ` (auto: ${auto.reason}, but ${failures.join('; ')})`;
   }
   current = info;
-  (opts.log ?? defaultLog)(`pargs: backend ${info.name} — ${info.description}`);
+  (opts.log ?? defaultLog)(`pargs: backend ${info.name} — ${info.description}${why}`);
   return info;
 }
 
@@ -185,7 +215,7 @@ async function select(opts: InitBackendOptions): Promise<BackendInfo> {
  * repeatedly: returns the cached info unless a different backend is requested.
  * @throws OptionError for an unknown name (option or PARGS_BACKEND) or an unavailable backend.
  */
-export const INIT_BACKEND_SCHEMA: Schema = { backend: oneOf('auto', ...BACKEND_NAMES), log: func() };
+export const INIT_BACKEND_SCHEMA: Schema = { backend: oneOf('auto', ...BACKEND_NAMES), log: func(), workload: object({ parameters: required(number({ min: 0 })) }, 'a workload { parameters }') };
 
 export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
   try {

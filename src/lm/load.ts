@@ -11,7 +11,7 @@ import { ConfigError, SafetensorsError } from '../errors.js';
 import { describeReadFailure, fsErrorCode } from '../io/read-input.js';
 import { openSafetensorsDir } from '../io/weight-source.js';
 import { CausalLM } from './causal-lm.js';
-import { parseModelConfig, sequenceClassificationArchitecture } from './config.js';
+import { countParameters, parseModelConfig, sequenceClassificationArchitecture } from './config.js';
 import { readGenerationDefaults } from './generation-config.js';
 import { loadTransformerParams, type WeightReader } from './hf-weights.js';
 import { paramTensors } from './params.js';
@@ -73,9 +73,10 @@ const BASE_PREFIX = /^(model\.|transformer\.)/;
  * head: the CausalLM stays complete, and a reward model never reads its logits.
  */
 export async function loadModelFolder(dir: string, options: LoadOptions, extra: readonly string[]): Promise<{ lm: CausalLM; extra: Map<string, { shape: number[]; data: Float32Array }> }> {
-  const backend = await initBackend({ backend: options.backend });
   const { path: configPath, text: configText, raw: rawConfig } = await readConfigJson(dir);
   const config = parseModelConfig(rawConfig, configPath);
+  // Auto picks the backend by the model's size (small models run faster on wasm), so the config comes first.
+  const backend = await initBackend({ backend: options.backend, workload: { parameters: countParameters(config) } });
   const seqCls = sequenceClassificationArchitecture(rawConfig);
   if (seqCls && extra.length === 0) {
     throw new ConfigError(`${configPath} "architectures" is ["${seqCls}"]: "${dir}" is a reward model, not a causal LM; load it with loadRewardModel (CLI: --rm, --judge-rm, --init-rm)`);

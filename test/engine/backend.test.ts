@@ -1,8 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { OptionError } from '../../src/errors.js';
-import { currentBackend, initBackend } from '../../src/engine/backend.js';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AUTO_NATIVE_MIN_PARAMETERS, autoChoice, currentBackend, initBackend } from '../../src/engine/backend.js';
+import { importNativeBinding } from '../../src/engine/native/import.js';
 import { tf } from '../../src/engine/tf.js';
-import { nativeInstalled } from './helpers.js';
+import { spawnCli } from '../helpers/spawn-cli.js';
+
+/** Whether a native binding loads here (provisioned by "pargs native install", or a project dependency). */
+const NATIVE = (await importNativeBinding()).loaded !== undefined;
 
 const saved = { backend: process.env.PARGS_BACKEND, verbose: process.env.PARGS_VERBOSE };
 
@@ -26,11 +33,11 @@ describe('initBackend', () => {
     vi.restoreAllMocks();
   });
 
-  it('auto picks wasm when no native binding is installed, and caches the choice', async () => {
-    if (await nativeInstalled()) return; // auto would rightly pick tensorflow there
+  it('auto without a workload picks wasm (the embedded default), says why, and caches the choice', async () => {
     const log = vi.fn();
-    const info = await initBackend({ log });
-    expect(info).toMatchObject({ name: 'wasm', native: false, gpu: false });
+    await initBackend({ backend: 'cpu', log: () => {} });
+    const info = await initBackend({ backend: 'wasm', log });
+    expect(info).toMatchObject({ name: 'wasm', native: false, gpu: false, threads: 1 });
     expect(info.description).toMatch(/WebAssembly/);
     expect(tf.getBackend()).toBe('wasm');
     expect(currentBackend()).toBe(info);
@@ -42,6 +49,45 @@ describe('initBackend', () => {
     expect(await initBackend({ backend: 'wasm', log })).toBe(info);
     expect(log).toHaveBeenCalledTimes(1);
     expect(tf.env().getBool('PROD')).toBe(true);
+    expect(autoChoice(undefined)).toMatchObject({ name: 'wasm', reason: expect.stringMatching(/embedded default/) });
+  });
+
+  it('auto picks by model size: wasm below the measured threshold, native from it (when it loads), and says why', async () => {
+    const small = autoChoice({ parameters: AUTO_NATIVE_MIN_PARAMETERS - 1 });
+    const large = autoChoice({ parameters: AUTO_NATIVE_MIN_PARAMETERS });
+    expect(small.name).toBe('wasm');
+    expect(large.name).toBe('tensorflow');
+    expect(small.reason).toMatch(/M parameters </);
+    expect(large.reason).toMatch(/M parameters ≥/);
+
+    const log = vi.fn();
+    await initBackend({ backend: 'wasm', log: () => {} });
+    expect((await initBackend({ workload: { parameters: 1e6 }, log })).name).toBe('wasm');
+    const big = await initBackend({ workload: { parameters: 1e9 }, log });
+    expect(big.name).toBe(NATIVE ? 'tensorflow' : 'wasm');
+    // The banner names the reason, and where native is missing, why it fell back.
+    expect(log.mock.calls.at(-1)![0]).toMatch(NATIVE ? /auto: 1000\.0 M parameters ≥/ : /auto: 1000\.0 M parameters ≥ .*but tensorflow: /);
+    await initBackend({ backend: 'wasm', log: () => {} });
+  });
+
+  it('rejects a malformed workload with OptionError', async () => {
+    const err = await initBackend({ workload: { parameters: -1 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OptionError);
+    expect((err as Error).message).toMatch(/parameters/);
+  });
+
+  it.runIf(NATIVE)('native: reports libtensorflow, the device asked of the backend, and its threads', async () => {
+    const info = await initBackend({ backend: 'tensorflow', log: () => {} });
+    expect(info).toMatchObject({ name: 'tensorflow', native: true });
+    expect(info.libtensorflow).toMatch(/^\d+\.\d+\.\d+/);
+    expect(info.gpu).toBe((tf.backend() as unknown as { isUsingGpuDevice: boolean }).isUsingGpuDevice);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+    expect(info.description).toContain(`TensorFlow native ${info.libtensorflow} on ${info.gpu ? 'GPU' : 'CPU'}`);
+    // Our BatchMatMul gradient survives the binding's own tfjs registering the stock ones.
+    expect((tf.getGradient(tf.BatchMatMul) as unknown as Record<symbol, unknown>)[Symbol.for('pargs.batchMatMulGrad')]).toBe(true);
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    expect(Array.from(await tf.matMul(x, x).data())).toEqual([7, 10, 15, 22]);
+    await initBackend({ backend: 'wasm', log: () => {} });
   });
 
   it('honours PARGS_BACKEND, and an explicit option overrides it', async () => {
@@ -80,14 +126,19 @@ describe('initBackend', () => {
     expect((err as Error).message).toMatch(/"bogus"/);
   });
 
-  it('explicit tensorflow without tfjs-node throws OptionError with install instructions', async () => {
-    if (await nativeInstalled()) return;
+  it('explicit tensorflow with nothing provisioned exits 2 with the provisioning command (CLI, empty native home)', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'pargs-no-native-'));
+    const { code, stderr } = await spawnCli(['info', 'models/sotu-lm', '--backend', 'tensorflow'], { PARGS_NATIVE_HOME: home }).done;
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/backend "tensorflow" is not available/);
+    expect(stderr).toContain(`nothing provisioned in ${home}`);
+    expect(stderr).toContain('npx pargs native install');
+  });
+
+  it('a failed explicit request leaves the previous choice in place', async () => {
     const before = await initBackend({ backend: 'wasm', log: () => {} });
-    const err = await initBackend({ backend: 'tensorflow' }).catch((e: unknown) => e);
+    const err = await initBackend({ backend: 'nosuch' as never }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OptionError);
-    expect((err as Error).message).toContain('npm install @tensorflow/tfjs-node');
-    expect((err as Error).message).toMatch(/libtensorflow/);
-    // A failed request leaves the previous choice in place and later calls still work.
     expect(currentBackend()).toBe(before);
     expect((await initBackend({ backend: 'cpu', log: () => {} })).name).toBe('cpu');
   });

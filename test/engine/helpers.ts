@@ -38,17 +38,3 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
-
-/** Whether an optional native binding is importable on this machine. */
-export async function nativeInstalled(): Promise<boolean> {
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-    try {
-      const specifier: string = pkg;
-      await import(specifier);
-      return true;
-    } catch {
-      // absent
-    }
-  }
-  return false;
-}

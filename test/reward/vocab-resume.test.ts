@@ -14,6 +14,7 @@ import type { PartialRewardModel } from '../../src/reward/reward-model.js';
 import { trainPartialRM, type TrainEvent, type TrainPartialRMOptions } from '../../src/reward/trainer.js';
 import type { VocabObjective } from '../../src/reward/vocab-train.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
+import { expectReproduced } from '../helpers/backend-guarantee.js';
 
 let lm: CausalLM;
 beforeAll(async () => {
@@ -124,7 +125,8 @@ describe('vocabulary-head checkpoints and resume', () => {
     expect(start!.position.totalSteps).toBe(fresh.training.steps);
     start!.rm.dispose();
     const resumed = await trainPartialRM(base('farma', { ...o, resume: true }));
-    expect(await headValues(resumed)).toEqual(await headValues(fresh));
+    // The fresh run's feature pass batches differently (no tokensPerBatch): exact on wasm, within tolerance on native.
+    expectReproduced(await headValues(resumed), await headValues(fresh));
     [fresh, resumed].forEach((m) => m.dispose());
   });
 

@@ -15,6 +15,7 @@ import { RewardHead } from '../../src/reward/head.js';
 import { PartialRewardModel } from '../../src/reward/reward-model.js';
 import { trainPartialRM } from '../../src/reward/trainer.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
+import { expectReproduced } from '../helpers/backend-guarantee.js';
 
 let lm: CausalLM;
 let twin: CausalLM; // same folder, another object: the unfused path
@@ -47,6 +48,7 @@ function allFeatures(f: PrefixFeatures): Float32Array[] {
 
 const guided = (o: Partial<GuidedSampleOptions>): GuidedSampleOptions => ({ lm, rewardModel: rm, promptIds: PROMPTS, beta: 2, topK: 5, maxNewTokens: 6, seed: 9, ...o });
 
+// Bit-identical on wasm; on native, the guarantee of test/helpers/backend-guarantee.ts.
 describe('workers: bit-identical to one thread', () => {
   it('the feature pass (batches planned once, sent whole)', async () => {
     const pass = (workers: number) => extractPrefixFeatures({ backbone: lm, pairs, prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1 }, tokensPerBatch: 40, workers });
@@ -83,7 +85,7 @@ describe('workers: bit-identical to one thread', () => {
     // The main thread only waits on the workers: its timers keep firing (a quarter of the ideal count, for load).
     expect(ticks).toBeGreaterThan((performance.now() - started) / 10 / 4);
     expect(tf.memory().numTensors).toBe(before);
-    expect(two).toEqual(one); // ids, text, every candidate's log-prob and reward, rows of the trace
+    expectReproduced(two, one); // ids, text, every candidate's log-prob and reward, rows of the trace
     expect(new Set(events)).toEqual(new Set(PROMPTS.map((_, r) => r)));
   });
 
@@ -91,15 +93,15 @@ describe('workers: bit-identical to one thread', () => {
     const o = { lm, promptIds: PROMPTS, maxNewTokens: 6, seed: 3, strategy: { kind: 'sample', temperature: 1.3, topP: 0.9 } } as const;
     const one = await generate({ ...o, workers: 1 });
     const two = await generate({ ...o, workers: 2 });
-    expect(two).toEqual(one);
+    expectReproduced(two, one);
     const tail = await generate({ ...o, promptIds: PROMPTS.slice(5), firstRow: 5, workers: 1 });
-    expect(tail).toEqual(one.slice(5));
+    expectReproduced(tail, one.slice(5));
   });
 
   it('trainPartialRM: the head trained from a feature pass on 2 workers equals the one-thread head', async () => {
     const train = (workers: number) => trainPartialRM({ backbone: lm, pairs, epochs: 2, batchSize: 8, seed: 5, tokensPerBatch: 40, workers });
     const [one, two] = [await train(1), await train(2)];
-    expect(await two.head.toHost()).toEqual(await one.head.toHost());
+    expectReproduced(await two.head.toHost(), await one.head.toHost());
     one.dispose();
     two.dispose();
   });
@@ -108,7 +110,7 @@ describe('workers: bit-identical to one thread', () => {
     const o = { lm, rewardModel: rm, promptIds: PROMPTS, n: 4, maxNewTokens: 4, seed: 2 };
     const one = await bestOfN({ ...o, workers: 1 });
     const two = await bestOfN({ ...o, workers: 2 });
-    expect(two).toEqual(one);
+    expectReproduced(two, one);
   });
 });
 

@@ -24,10 +24,15 @@ export interface ImportResult {
 
 let cached: LoadedBinding | undefined;
 
-/** TensorFlow's C++ logging prints oneDNN and CPU-feature notes on every start; keep warnings and errors. */
+/**
+ * TensorFlow's C++ logging prints oneDNN and CPU-feature notes on every start; keep warnings and errors.
+ * Set when this module loads, not when the binding does: only the main thread's `process.env` reaches
+ * the C library's environment, and worker threads load the binding without the main thread doing so.
+ */
 function quietTensorFlowLogs(): void {
   if (process.env.TF_CPP_MIN_LOG_LEVEL === undefined) process.env.TF_CPP_MIN_LOG_LEVEL = '2';
 }
+quietTensorFlowLogs();
 
 function isMissingPackage(err: unknown, pkg: string): boolean {
   const e = err as { code?: string; message?: string };
@@ -44,7 +49,6 @@ function firstLine(err: unknown): string {
  */
 export async function importNativeBinding(): Promise<ImportResult> {
   if (cached) return { loaded: cached, failures: [] };
-  quietTensorFlowLogs();
   const failures: string[] = [];
   const order = [NATIVE_PACKAGES.gpu, NATIVE_PACKAGES.cpu];
   for (const pkg of order) {

@@ -98,6 +98,18 @@ export async function provisionNative(opts: ProvisionOptions = {}): Promise<Prov
     log(`${pkg} in ${home} does not load (${probe.error}); provisioning it again`);
   }
 
+  // What the wheel route would use, checked before anything is installed: a wrong --wheel is a typed
+  // error at once, and a wheel-only install on a machine without pip is skipped at once.
+  const python = pythonCommand();
+  const given = opts.wheel ?? (process.env.PARGS_TF_WHEEL?.trim() || undefined);
+  if (given !== undefined && !existsSync(given)) throw new BackendError(`the TensorFlow wheel ${JSON.stringify(given)} does not exist; give the path of a ${wheelRequirement(gpu)} .whl file`);
+  const hasPip = given !== undefined || source === 'tfjs' ? true : await pipAvailable(python, opts.signal);
+  const noPip = `no pip to fetch ${wheelRequirement(gpu)} (${python} -m pip does not run; set PARGS_PYTHON or give --wheel FILE)`;
+  if (source === 'wheel' && !hasPip) {
+    notes.push(noPip);
+    return done('skipped');
+  }
+
   log(`installing ${pkg}@${TFJS_NODE_VERSION} into ${home} (npm, install scripts off)`);
   await ensureHomeManifest(home);
   await runRequired('npm', ['install', '--prefix', home, '--ignore-scripts', '--no-audit', '--no-fund', '--save-exact', `${pkg}@${TFJS_NODE_VERSION}`], {
@@ -125,14 +137,11 @@ export async function provisionNative(opts: ProvisionOptions = {}): Promise<Prov
     if (source === 'tfjs') return done('skipped');
   }
 
-  const python = pythonCommand();
-  const given = opts.wheel ?? (process.env.PARGS_TF_WHEEL?.trim() || undefined);
   let wheel = given;
   const wheelDir = join(home, 'wheels');
-  if (wheel !== undefined && !existsSync(wheel)) throw new BackendError(`the TensorFlow wheel ${JSON.stringify(wheel)} does not exist; give the path of a ${wheelRequirement(gpu)} .whl file`);
   if (wheel === undefined) {
-    if (!(await pipAvailable(python, opts.signal))) {
-      notes.push(`no pip to fetch ${wheelRequirement(gpu)} (${python} -m pip does not run; set PARGS_PYTHON or give --wheel FILE)`);
+    if (!hasPip) {
+      notes.push(noPip);
       return done('skipped');
     }
     log(`fetching ${wheelRequirement(gpu)} with pip`);
