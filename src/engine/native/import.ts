@@ -25,8 +25,9 @@ export interface ImportResult {
 let cached: LoadedBinding | undefined;
 
 /**
- * TensorFlow's C++ logging prints oneDNN and CPU-feature notes on every start; keep warnings and errors.
- * Set when this module loads, not when the binding does: only the main thread's `process.env` reaches
+ * TensorFlow's C++ logging prints info lines (CPU features, thread pools); keep warnings and errors. One
+ * notice (oneDNN is on) is printed before absl's logging starts and no variable silences it short of
+ * turning oneDNN off, which costs speed; pargs leaves that one line alone. Set when this module loads, not when the binding does: only the main thread's `process.env` reaches
  * the C library's environment, and worker threads load the binding without the main thread doing so.
  */
 function quietTensorFlowLogs(): void {
