@@ -19,7 +19,7 @@ import shutil
 import torch
 import transformers
 from tokenizers import pre_tokenizers
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXTokenizer
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, GPTNeoXForSequenceClassification, GPTNeoXTokenizer
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures', 'gpt-neox')
 EOT = '<|endoftext|>'
@@ -36,7 +36,7 @@ VARIANTS = {
     'parallel': dict(
         hidden_size=32, num_attention_heads=2, intermediate_size=64, num_hidden_layers=2,
         rotary_pct=0.25, rotary_emb_base=10000, use_parallel_residual=True, attention_bias=True,
-        seed=1,
+        seed=1, reward_model=True,
         # Rewritten after saving into the spelling of the Pythia configs on the Hub (rotary_pct,
         # rotary_emb_base, no rope_parameters), to check that transformers reads both the same way.
         hub_spelling=True,
@@ -45,7 +45,7 @@ VARIANTS = {
     'sequential': dict(
         hidden_size=32, num_attention_heads=4, intermediate_size=64, num_hidden_layers=2,
         rotary_pct=0.5, rotary_emb_base=500, use_parallel_residual=False, attention_bias=False,
-        seed=2, hub_spelling=False,
+        seed=2, hub_spelling=False, reward_model=False,
     ),
 }
 
@@ -95,6 +95,29 @@ def to_list(t):
 def top2_gap(logits):
     top = torch.topk(logits, 2, dim=-1).values
     return (top[..., 0] - top[..., 1]).min().item()
+
+
+def reward_model_reference(lm, seed):
+    """
+    GPTNeoXForSequenceClassification (num_labels 1) on the LM's backbone with a random score row: the
+    reward after every token of PROMPT, and of each BATCH row alone. The test writes the same folder
+    from these numbers (the LM's tensors without embed_out, plus score.weight), so no second copy of
+    the weights is committed.
+    """
+    saved = {k: v for k, v in lm.config.to_dict().items() if k not in ('id2label', 'label2id')}
+    config = GPTNeoXConfig.from_dict({**saved, 'num_labels': 1, 'architectures': ['GPTNeoXForSequenceClassification']})
+    assert config.num_labels == 1
+    rm = GPTNeoXForSequenceClassification._from_config(config, dtype=torch.float32, attn_implementation='eager').eval()
+    rm.gpt_neox.load_state_dict(lm.gpt_neox.state_dict())
+    g = torch.Generator().manual_seed(100 + seed)
+    score = 0.5 * torch.randn((1, config.hidden_size), generator=g)
+    with torch.no_grad():
+        rm.score.weight.copy_(score)
+        # Every position's score·hidden is the reward of the prefix ending there (causal attention).
+        prefix = rm.score(rm.gpt_neox(torch.tensor([PROMPT])).last_hidden_state)[0, :, 0]
+        rows = [rm(torch.tensor([row])).logits[0, 0].item() for row in BATCH]
+        assert abs(prefix[-1].item() - rm(torch.tensor([PROMPT])).logits[0, 0].item()) < 1e-6
+    return {'rm_score_weight': to_list(score), 'rm_prefix_rewards': to_list(prefix), 'rm_batch_rewards': rows}
 
 
 def make(name, v):
@@ -175,6 +198,8 @@ def make(name, v):
         'text': TEXT,
         'text_ids': tok(TEXT)['input_ids'],
     }
+    if v['reward_model']:
+        reference.update(reward_model_reference(ref, v['seed']))
     with open(os.path.join(out, 'reference.json'), 'w') as f:
         json.dump(reference, f, separators=(',', ':'))
         f.write('\n')
