@@ -4,60 +4,17 @@
  * Missing keys take the Hugging Face *class* defaults (not zero); options pargs does not implement fail
  * with a `ConfigError` naming the field, so an unsupported checkpoint never loads and silently runs wrong.
  */
+import { ACTIVATION_NAMES } from '../engine/ops.js';
 import { ConfigError } from '../errors.js';
 import { checkArgument, integer, object, required } from '../options.js';
-import { parseRopeScaling, ropeTheta, type RopeScaling } from './rope-config.js';
+import { boolField, intField, intFieldAllowZero, numField, tokenIdField, tokenIdList, type Raw } from './config-fields.js';
+import { parseGptNeox } from './config-gpt-neox.js';
+import { SUPPORTED_MODEL_TYPES, type ModelConfig } from './model-config.js';
+import { parseRopeScaling, ropeTheta } from './rope-config.js';
 
 export type { RopeScaling } from './rope-config.js';
-
-export type ModelType = 'gpt2' | 'llama' | 'mistral' | 'qwen2';
-export const SUPPORTED_MODEL_TYPES: readonly ModelType[] = ['gpt2', 'llama', 'mistral', 'qwen2'];
-
-export interface ModelConfig {
-  modelType: ModelType;
-  vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  intermediateSize: number;
-  /** GPT-2: LayerNorm with bias; Llama family: RMSNorm. */
-  norm: 'layernorm' | 'rmsnorm';
-  normEps: number;
-  /** An ACT2FN name, e.g. 'gelu_new' or 'silu'. */
-  activation: string;
-  /** 'plain': down(act(up x)); 'gated': down(act(gate x) · up x). */
-  mlp: 'plain' | 'gated';
-  /** GPT-2 learns absolute position embeddings; the Llama family rotates q and k (half-split RoPE). */
-  positional: 'learned' | 'rope';
-  ropeTheta: number;
-  ropeScaling: RopeScaling;
-  /** Hard context limit for learned positions; the trained length for RoPE models. */
-  maxPositions: number;
-  /** GPT-2 `scale_attn_weights`: scores are divided by √headDim (always true for the Llama family). */
-  scaleAttnWeights: boolean;
-  /** GPT-2 `scale_attn_by_inverse_layer_idx`: scores are further divided by (layer index + 1). */
-  scaleByInverseLayerIdx: boolean;
-  qkvBias: boolean;
-  outputBias: boolean;
-  mlpBias: boolean;
-  tieWordEmbeddings: boolean;
-  /** Sliding-window attention (Mistral, Qwen2): key j is visible to query i iff i − W < j ≤ i. */
-  slidingWindow: number | null;
-  /**
-   * The layers the window applies to (Qwen2: those ≥ `max_window_layers`, or `layer_types`' sliding
-   * ones); absent means every layer (Mistral).
-   */
-  slidingWindowLayers?: number[];
-  bosTokenId: number | null;
-  eosTokenIds: number[];
-  padTokenId: number | null;
-  /** The parsed config.json as given, kept for round-tripping and diagnostics. */
-  raw: Record<string, unknown>;
-}
-
-type Raw = Record<string, unknown>;
+export { SUPPORTED_MODEL_TYPES, type ModelConfig, type ModelType } from './model-config.js';
+export { tokenIdList } from './config-fields.js';
 
 /** The Hugging Face sequence-classification heads pargs loads as reward models (src/reward/hf-reward-model.ts). */
 export const SEQUENCE_CLASSIFICATION_ARCHITECTURES: readonly string[] = [
@@ -65,56 +22,13 @@ export const SEQUENCE_CLASSIFICATION_ARCHITECTURES: readonly string[] = [
   'MistralForSequenceClassification',
   'Qwen2ForSequenceClassification',
   'GPT2ForSequenceClassification',
+  'GPTNeoXForSequenceClassification',
 ];
 
 /** The sequence-classification architecture a config.json names, or undefined for a causal LM. */
 export function sequenceClassificationArchitecture(raw: unknown): string | undefined {
   const arch = (raw as Raw | null)?.architectures;
   return Array.isArray(arch) ? (arch.find((a) => SEQUENCE_CLASSIFICATION_ARCHITECTURES.includes(a)) as string | undefined) : undefined;
-}
-
-function intField(raw: Raw, key: string, fallback?: number): number {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new ConfigError(`config.json field "${key}" must be a positive integer, got ${JSON.stringify(raw[key])}`);
-  }
-  return v;
-}
-
-function numField(raw: Raw, key: string, fallback: number): number {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new ConfigError(`config.json field "${key}" must be a positive number, got ${JSON.stringify(raw[key])}`);
-  }
-  return v;
-}
-
-function boolField(raw: Raw, key: string, fallback: boolean): boolean {
-  const v = raw[key] ?? fallback;
-  if (typeof v !== 'boolean') throw new ConfigError(`config.json field "${key}" must be true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function tokenIdField(raw: Raw, key: string, fallback: number | null): number | null {
-  const v = raw[key] === undefined ? fallback : raw[key];
-  if (v === null) return null;
-  if (Array.isArray(v) && v.length > 0 && Number.isInteger(v[0])) return v[0] as number;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new ConfigError(`config.json field "${key}" must be a token id, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-/** `eos_token_id` may be an int or a list of ints (Llama-3 Instruct); generation stops at any of them. */
-export function tokenIdList(value: unknown, where: string): number[] {
-  if (value === null || value === undefined) return [];
-  const list = Array.isArray(value) ? value : [value];
-  for (const id of list) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-      throw new ConfigError(`${where} must be a token id or a list of token ids, got ${JSON.stringify(value)}`);
-    }
-  }
-  return list as number[];
 }
 
 function refuseUnsupported(raw: Raw, modelType: string): void {
@@ -134,8 +48,9 @@ function refuseUnsupported(raw: Raw, modelType: string): void {
   if (modelType === 'gpt2' && raw.add_cross_attention === true) {
     throw new ConfigError('config.json "add_cross_attention" is true: encoder-decoder GPT-2 variants are not supported');
   }
+  // GPT-NeoX reads its rotated fraction in config-gpt-neox.ts; the Llama family rotates whole heads.
   const partial = raw.partial_rotary_factor;
-  if (partial !== undefined && partial !== null && partial !== 1) {
+  if (modelType !== 'gpt_neox' && partial !== undefined && partial !== null && partial !== 1) {
     throw new ConfigError(`config.json "partial_rotary_factor" is ${JSON.stringify(partial)}: only full rotary (1.0) is supported`);
   }
 }
@@ -161,9 +76,11 @@ function parseGpt2(raw: Raw): ModelConfig {
     positional: 'learned',
     ropeTheta: 0,
     ropeScaling: { type: 'default' },
+    rotaryDim: 0,
     maxPositions: intField(raw, 'n_positions', 1024),
     scaleAttnWeights: boolField(raw, 'scale_attn_weights', true),
     scaleByInverseLayerIdx: boolField(raw, 'scale_attn_by_inverse_layer_idx', false),
+    parallelResidual: false,
     qkvBias: true,
     outputBias: true,
     mlpBias: true,
@@ -218,9 +135,11 @@ function parseLlamaFamily(raw: Raw, modelType: 'llama' | 'mistral' | 'qwen2'): M
     positional: 'rope',
     ropeTheta: ropeTheta(raw),
     ropeScaling: parseRopeScaling(raw, maxPositions),
+    rotaryDim: headDim,
     maxPositions,
     scaleAttnWeights: true,
     scaleByInverseLayerIdx: false,
+    parallelResidual: false,
     // Qwen2 hard-codes biases on q, k, v (never on o); Llama's attention_bias covers q, k, v and o.
     qkvBias: modelType === 'qwen2' || attentionBias,
     outputBias: attentionBias,
@@ -267,14 +186,6 @@ function qwen2WindowLayers(raw: Raw, numLayers: number): number[] {
   return Array.from({ length: Math.max(numLayers - first, 0) }, (_, k) => first + k);
 }
 
-function intFieldAllowZero(raw: Raw, key: string): number {
-  const v = raw[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new ConfigError(`config.json field "${key}" must be a non-negative integer, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
 /** Parses a config.json object; `where` names the file in error messages. */
 export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -289,7 +200,13 @@ export function parseModelConfig(raw: unknown, where = 'config.json'): ModelConf
     throw new ConfigError(`${where} "model_type" is "${modelType}", which pargs does not support (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`);
   }
   refuseUnsupported(obj, modelType);
-  return modelType === 'gpt2' ? parseGpt2(obj) : parseLlamaFamily(obj, modelType as 'llama' | 'mistral' | 'qwen2');
+  const config = modelType === 'gpt2' ? parseGpt2(obj) : modelType === 'gpt_neox' ? parseGptNeox(obj) : parseLlamaFamily(obj, modelType as 'llama' | 'mistral' | 'qwen2');
+  // Refused here, with the file and key, rather than when the first forward builds the MLP.
+  if (!ACTIVATION_NAMES.includes(config.activation)) {
+    const key = modelType === 'gpt2' ? 'activation_function' : 'hidden_act';
+    throw new ConfigError(`${where} "${key}" is ${JSON.stringify(config.activation)}, which pargs does not implement (supported: ${ACTIVATION_NAMES.join(', ')})`);
+  }
+  return config;
 }
 
 /** Number of parameters implied by the config (embedding counted once when tied). */

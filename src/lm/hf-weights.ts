@@ -1,12 +1,14 @@
 /**
- * Hugging Face tensor names ↔ `TransformerParams`, in both directions, from one table per architecture so
- * loading and saving cannot drift apart. HF `nn.Linear` stores [out, in] and is transposed once here;
- * GPT-2's `Conv1D` already stores [in, out].
+ * Hugging Face tensors ↔ `TransformerParams`, in both directions, through the per-architecture tables of
+ * hf-names.ts so loading and saving cannot drift apart. HF `nn.Linear` stores [out, in] and is
+ * transposed once here; GPT-2's `Conv1D` already stores [in, out]; GPT-NeoX's fused q/k/v rows are
+ * regrouped from per-head to [q | k | v].
  */
 import { tf } from '../engine/tf.js';
 import { SafetensorsError } from '../errors.js';
 import type { ModelConfig } from './config.js';
-import type { LayerParams, NormParams, TransformerParams } from './params.js';
+import { BASE_PREFIX, IGNORED_BUFFER, layerSlots, lmHeadNames, topSlots, type Slot } from './hf-names.js';
+import type { LayerParams, TransformerParams } from './params.js';
 
 /** Where named float32 weights come from (a safetensors file, a sharded folder, or a test's Map). */
 export interface WeightReader {
@@ -20,107 +22,6 @@ export interface HostTensor {
   shape: number[];
   data: Float32Array;
 }
-
-/** One slot of a fused parameter: which HF tensor fills which columns, and whether it is [out, in]. */
-interface Part {
-  hfName: string;
-  hfShape: number[];
-  /** True for nn.Linear weights ([out, in] in the file, [in, out] in params). */
-  transpose: boolean;
-}
-
-interface Slot {
-  /** Path into LayerParams / TransformerParams, e.g. 'qkv'. */
-  key: string;
-  parts: Part[];
-}
-
-const isLlamaFamily = (c: ModelConfig): boolean => c.modelType !== 'gpt2';
-
-function norm(prefix: string, key: string, d: number, withBias: boolean): Slot[] {
-  const slots: Slot[] = [{ key: `${key}.weight`, parts: [{ hfName: `${prefix}.weight`, hfShape: [d], transpose: false }] }];
-  if (withBias) slots.push({ key: `${key}.bias`, parts: [{ hfName: `${prefix}.bias`, hfShape: [d], transpose: false }] });
-  return slots;
-}
-
-function layerSlots(c: ModelConfig, i: number): Slot[] {
-  const d = c.hiddenSize;
-  const qDim = c.numHeads * c.headDim;
-  const kvDim = c.numKvHeads * c.headDim;
-  const I = c.intermediateSize;
-  const one = (key: string, hfName: string, hfShape: number[], transpose: boolean): Slot => ({ key, parts: [{ hfName, hfShape, transpose }] });
-  if (!isLlamaFamily(c)) {
-    const p = `h.${i}`;
-    return [
-      ...norm(`${p}.ln_1`, 'attnNorm', d, true),
-      one('qkv', `${p}.attn.c_attn.weight`, [d, qDim + 2 * kvDim], false),
-      one('qkvBias', `${p}.attn.c_attn.bias`, [qDim + 2 * kvDim], false),
-      one('attnOut', `${p}.attn.c_proj.weight`, [qDim, d], false),
-      one('attnOutBias', `${p}.attn.c_proj.bias`, [d], false),
-      ...norm(`${p}.ln_2`, 'mlpNorm', d, true),
-      one('mlpIn', `${p}.mlp.c_fc.weight`, [d, I], false),
-      one('mlpInBias', `${p}.mlp.c_fc.bias`, [I], false),
-      one('mlpOut', `${p}.mlp.c_proj.weight`, [I, d], false),
-      one('mlpOutBias', `${p}.mlp.c_proj.bias`, [d], false),
-    ];
-  }
-  const p = `layers.${i}`;
-  const attn = `${p}.self_attn`;
-  const slots: Slot[] = [
-    ...norm(`${p}.input_layernorm`, 'attnNorm', d, false),
-    {
-      key: 'qkv',
-      parts: [
-        { hfName: `${attn}.q_proj.weight`, hfShape: [qDim, d], transpose: true },
-        { hfName: `${attn}.k_proj.weight`, hfShape: [kvDim, d], transpose: true },
-        { hfName: `${attn}.v_proj.weight`, hfShape: [kvDim, d], transpose: true },
-      ],
-    },
-    one('attnOut', `${attn}.o_proj.weight`, [d, qDim], true),
-    ...norm(`${p}.post_attention_layernorm`, 'mlpNorm', d, false),
-    {
-      key: 'mlpIn',
-      parts: [
-        { hfName: `${p}.mlp.gate_proj.weight`, hfShape: [I, d], transpose: true },
-        { hfName: `${p}.mlp.up_proj.weight`, hfShape: [I, d], transpose: true },
-      ],
-    },
-    one('mlpOut', `${p}.mlp.down_proj.weight`, [d, I], true),
-  ];
-  if (c.qkvBias) {
-    slots.push({
-      key: 'qkvBias',
-      parts: ['q', 'k', 'v'].map((n, j) => ({ hfName: `${attn}.${n}_proj.bias`, hfShape: [j === 0 ? qDim : kvDim], transpose: false })),
-    });
-  }
-  if (c.outputBias) slots.push(one('attnOutBias', `${attn}.o_proj.bias`, [d], false));
-  if (c.mlpBias) {
-    slots.push({
-      key: 'mlpInBias',
-      parts: ['gate', 'up'].map((n) => ({ hfName: `${p}.mlp.${n}_proj.bias`, hfShape: [I], transpose: false })),
-    });
-    slots.push(one('mlpOutBias', `${p}.mlp.down_proj.bias`, [d], false));
-  }
-  return slots;
-}
-
-/** Top-level slots; names are relative to the base-model prefix except `lm_head.weight`. */
-function topSlots(c: ModelConfig): Slot[] {
-  const d = c.hiddenSize;
-  const gpt2 = !isLlamaFamily(c);
-  const slots: Slot[] = [
-    { key: 'embed', parts: [{ hfName: gpt2 ? 'wte.weight' : 'embed_tokens.weight', hfShape: [c.vocabSize, d], transpose: false }] },
-    ...norm(gpt2 ? 'ln_f' : 'norm', 'finalNorm', d, gpt2),
-  ];
-  if (gpt2) slots.push({ key: 'positionEmbed', parts: [{ hfName: 'wpe.weight', hfShape: [c.maxPositions, d], transpose: false }] });
-  return slots;
-}
-
-const LM_HEAD = 'lm_head.weight';
-const BASE_PREFIX = { gpt2: 'transformer.', llama: 'model.', mistral: 'model.', qwen2: 'model.' } as const;
-
-/** Buffers older checkpoints carry that transformers treats as non-persistent (not weights). */
-const IGNORED_BUFFER = /(\.attn\.bias|\.attn\.masked_bias|\.rotary_emb\.inv_freq)$/;
 
 function transposeHost(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
@@ -140,6 +41,19 @@ function concatColumns(blocks: { data: Float32Array; cols: number }[], rows: num
   return out;
 }
 
+/**
+ * Reorders the leading axis of a row-major tensor with rows of `rowLength` values: `toParams` gives
+ * params row r = file row order[r]; otherwise the inverse (params → file, for export).
+ */
+function reorderRows(data: Float32Array, order: Int32Array, rowLength: number, toParams: boolean): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < order.length; r++) {
+    const [to, from] = toParams ? [r, order[r]] : [order[r], r];
+    out.set(data.subarray(from * rowLength, (from + 1) * rowLength), to * rowLength);
+  }
+  return out;
+}
+
 const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
@@ -153,12 +67,13 @@ function locateEmbedding(c: ModelConfig, names: Set<string>, where: string): { p
   const embedName = embedSlot.parts[0].hfName;
   const prefixes = [BASE_PREFIX[c.modelType], ''];
   for (const prefix of prefixes) if (names.has(prefix + embedName)) return { prefix, embedName: prefix + embedName };
-  if (c.tieWordEmbeddings && names.has(LM_HEAD)) {
+  const head = lmHeadNames(c).find((n) => names.has(n));
+  if (c.tieWordEmbeddings && head) {
     const normName = finalNormSlot.parts[0].hfName;
-    for (const prefix of prefixes) if (names.has(prefix + normName)) return { prefix, embedName: LM_HEAD };
+    for (const prefix of prefixes) if (names.has(prefix + normName)) return { prefix, embedName: head };
   }
-  const tiedHint = names.has(LM_HEAD) && !c.tieWordEmbeddings
-    ? ` It has "${LM_HEAD}" but config.json says the embeddings are untied ("tie_word_embeddings": false), so that cannot stand in for the embedding.`
+  const tiedHint = head && !c.tieWordEmbeddings
+    ? ` It has "${head}" but config.json says the embeddings are untied ("tie_word_embeddings": false), so that cannot stand in for the embedding.`
     : '';
   throw new SafetensorsError(
     `${where}: no embedding tensor "${BASE_PREFIX[c.modelType]}${embedName}" (or "${embedName}") — is this a ${c.modelType} checkpoint?${tiedHint}`,
@@ -188,7 +103,8 @@ export async function loadTransformerParams(c: ModelConfig, reader: WeightReader
         throw new SafetensorsError(`${where}: tensor "${name}" has shape [${shape}] but the config implies [${part.hfShape}]`);
       }
       used.add(name);
-      const raw = await reader.readF32(name);
+      let raw = await reader.readF32(name);
+      if (part.rowOrder) raw = reorderRows(raw, part.rowOrder, raw.length / part.hfShape[0], true);
       const [outDim, inDim] = part.hfShape;
       if (part.transpose) blocks.push({ data: transposeHost(raw, outDim, inDim), cols: outDim });
       else blocks.push({ data: raw, cols: part.hfShape.length === 1 ? part.hfShape[0] : part.hfShape[1] });
@@ -218,12 +134,14 @@ export async function loadTransformerParams(c: ModelConfig, reader: WeightReader
       layers.push(layer as unknown as LayerParams);
     }
     let lmHead: tf.Tensor2D;
+    const headNames = lmHeadNames(c);
     if (c.tieWordEmbeddings) {
       // transformers re-ties the head to the embedding and ignores any stored lm_head.weight.
-      if (available.has(LM_HEAD)) used.add(LM_HEAD);
+      for (const name of headNames) if (available.has(name)) used.add(name);
       lmHead = tf.transpose(top.embed as tf.Tensor2D); // [d, V]
     } else {
-      lmHead = (await readSlot({ key: 'lmHead', parts: [{ hfName: LM_HEAD, hfShape: [c.vocabSize, c.hiddenSize], transpose: true }] }, '')) as tf.Tensor2D;
+      const headName = headNames.find((n) => available.has(n)) ?? headNames[0];
+      lmHead = (await readSlot({ key: 'lmHead', parts: [{ hfName: headName, hfShape: [c.vocabSize, c.hiddenSize], transpose: true }] }, '')) as tf.Tensor2D;
     }
     created.push(lmHead);
     const unknown = [...available].filter((n) => !used.has(n) && !IGNORED_BUFFER.test(n));
@@ -261,7 +179,8 @@ export async function exportHfTensors(c: ModelConfig, p: TransformerParams): Pro
       const block = new Float32Array(rows * cols);
       for (let r = 0; r < rows; r++) block.set(data.subarray(r * totalCols + col, r * totalCols + col + cols), r * cols);
       col += cols;
-      out.push({ name: namePrefix + part.hfName, shape: part.hfShape, data: part.transpose ? transposeHost(block, rows, cols) : block });
+      const hfData = part.transpose ? transposeHost(block, rows, cols) : block;
+      out.push({ name: namePrefix + part.hfName, shape: part.hfShape, data: part.rowOrder ? reorderRows(hfData, part.rowOrder, hfData.length / part.hfShape[0], false) : hfData });
     }
   };
   const top = p as unknown as Record<string, unknown>;
@@ -270,7 +189,7 @@ export async function exportHfTensors(c: ModelConfig, p: TransformerParams): Pro
     for (const slot of layerSlots(c, i)) await emit(slot, p.layers[i] as unknown as Record<string, unknown>, prefix);
   }
   if (!c.tieWordEmbeddings) {
-    await emit({ key: 'lmHead', parts: [{ hfName: LM_HEAD, hfShape: [c.vocabSize, c.hiddenSize], transpose: true }] }, top, '');
+    await emit({ key: 'lmHead', parts: [{ hfName: lmHeadNames(c)[0], hfShape: [c.vocabSize, c.hiddenSize], transpose: true }] }, top, '');
   }
   return out;
 }

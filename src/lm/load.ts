@@ -13,6 +13,7 @@ import { openSafetensorsDir } from '../io/weight-source.js';
 import { CausalLM } from './causal-lm.js';
 import { countParameters, parseModelConfig, sequenceClassificationArchitecture } from './config.js';
 import { readGenerationDefaults } from './generation-config.js';
+import { BASE_PREFIX, lmHeadNames } from './hf-names.js';
 import { loadTransformerParams, type WeightReader } from './hf-weights.js';
 import { paramTensors } from './params.js';
 import { PargsTokenizer } from './tokenizer.js';
@@ -64,13 +65,12 @@ export async function readConfigJson(dir: string): Promise<{ path: string; text:
   }
 }
 
-const BASE_PREFIX = /^(model\.|transformer\.)/;
-
 /**
  * The backbone of a model folder as a `CausalLM`, plus the raw data of the `extra` tensors (a reward
- * model's `score.weight`), which the backbone loader does not see. A folder without `lm_head.weight` whose
- * config does not tie it (a sequence-classification RM) gets the transposed embedding as a stand-in LM
- * head: the CausalLM stays complete, and a reward model never reads its logits.
+ * model's `score.weight`), which the backbone loader does not see. A folder without an LM head
+ * (`lm_head.weight`; GPT-NeoX: `embed_out.weight`) whose config does not tie it (a sequence-classification
+ * RM) gets the transposed embedding as a stand-in LM head: the CausalLM stays complete, and a reward
+ * model never reads its logits.
  */
 export async function loadModelFolder(dir: string, options: LoadOptions, extra: readonly string[]): Promise<{ lm: CausalLM; extra: Map<string, { shape: number[]; data: Float32Array }> }> {
   const { path: configPath, text: configText, raw: rawConfig } = await readConfigJson(dir);
@@ -90,7 +90,10 @@ export async function loadModelFolder(dir: string, options: LoadOptions, extra: 
   const backboneHash = createHash('sha256').update(JSON.stringify(architecture));
   const found = new Map<string, { shape: number[]; data: Float32Array }>();
   const hidden = new Set(extra);
-  const noLmHead = !config.tieWordEmbeddings && !source.names().includes('lm_head.weight') && extra.length > 0;
+  const headNames = lmHeadNames(config);
+  const noLmHead = !config.tieWordEmbeddings && !headNames.some((n) => source.names().includes(n)) && extra.length > 0;
+  // The backbone hash names tensors without the base-model prefix, so prefixed and bare files agree.
+  const basePrefix = BASE_PREFIX[config.modelType];
   // Hash every weight as it is read, so the fingerprint names exactly the numbers this model runs.
   const reader: WeightReader = {
     names: () => source.names().filter((n) => !hidden.has(n)),
@@ -100,7 +103,7 @@ export async function loadModelFolder(dir: string, options: LoadOptions, extra: 
       refuseNonFinite(dir, name, data);
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       hash.update(name).update(bytes);
-      if (name !== 'lm_head.weight') backboneHash.update(name.replace(BASE_PREFIX, '')).update(bytes);
+      if (!headNames.includes(name)) backboneHash.update(name.startsWith(basePrefix) ? name.slice(basePrefix.length) : name).update(bytes);
       return data;
     },
   };

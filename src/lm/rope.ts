@@ -13,7 +13,8 @@ export interface RopeFrequencies {
   attentionScaling: number;
 }
 
-type RopeConfig = Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling' | 'maxPositions'>;
+/** `rotaryDim` (the rotated channels per head) sizes the frequencies: GPT-NeoX rotates only part of a head. */
+type RopeConfig = Pick<ModelConfig, 'rotaryDim' | 'ropeTheta' | 'ropeScaling' | 'maxPositions'>;
 
 /** HF: 1.0 / (base ** (torch.arange(0, dim, 2).float() / dim)), the power and the division in float32. */
 function defaultInverseFrequencies(theta: number, dim: number): Float32Array {
@@ -64,7 +65,8 @@ function yarnFrequencies(theta: number, dim: number, s: Extract<RopeScaling, { t
  * on it: past `maxPositions` the base grows to θ·((f·seqLen/maxPositions) − (f − 1))^(dim/(dim − 2)).
  */
 export function ropeFrequencies(config: RopeConfig, seqLen = 0): RopeFrequencies {
-  const dim = config.headDim;
+  // transformers: dim = int(head_dim · partial_rotary_factor) for every rope type, NTK's exponent included.
+  const dim = config.rotaryDim;
   const s = config.ropeScaling;
   if (s.type === 'yarn') return yarnFrequencies(config.ropeTheta, dim, s);
   if (s.type === 'dynamic') {
@@ -98,13 +100,15 @@ export function ropeInverseFrequencies(config: RopeConfig): Float32Array {
 }
 
 /**
- * cos and sin for each position, laid out [positions.length, headDim] with the half-split duplication,
- * ready to broadcast against q/k of shape [B·T, heads, headDim].
+ * cos and sin for each position, laid out [positions.length, headDim] with the half-split duplication
+ * over the first 2·invFreq.length channels, ready to broadcast against q/k of shape [B·T, heads, headDim].
+ * Channels past the rotated ones (partial rotary; `headDim` defaults to exactly the rotated ones) get
+ * cos 1 and sin 0, so x·cos + rotate_half(x)·sin leaves them exactly as they are, as transformers does.
  */
-export function ropeTables(invFreq: Float32Array, positions: ArrayLike<number>, attentionScaling = 1): { cos: Float32Array; sin: Float32Array } {
+export function ropeTables(invFreq: Float32Array, positions: ArrayLike<number>, attentionScaling = 1, headDim = 2 * invFreq.length): { cos: Float32Array; sin: Float32Array } {
   const half = invFreq.length;
-  const dim = 2 * half;
-  const cos = new Float32Array(positions.length * dim);
+  const dim = headDim;
+  const cos = new Float32Array(positions.length * dim).fill(1);
   const sin = new Float32Array(positions.length * dim);
   for (let p = 0; p < positions.length; p++) {
     const base = p * dim;
@@ -124,10 +128,12 @@ export function ropeTables(invFreq: Float32Array, positions: ArrayLike<number>, 
 
 /**
  * rotate_half(x) = [−x₂, x₁] as a signed permutation matrix R ([dim, dim]), so that x·R is one plain
- * matMul: cheaper on wasm than slicing and concatenating halves, and trivially differentiable.
+ * matMul: cheaper on wasm than slicing and concatenating halves, and trivially differentiable. With
+ * `rotaryDim` < dim (partial rotary) the halves are those of the first `rotaryDim` channels and the
+ * other columns are zero (their sin is 0 anyway).
  */
-export function rotateHalfMatrix(dim: number): Float32Array {
-  const half = dim / 2;
+export function rotateHalfMatrix(dim: number, rotaryDim = dim): Float32Array {
+  const half = rotaryDim / 2;
   const r = new Float32Array(dim * dim);
   for (let i = 0; i < half; i++) {
     r[(i + half) * dim + i] = -1; // out[i] = −x[i + half]

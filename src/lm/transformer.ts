@@ -1,5 +1,5 @@
 /**
- * The decoder-only transformer forward pass shared by GPT-2 and the Llama family, used for inference
+ * The decoder-only transformer forward pass shared by GPT-2, the Llama family and GPT-NeoX, used for inference
  * (with or without a KV cache) and for pretraining (inside a gradient tape). Everything runs on the
  * residual stream flattened to [B·T, d] so every projection is a 2-D matMul.
  */
@@ -113,7 +113,7 @@ export class Transformer {
     if (config.slidingWindow !== null && config.slidingWindowLayers) this.windowedLayers = new Set(config.slidingWindowLayers);
     if (config.positional === 'rope') {
       this.rope = ropeFrequencies(config);
-      this.rotateHalf = tf.tensor2d(rotateHalfMatrix(config.headDim), [config.headDim, config.headDim]);
+      this.rotateHalf = tf.tensor2d(rotateHalfMatrix(config.headDim, config.rotaryDim), [config.headDim, config.headDim]);
     }
   }
 
@@ -245,9 +245,10 @@ export class Transformer {
       if (attn.keysT && attn.values) kv.push({ keysT: attn.keysT, values: attn.values });
       if (attn.newKeysT && attn.newValues) newKV.push({ keysT: attn.newKeysT, values: attn.newValues });
       const residual = tf.add(x, attn.out) as tf.Tensor2D; // [B·T, d]
-      x.dispose();
       attn.out.dispose();
-      const mlpOut = tf.tidy(() => this.mlp(residual, layer));
+      // GPT-NeoX's parallel residual: the MLP reads the layer's input, not the stream after attention.
+      const mlpOut = tf.tidy(() => this.mlp(this.config.parallelResidual ? x : residual, layer)); // [B·T, d]
+      x.dispose();
       x = tf.add(residual, mlpOut) as tf.Tensor2D; // [B·T, d]
       residual.dispose();
       mlpOut.dispose();
@@ -348,7 +349,7 @@ export class Transformer {
       for (const p of positions) longest = Math.max(longest, p + 1);
       rope = ropeFrequencies(this.config, longest);
     }
-    const { cos, sin } = ropeTables(rope.invFreq, positions, rope.attentionScaling);
+    const { cos, sin } = ropeTables(rope.invFreq, positions, rope.attentionScaling, this.config.headDim);
     const shape: [number, number, number] = [positions.length, 1, this.config.headDim];
     return { cos: tf.tensor3d(cos, shape), sin: tf.tensor3d(sin, shape) };
   }

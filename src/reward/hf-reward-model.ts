@@ -1,9 +1,9 @@
 /**
  * Hugging Face causal sequence-classification reward models (`LlamaForSequenceClassification`,
- * `MistralForSequenceClassification`, `Qwen2ForSequenceClassification`, `GPT2ForSequenceClassification`)
- * in and out of pargs.
+ * `MistralForSequenceClassification`, `Qwen2ForSequenceClassification`, `GPT2ForSequenceClassification`,
+ * `GPTNeoXForSequenceClassification`) in and out of pargs.
  *
- * Such a model is a backbone (weights under their usual `model.` / `transformer.` names) plus
+ * Such a model is a backbone (weights under their usual `model.` / `transformer.` / `gpt_neox.` names) plus
  * `score.weight` [num_labels, d] without bias. With num_labels 1 it is a reward model: transformers reads
  * the reward at the last token that is not `pad_token_id` (every token when pad_token_id is unset), from
  * the hidden state after the final norm. Here it is a linear head (w = the score row, b = 0) on that
@@ -19,6 +19,7 @@ import { claimOutputDir } from '../io/output-dir.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { sequenceClassificationArchitecture, type ModelType } from '../lm/config.js';
+import { lmHeadNames } from '../lm/hf-names.js';
 import { exportHfTensors } from '../lm/hf-weights.js';
 import { LOAD_SCHEMA, loadModelFolder, readConfigJson, type LoadOptions } from '../lm/load.js';
 import { causalLM } from '../option-specs.js';
@@ -33,6 +34,7 @@ const ARCHITECTURE: Record<ModelType, string> = {
   mistral: 'MistralForSequenceClassification',
   qwen2: 'Qwen2ForSequenceClassification',
   gpt2: 'GPT2ForSequenceClassification',
+  gpt_neox: 'GPTNeoXForSequenceClassification',
 };
 
 /** Tokenizer files copied into an exported folder when the backbone's folder has them. */
@@ -163,7 +165,7 @@ export async function saveHFRewardModel(rm: PartialRewardModel, dir: string, opt
       label2id: { LABEL_0: 0 },
       pad_token_id: c.padTokenId ?? backbone.padId,
     };
-    const tensors = (await exportHfTensors(c, backbone.params)).filter((t) => t.name !== 'lm_head.weight');
+    const tensors = (await exportHfTensors(c, backbone.params)).filter((t) => !lmHeadNames(c).includes(t.name));
     tensors.push({ name: SCORE_WEIGHT, shape: [1, c.hiddenSize], data: (host.get('weight') as { data: Float32Array }).data });
     await guardOutput(claimed.dir, async () => {
       await writeFileAtomic(join(claimed.dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

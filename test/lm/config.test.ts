@@ -82,7 +82,9 @@ describe('parseModelConfig refuses what it cannot run faithfully', () => {
   const cases: [string, unknown, RegExp][] = [
     ['not an object', [1, 2], /JSON object/],
     ['no model_type', { hidden_size: 8 }, /model_type/],
-    ['unsupported model_type', { model_type: 'gpt_neox' }, /"gpt_neox"/],
+    ['unsupported model_type', { model_type: 'gemma' }, /"gemma", which pargs does not support \(supported: gpt2, llama, mistral, qwen2, gpt_neox\)/],
+    ['unknown hidden_act', { ...llama, hidden_act: 'gelu_erf' }, /"hidden_act" is "gelu_erf", which pargs does not implement/],
+    ['unknown GPT-2 activation_function', { model_type: 'gpt2', activation_function: 'gelu2' }, /"activation_function" is "gelu2"/],
     ['non-causal architecture', { ...llama, architectures: ['LlamaForTokenClassification'] }, /architectures/],
     ['quantized checkpoint', { ...llama, quantization_config: { quant_method: 'gptq' } }, /quantization_config/],
     ['custom code', { ...llama, auto_map: { AutoModel: 'x.Y' } }, /auto_map/],
