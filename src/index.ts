@@ -3,7 +3,7 @@
  * Every public export is listed in docs/api.md.
  */
 export * from './errors.js';
-export { initBackend, currentBackend, type BackendInfo, type BackendName, type InitBackendOptions } from './engine/backend.js';
+export { AUTO_NATIVE_MIN_PARAMETERS, autoChoice, initBackend, currentBackend, type BackendInfo, type BackendName, type BackendWorkload, type InitBackendOptions } from './engine/backend.js';
 export { logSigmoid, activation } from './engine/ops.js';
 export { readSafetensorsHeader, SafetensorsFile, writeSafetensors, type SafetensorsDtype, type TensorToWrite } from './io/safetensors.js';
 export { openSafetensorsDir, type WeightSource } from './io/weight-source.js';
