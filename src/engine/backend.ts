@@ -12,7 +12,7 @@ import { checkOptions, func, number, object, oneOf, required, type Schema } from
 import { tf } from './tf.js';
 import { availableParallelism } from 'node:os';
 import { importNativeBinding, nativeBackendFacts } from './native/import.js';
-import { applyWasmPatches, registerBatchMatMulGradient } from './wasm-patches.js';
+import { applyWasmPatches, registerBatchMatMulGradient } from './wasm/patches.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 

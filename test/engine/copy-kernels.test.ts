@@ -1,5 +1,5 @@
 /**
- * The wasm Slice / SplitV / Unpack / GatherV2 replacements (src/engine/wasm-copy-kernels.ts) return
+ * The wasm Slice / SplitV / Unpack / GatherV2 replacements (src/engine/wasm/copy-kernels.ts) return
  * exactly what the cpu backend returns, for every rank, dtype and axis the forward pass and decoding use.
  */
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -13,7 +13,7 @@
  * kernel unchanged. This relies on internals of @tensorflow/tfjs-backend-wasm 4.22 (pinned in
  * package.json): `wasm.cwrap`, `wasm.tfjs.registerTensor/disposeData`, `dataIdMap`, `makeOutput`.
  */
-import { tf } from './tf.js';
+import { tf } from '../tf.js';
 
 /** Marks our kernel so a second registration (or a second copy of this module) is a no-op. */
 const KERNEL_MARK = Symbol.for('pargs.wasmBatchMatMul');

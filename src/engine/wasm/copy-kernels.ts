@@ -14,7 +14,7 @@
  *   appending one token to a cache of transposed keys [B, H, hd, T] is B·H·hd runs of T and of 1
  *   elements. Ours copies short runs with a plain loop.
  */
-import { tf } from './tf.js';
+import { tf } from '../tf.js';
 
 /** The parts of the wasm backend these kernels use (typed structurally: the class is internal). */
 interface WasmBackendLike {

@@ -12,13 +12,13 @@
  *    products are native and an explicit transpose would only add a copy.
  * 2. `UnsortedSegmentSum` has no wasm kernel, so `tf.gather`'s gradient (embedding training)
  *    throws. We register a JS kernel that reads the inputs once and accumulates in one pass.
- * 3. Batched `BatchMatMul` (attention) runs a naive loop; see wasm-batch-matmul.ts.
+ * 3. Batched `BatchMatMul` (attention) runs a naive loop; see batch-matmul.ts.
  * 4. `Slice`, `SplitV`, `Unpack` copy their whole input per output and `GatherV2` copies element by
- *    element; see wasm-copy-kernels.ts.
+ *    element; see copy-kernels.ts.
  */
-import { tf } from './tf.js';
-import { registerWasmBatchMatMul } from './wasm-batch-matmul.js';
-import { registerWasmCopyKernels } from './wasm-copy-kernels.js';
+import { tf } from '../tf.js';
+import { registerWasmBatchMatMul } from './batch-matmul.js';
+import { registerWasmCopyKernels } from './copy-kernels.js';
 
 /** Marks our gradient config so a second copy of this module (dual package) skips re-registering. */
 const PATCH_MARK = Symbol.for('pargs.batchMatMulGrad');
