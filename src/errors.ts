@@ -26,6 +26,25 @@ export class TokenizerError extends PargsError {
   override name = 'TokenizerError';
 }
 
+/** The rendering limits a chat template can exceed (see `TEMPLATE_LIMITS` in src/lm/template-limits.ts). */
+export type TemplateLimit = 'loopIterations' | 'listItems' | 'characters' | 'depth' | 'milliseconds';
+
+/**
+ * A model's chat template exceeded a rendering limit (loop iterations, list items, characters, nesting
+ * depth or time). A template arrives with a downloaded model folder, so pargs treats it as untrusted
+ * input and stops it there instead of letting it hang or exhaust the heap. The message names the file.
+ */
+export class TemplateError extends TokenizerError {
+  override name = 'TemplateError';
+  constructor(
+    message: string,
+    /** Which limit the template exceeded. */
+    readonly limit: TemplateLimit,
+  ) {
+    super(message);
+  }
+}
+
 /** A preference data file or row is malformed. */
 export class DataError extends PargsError {
   override name = 'DataError';

@@ -4,7 +4,7 @@
  * `prompt ⊕ response[1..i]` is only meaningful if the ids the model sees are the ids decoding produces,
  * and re-encoding a joined string can merge tokens across the boundary.
  */
-import { OptionError, TokenizerError } from '../errors.js';
+import { OptionError, TemplateError, TokenizerError } from '../errors.js';
 import type { ChatRendering } from '../lm/chat-template.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
 import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required, type Schema } from '../options.js';
@@ -105,7 +105,9 @@ export function encodePreferences(
       try {
         text = renderWithTemplate(tokenizer, pair.conversation);
       } catch (err) {
-        if (!(err instanceof TokenizerError)) throw err;
+        // A template that refuses one conversation drops that row; one that exceeds a rendering limit
+        // is a fault of the template, not of the row, and would cost its time limit on every row.
+        if (!(err instanceof TokenizerError) || err instanceof TemplateError) throw err;
         drop(pair.source, 'unsupported-conversation', err.message);
         continue;
       }
