@@ -11,6 +11,15 @@ export class OptionError extends PargsError {
   override name = 'OptionError';
 }
 
+/**
+ * An object was used after its `dispose()`: a CausalLM, a reward model or its head, a KV cache, a feature
+ * store, a tensor. The message names the object and the function. An `OptionError`, as it was before it
+ * had its own class.
+ */
+export class DisposedError extends OptionError {
+  override name = 'DisposedError';
+}
+
 /** A model folder's config.json names an architecture, field or value pargs does not support. */
 export class ConfigError extends PargsError {
   override name = 'ConfigError';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { tf } from '../engine/tf.js';
-import { CheckpointError, OptionError } from '../errors.js';
+import { CheckpointError, DisposedError, OptionError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { guardOutput } from '../io/fs-errors.js';
 import { claimOutputDir } from '../io/output-dir.js';
@@ -17,7 +17,7 @@ import { LOAD_SCHEMA, loadCausalLM, type LoadOptions } from '../lm/load.js';
 import { causalLM, positiveInt } from '../option-specs.js';
 import { arrayOf, boolean, checkArgument, checkOptions, object, oneOf, required, string, tokenIds } from '../options.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
-import type { RewardModel } from './reward-model-interface.js';
+import { rmSource, type RewardModel } from './reward-model-interface.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
 import type { TrainingHistory } from './trainer.js';
@@ -86,6 +86,8 @@ function emptyTraining(): RewardModelTraining {
 const ownedBackbones = new WeakSet<PartialRewardModel>();
 
 export class PartialRewardModel implements RewardModel {
+  private disposed = false;
+
   constructor(
     readonly backbone: CausalLM,
     readonly head: RewardHead,
@@ -99,6 +101,8 @@ export class PartialRewardModel implements RewardModel {
      */
     readonly trainedBlocks?: TrainedBlocks,
   ) {
+    backbone.assertLive('PartialRewardModel');
+    head.assertLive('PartialRewardModel');
     if (head.inputDim !== backbone.config.hiddenSize) {
       throw new OptionError(`reward head expects features of size ${head.inputDim}, the backbone produces ${backbone.config.hiddenSize}`);
     }
@@ -117,6 +121,22 @@ export class PartialRewardModel implements RewardModel {
     return this.head.spec;
   }
 
+  /** True after `dispose()`: the head (and whatever the model owned) is freed. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * Throws a DisposedError naming `fn` when this model was disposed, or the backbone it runs on was
+   * (a reward model sharing the LM's backbone lives only as long as that LM).
+   */
+  protected assertLive(fn: string): void {
+    if (this.disposed || this.head.isDisposed) {
+      throw new DisposedError(`${fn}: this reward model${rmSource(this)} was disposed; load it again (loadRewardModel), and call dispose() only after its last use`);
+    }
+    this.backbone.assertLive(`${fn} (the reward model's backbone)`);
+  }
+
   /**
    * Where the reward of the sequence `ids[0 … end]` is read: its last token here; an HF sequence-
    * classification model reads the last token that is not its pad token (hf-reward-model.ts).
@@ -127,17 +147,20 @@ export class PartialRewardModel implements RewardModel {
 
   /** Rewards of final hidden states [N, d] → [N] (the caller disposes the result). */
   rewardsFromHidden(hidden: tf.Tensor2D): tf.Tensor1D {
+    this.assertLive('rewardsFromHidden');
     return this.head.apply(hidden);
   }
 
   /** Token ids of `prompt ⊕ response`: each encoded separately, prompt with the tokenizer's BOS rule. */
   encode(prompt: string, response: string): { promptIds: number[]; responseIds: number[] } {
+    this.assertLive('encode');
     const tok = this.backbone.tokenizer;
     return { promptIds: tok.encode(prompt), responseIds: tok.encode(response, { addSpecialTokens: false }) };
   }
 
   /** The reward after every response token (index i = prefix of i + 1 tokens), from one backbone pass. */
   async scorePrefixIds(promptIds: readonly number[], responseIds: readonly number[]): Promise<number[]> {
+    this.assertLive('scorePrefixIds');
     checkArgument('scorePrefixIds', 'promptIds', promptIds, required(tokenIds()));
     checkArgument('scorePrefixIds', 'responseIds', responseIds, required(tokenIds()));
     if (promptIds.length === 0) throw new OptionError('scorePrefixes: the prompt encodes to no tokens');
@@ -163,6 +186,7 @@ export class PartialRewardModel implements RewardModel {
    * `rowsPerBatch` sequences, reading the hidden state at each sequence's last token.
    */
   async scoreIdsBatch(items: readonly { promptIds: readonly number[]; responseIds: readonly number[] }[], rowsPerBatch = 16): Promise<number[]> {
+    this.assertLive('scoreIdsBatch');
     checkArgument('scoreIdsBatch', 'items', items, required(arrayOf(object({ promptIds: required(tokenIds()), responseIds: required(tokenIds()) }, 'an item', true), 'an array of { promptIds, responseIds }')));
     checkArgument('scoreIdsBatch', 'rowsPerBatch', rowsPerBatch, positiveInt());
     const out: number[] = [];
@@ -194,6 +218,7 @@ export class PartialRewardModel implements RewardModel {
   }
 
   async scorePrefixes(prompt: string, response: string): Promise<number[]> {
+    this.assertLive('scorePrefixes');
     checkArgument('scorePrefixes', 'prompt', prompt, required(string()));
     checkArgument('scorePrefixes', 'response', response, required(string()));
     const { promptIds, responseIds } = this.encode(prompt, response);
@@ -202,6 +227,7 @@ export class PartialRewardModel implements RewardModel {
 
   /** The reward of the complete response (its last token). */
   async score(prompt: string, response: string): Promise<number> {
+    this.assertLive('score');
     checkArgument('score', 'prompt', prompt, required(string()));
     checkArgument('score', 'response', response, required(string()));
     const rewards = await this.scorePrefixes(prompt, response);
@@ -211,6 +237,7 @@ export class PartialRewardModel implements RewardModel {
 
   /** The manifest for a model saved in `dir` (the backbone's relative path is computed from it). */
   async manifest(headSha256: string, dir?: string): Promise<RewardModelManifest> {
+    this.assertLive('manifest');
     const base = this.trainedBlocks?.base ?? this.backbone;
     const c = base.config;
     const backboneDir = resolve(base.source);
@@ -234,6 +261,7 @@ export class PartialRewardModel implements RewardModel {
   async save(dir: string, options: { overwrite?: boolean; format?: 'pargs' | 'hf' } = {}): Promise<void> {
     checkArgument('save', 'dir', dir, required(string()));
     checkOptions('save', options, { overwrite: boolean(), format: oneOf('pargs', 'hf') });
+    this.assertLive('save');
     if (options.format === 'hf') {
       // Imported here: hf-reward-model.ts extends this class, so a static import would be circular.
       const { saveHFRewardModel } = await import('./hf-reward-model.js');
@@ -250,6 +278,8 @@ export class PartialRewardModel implements RewardModel {
 
   /** Frees the head and trained blocks (and the base backbone, when `loadRewardModel` loaded it from a folder). */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.head.dispose();
     if (this.trainedBlocks) this.backbone.dispose();
     if (ownedBackbones.has(this)) (this.trainedBlocks?.base ?? this.backbone).dispose();
