@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import { builtinJudge, BUILTIN_JUDGES, rewardModelJudge } from '../eval/judges.js';
-import { loadRewardModelFlags } from './reward-model-flag.js';
+import { encodeRowsWithinContext, loadRewardModelFlags } from './reward-model-flag.js';
 import { responseLogProbs, perplexity } from '../eval/lm-scores.js';
 import { distinctN, diversity, meanWithStderr, winRate } from '../eval/metrics.js';
 import { loadCausalLM } from '../lm/load.js';
@@ -65,6 +65,7 @@ export const evalCommand = defineCommand({
     const judgeName = flags.judgeRm ? `reward model ${flags.judgeRm}` : (flags.judge as string);
     const progress = cliProgress(io, { json: flags.json });
     try {
+      if (judgeRm) encodeRowsWithinContext('eval', judgeRm.rm, rows, flags.generations);
       const judge = judgeRm ? rewardModelJudge(judgeRm.rm) : builtinJudge(flags.judge as string);
       const judgingTurn = yieldEvery(20, io.signal, 'pargs eval');
       let judged = 0;

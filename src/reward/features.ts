@@ -19,6 +19,7 @@ import { planFeatureBatches } from './batch-plan.js';
 import { FeatureStore } from './feature-store.js';
 import { extractOnWorkers } from '../workers/features-parallel.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
+import { refuseBeyondContext } from '../lm/context.js';
 import { terminalTokenId } from '../lm/terminal-token.js';
 
 export interface Shard {
@@ -124,19 +125,15 @@ export const FEATURE_PASS_SCHEMA: Schema = {
   onProgress: func(),
 };
 
-/**
- * Positions past max_position_embeddings are outside what the backbone was trained on (and outside
- * GPT-2's position table), so such sequences are refused, all of them counted, before any work.
- */
-function refuseBeyondContext(jobs: readonly Job[], context: number): void {
-  const over = jobs.filter((j) => j.ids.length > context);
-  if (over.length === 0) return;
-  const longest = over.reduce((a, b) => (b.ids.length > a.ids.length ? b : a));
-  const pairs = new Set(over.map((j) => j.pair)).size;
-  throw new OptionError(
-    `${over.length} of ${jobs.length} sequences (${pairs} pairs) are longer than the backbone's context of ${context} tokens (the longest, pair ${longest.pair}, has ${longest.ids.length}); ` +
-      `encode with maxLength ≤ ${context}: overLength 'drop' (the default) drops and reports them, 'truncate' shortens their responses`,
-  );
+/** Sequences past the backbone's context are refused, all of them counted, before any work (lm/context.ts). */
+function refuseJobsBeyondContext(jobs: readonly Job[], context: number): void {
+  refuseBeyondContext(jobs.map((j) => j.ids.length), context, (over, longest) => {
+    const pairs = new Set(over.map((i) => jobs[i].pair)).size;
+    return (
+      `${over.length} of ${jobs.length} sequences (${pairs} pairs) are longer than the backbone's context of ${context} tokens (the longest, pair ${jobs[longest].pair}, has ${jobs[longest].ids.length}); ` +
+      `encode with maxLength ≤ ${context}: overLength 'drop' (the default) drops and reports them, 'truncate' shortens their responses`
+    );
+  });
 }
 
 export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
@@ -183,7 +180,7 @@ export function planFeatureJobs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs'
       jobs.push({ pair, side, ids, positions });
     }
   });
-  refuseBeyondContext(jobs, o.backbone.config.maxPositions);
+  refuseJobsBeyondContext(jobs, o.backbone.config.maxPositions);
   // Longest first: the first batch is the most memory-hungry, so a budget problem shows immediately.
   jobs.sort((a, b) => b.ids.length - a.ids.length || a.pair - b.pair || a.side - b.side);
   return { plans, jobs };

@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { tf } from '../engine/tf.js';
+import type { tf } from '../engine/tf.js';
 import { CheckpointError, DisposedError, OptionError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { guardOutput } from '../io/fs-errors.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
-import { leftPad, type CausalLM } from '../lm/causal-lm.js';
+import type { CausalLM } from '../lm/causal-lm.js';
 import { LOAD_SCHEMA, loadCausalLM, type LoadOptions } from '../lm/load.js';
 import { causalLM, positiveInt } from '../option-specs.js';
 import { arrayOf, boolean, checkArgument, checkOptions, object, oneOf, required, string, tokenIds } from '../options.js';
@@ -22,7 +22,8 @@ import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
 import type { TrainingHistory } from './trainer.js';
 import { loadWithTrainedBlocks, writeTrainedBlocks } from './trained-blocks-file.js';
-import { checkVocabHead, isVocabHead, vocabLastRewards, vocabPrefixRewards } from './vocab-head.js';
+import { prefixRewards, lastRewards, type Scorer } from './scoring.js';
+import { checkVocabHead } from './vocab-head.js';
 
 export const REWARD_MODEL_FILE = 'reward_model.json';
 export const HEAD_FILE = 'head.safetensors';
@@ -163,22 +164,7 @@ export class PartialRewardModel implements RewardModel {
     this.assertLive('scorePrefixIds');
     checkArgument('scorePrefixIds', 'promptIds', promptIds, required(tokenIds()));
     checkArgument('scorePrefixIds', 'responseIds', responseIds, required(tokenIds()));
-    if (promptIds.length === 0) throw new OptionError('scorePrefixes: the prompt encodes to no tokens');
-    if (responseIds.length === 0) return [];
-    if (isVocabHead(this.head)) return vocabPrefixRewards(this.backbone, this.head, promptIds, responseIds);
-    const ids = [...promptIds, ...responseIds];
-    const out = this.backbone.forward({ ids: [ids], logits: 'none' });
-    // The prefix of i response tokens ends at sequence index P + i − 1: rows P … P + L − 1 (or where readIndex says).
-    const read = Int32Array.from(responseIds, (_, i) => this.readIndex(ids, promptIds.length + i));
-    const rewards = tf.tidy(() => {
-      const d = this.backbone.config.hiddenSize;
-      const responseHidden = tf.gather(tf.reshape(out.hidden, [-1, d]), tf.tensor1d(read, 'int32')) as tf.Tensor2D; // [L, d]
-      return this.head.apply(responseHidden); // [L]
-    });
-    out.hidden.dispose();
-    const values = Array.from(await rewards.data());
-    rewards.dispose();
-    return values;
+    return prefixRewards(this.scorer(), 'scorePrefixIds', promptIds, responseIds);
   }
 
   /**
@@ -189,32 +175,7 @@ export class PartialRewardModel implements RewardModel {
     this.assertLive('scoreIdsBatch');
     checkArgument('scoreIdsBatch', 'items', items, required(arrayOf(object({ promptIds: required(tokenIds()), responseIds: required(tokenIds()) }, 'an item', true), 'an array of { promptIds, responseIds }')));
     checkArgument('scoreIdsBatch', 'rowsPerBatch', rowsPerBatch, positiveInt());
-    const out: number[] = [];
-    const d = this.backbone.config.hiddenSize;
-    for (let start = 0; start < items.length; start += rowsPerBatch) {
-      const batch = items.slice(start, start + rowsPerBatch).map((it, i) => {
-        if (it.promptIds.length + it.responseIds.length === 0) throw new OptionError(`scoreIdsBatch: item ${start + i} has no tokens`);
-        return [...it.promptIds, ...it.responseIds];
-      });
-      const { ids, mask } = leftPad(batch, this.backbone.padId);
-      const T = ids[0].length;
-      if (isVocabHead(this.head)) {
-        const rewards = vocabLastRewards(this.backbone, this.head, batch, ids, mask);
-        out.push(...(await rewards.data()));
-        rewards.dispose();
-        continue;
-      }
-      const forward = this.backbone.forward({ ids, mask, logits: 'none' });
-      const rewards = tf.tidy(() => {
-        // Left padding: row b's sequence starts at T − length; its last token is at T − 1.
-        const last = tf.tensor1d(Int32Array.from(batch, (seq, b) => b * T + T - seq.length + this.readIndex(seq, seq.length - 1)), 'int32');
-        return this.head.apply(tf.gather(tf.reshape(forward.hidden, [-1, d]), last) as tf.Tensor2D); // [b]
-      });
-      forward.hidden.dispose();
-      out.push(...(await rewards.data()));
-      rewards.dispose();
-    }
-    return out;
+    return lastRewards(this.scorer(), 'scoreIdsBatch', items, rowsPerBatch);
   }
 
   async scorePrefixes(prompt: string, response: string): Promise<number[]> {
@@ -222,7 +183,7 @@ export class PartialRewardModel implements RewardModel {
     checkArgument('scorePrefixes', 'prompt', prompt, required(string()));
     checkArgument('scorePrefixes', 'response', response, required(string()));
     const { promptIds, responseIds } = this.encode(prompt, response);
-    return this.scorePrefixIds(promptIds, responseIds);
+    return prefixRewards(this.scorer(), 'scorePrefixes', promptIds, responseIds);
   }
 
   /** The reward of the complete response (its last token). */
@@ -230,9 +191,15 @@ export class PartialRewardModel implements RewardModel {
     this.assertLive('score');
     checkArgument('score', 'prompt', prompt, required(string()));
     checkArgument('score', 'response', response, required(string()));
-    const rewards = await this.scorePrefixes(prompt, response);
+    const { promptIds, responseIds } = this.encode(prompt, response);
+    const rewards = await prefixRewards(this.scorer(), 'score', promptIds, responseIds);
     if (rewards.length === 0) throw new OptionError('score: the response encodes to no tokens');
     return rewards[rewards.length - 1];
+  }
+
+  /** This model as scoring.ts reads it. */
+  private scorer(): Scorer {
+    return { backbone: this.backbone, head: this.head, readIndex: (ids, end) => this.readIndex(ids, end), source: rmSource(this) };
   }
 
   /** The manifest for a model saved in `dir` (the backbone's relative path is computed from it). */
