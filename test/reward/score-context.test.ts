@@ -51,7 +51,7 @@ async function rejection(run: () => Promise<unknown>): Promise<Error> {
 }
 
 describe('RewardModel scoring refuses sequences past its context', () => {
-  it.each([[0, 'linear head'], [1, 'mlp head'], [2, 'vocabulary head'], [3, 'Hugging Face folder']] as const)('%i, %s: score, scorePrefixes, scorePrefixIds and scoreIdsBatch', async (k) => {
+  it.each<[number, string]>([[0, 'linear head'], [1, 'mlp head'], [2, 'vocabulary head'], [3, 'Hugging Face folder']])('%i, %s: score, scorePrefixes, scorePrefixIds and scoreIdsBatch', async (k) => {
     const rm = rms[k][1];
     const { promptIds, responseIds } = rm.encode('The economy', long);
     const n = promptIds.length + responseIds.length;
