@@ -7,7 +7,7 @@
 import { OptionError, TemplateError, TokenizerError } from '../errors.js';
 import type { ChatRendering } from '../lm/chat-template.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
-import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required, type Schema } from '../options.js';
+import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required, showValue, type Schema } from '../options.js';
 import { tokenizer as tokenizerSpec } from '../option-specs.js';
 import { makeDropReport, mergeDropReports } from './drop-report.js';
 import type { Conversation, DropReport, DroppedRow, EncodedPair, PreferencePair, PreferenceSet } from './types.js';
@@ -97,7 +97,10 @@ export function encodePreferences(
   };
 
   let conversationRendering: ChatRendering | undefined;
-  for (const pair of input) {
+  for (const [index, pair] of input.entries()) {
+    if (pair.margin !== undefined && !(typeof pair.margin === 'number' && Number.isFinite(pair.margin))) {
+      throw new OptionError(`encodePreferences: pair ${index} has margin ${showValue(pair.margin)}; a margin must be a finite number (or absent)`);
+    }
     let text: { prompt: string; chosen: string; rejected: string } = pair;
     let promptIds: number[];
     if (pair.conversation && tokenizer.chatTemplate) {

@@ -85,10 +85,15 @@ export function hashPairs(pairs: readonly TokenPair[]): string {
   return h.digest('hex');
 }
 
-export function validateShard(shard: Shard | undefined): void {
+export function validateShard(shard: Shard | undefined, pairCount?: number): void {
   if (!shard) return;
-  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
-    throw new OptionError(`shard must be {index, count} with 0 ≤ index < count, got ${JSON.stringify(shard)}`);
+  // Safe integers only: beyond 2^53 two different shard numbers are the same double.
+  if (!Number.isSafeInteger(shard.count) || shard.count < 1 || !Number.isSafeInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new OptionError(`extractPrefixFeatures: shard must be {index, count} with 0 ≤ index < count (integers below 2^53), got ${JSON.stringify(shard)}`);
+  }
+  // Pair i goes to shard i mod count: a shard at or past the pair count would be empty, a sign of a wrong count.
+  if (pairCount !== undefined && shard.index >= pairCount) {
+    throw new OptionError(`extractPrefixFeatures: shard ${shard.index}/${shard.count} holds no pairs: pair i goes to shard i mod ${shard.count}, and there are only ${pairCount} pairs; use at most ${pairCount} shards`);
   }
 }
 
@@ -139,7 +144,7 @@ function refuseJobsBeyondContext(jobs: readonly Job[], context: number): void {
 export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
   checkOptions('extractPrefixFeatures', o, FEATURE_PASS_SCHEMA);
   const { backbone } = o;
-  validateShard(o.shard);
+  validateShard(o.shard, o.pairs.length);
   const started = performance.now();
   const { plans, jobs } = planFeatureJobs(o);
   const batchRows = planBatchRows(o, jobs);
