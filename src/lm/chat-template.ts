@@ -65,19 +65,21 @@ export function hhTranscript(messages: readonly ChatMessage[], options: ChatRend
   return turns.join('') + (options.addGenerationPrompt ? '\n\nAssistant:' : '');
 }
 
-/** The template text of a `chat_template` value: a string, or a list of `{name, template}` (the "default" one). */
-function templateSource(value: unknown, where: string): string | undefined {
+/**
+ * The template text of a `chat_template` value: a string, or a list of `{name, template}` (the "default"
+ * one); or why pargs cannot use it — said when a conversation is rendered, so the model still loads for
+ * plain text.
+ */
+function templateSource(value: unknown, where: string): { source: string } | { unusable: string } | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return { source: value };
   if (Array.isArray(value)) {
     const named = value.filter((t): t is { name: string; template: string } => t && typeof t.name === 'string' && typeof t.template === 'string');
     const chosen = named.find((t) => t.name === 'default');
-    if (!chosen) {
-      throw new TokenizerError(`${where} "chat_template" is a list of named templates (${named.map((t) => JSON.stringify(t.name)).join(', ')}) without one named "default"; pargs renders the default one`);
-    }
-    return chosen.template;
+    if (chosen) return { source: chosen.template };
+    return { unusable: `${where} "chat_template" is a list of named templates (${named.map((t) => JSON.stringify(t.name)).join(', ')}) without one named "default"; pargs renders the default one` };
   }
-  throw new TokenizerError(`${where} "chat_template" must be a string or a list of {name, template}, got ${typeof value}`);
+  return { unusable: `${where} "chat_template" must be a string or a list of {name, template}, got ${showValue(value)}` };
 }
 
 export class ChatTemplate {
@@ -89,6 +91,8 @@ export class ChatTemplate {
     /** Special-token variables passed to the template (`bos_token`, `eos_token`, ...). */
     readonly specialTokens: Readonly<Record<string, unknown>>,
     private readonly where: string,
+    /** Why the config's `chat_template` cannot be used (then `source` is empty): said at render. */
+    private readonly unusable?: string,
   ) {}
 
   /**
@@ -99,8 +103,8 @@ export class ChatTemplate {
     checkArgument('ChatTemplate.fromConfig', 'config', config, required(plainObject('a tokenizer_config.json object')));
     checkArgument('ChatTemplate.fromConfig', 'where', where, string());
     checkArgument('ChatTemplate.fromConfig', 'templateWhere', templateWhere, string());
-    const source = templateSource(config.chat_template, templateWhere);
-    if (source === undefined) return undefined;
+    const found = templateSource(config.chat_template, templateWhere);
+    if (found === undefined) return undefined;
     const specialTokens: Record<string, unknown> = {};
     for (const key of SPECIAL_TOKEN_KEYS) {
       const text = tokenString(config[key]);
@@ -109,7 +113,7 @@ export class ChatTemplate {
     if (Array.isArray(config.additional_special_tokens)) {
       specialTokens.additional_special_tokens = config.additional_special_tokens.map(tokenString).filter((t) => t !== undefined);
     }
-    return new ChatTemplate(source, specialTokens, templateWhere);
+    return 'source' in found ? new ChatTemplate(found.source, specialTokens, templateWhere) : new ChatTemplate('', specialTokens, templateWhere, found.unusable);
   }
 
   /**
@@ -119,6 +123,7 @@ export class ChatTemplate {
   render(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): string {
     checkMessages(messages, 'ChatTemplate.render: messages');
     checkRenderOptions('ChatTemplate.render', options);
+    if (this.unusable !== undefined) throw new TokenizerError(`${this.unusable}; pass plain text prompts instead`);
     // Compiled on first use: a model whose template this engine cannot parse still loads for plain text.
     if (!this.compiled) {
       try {
