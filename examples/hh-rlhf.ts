@@ -20,8 +20,9 @@ export async function trainOnHh(file: string, modelDir: string, maxPairs: number
     });
     const diagnostics = rm.training.history.evals.at(-1)?.diagnostics;
     if (diagnostics) log(`held-out accuracy ${diagnostics.fullAccuracy.toFixed(3)}, by tenth of the response: ${diagnostics.prefixAccuracyByDecile.map((a) => a.toFixed(2)).join(' ')}`);
-    const example = set.pairs[0];
-    const curve = await rm.scorePrefixes(example.prompt, example.chosen);
+    // An encoded pair: within maxLength, so within the model's context (scoring refuses longer ones).
+    const example = pairs[0];
+    const curve = await rm.scorePrefixIds(example.promptIds, example.chosenIds);
     log(`reward after each token of the first chosen response: ${curve.slice(0, 12).map((r) => r.toFixed(2)).join(' ')} …`);
     rm.dispose();
     return diagnostics;

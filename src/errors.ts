@@ -11,6 +11,15 @@ export class OptionError extends PargsError {
   override name = 'OptionError';
 }
 
+/**
+ * An object was used after its `dispose()`: a CausalLM, a reward model or its head, a KV cache, a feature
+ * store, a tensor. The message names the object and the function. An `OptionError`, as it was before it
+ * had its own class.
+ */
+export class DisposedError extends OptionError {
+  override name = 'DisposedError';
+}
+
 /** A model folder's config.json names an architecture, field or value pargs does not support. */
 export class ConfigError extends PargsError {
   override name = 'ConfigError';
@@ -24,6 +33,25 @@ export class SafetensorsError extends PargsError {
 /** A tokenizer.json / tokenizer_config.json pair cannot be loaded or used. */
 export class TokenizerError extends PargsError {
   override name = 'TokenizerError';
+}
+
+/** The rendering limits a chat template can exceed (see `TEMPLATE_LIMITS` in src/lm/template-limits.ts). */
+export type TemplateLimit = 'loopIterations' | 'listItems' | 'characters' | 'depth' | 'milliseconds';
+
+/**
+ * A model's chat template exceeded a rendering limit (loop iterations, list items, characters, nesting
+ * depth or time). A template arrives with a downloaded model folder, so pargs treats it as untrusted
+ * input and stops it there instead of letting it hang or exhaust the heap. The message names the file.
+ */
+export class TemplateError extends TokenizerError {
+  override name = 'TemplateError';
+  constructor(
+    message: string,
+    /** Which limit the template exceeded. */
+    readonly limit: TemplateLimit,
+  ) {
+    super(message);
+  }
 }
 
 /** A preference data file or row is malformed. */

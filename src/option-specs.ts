@@ -77,9 +77,14 @@ export function stopOptions(): Spec {
   return object({ eos: boolean(), tokenIds: tokenIds(), strings: strings() });
 }
 
-/** A token-id pair as `encodePreferences` makes it. */
+/** A token-id pair as `encodePreferences` makes it (its `margin`, when given, a finite number). */
 export function tokenPair(): Spec {
-  return object({ promptIds: required(tokenIds()), chosenIds: required(tokenIds()), rejectedIds: required(tokenIds()) }, 'a token pair', true);
+  return object({ promptIds: required(tokenIds()), chosenIds: required(tokenIds()), rejectedIds: required(tokenIds()), margin: number() }, 'a token pair', true);
+}
+
+/** A text comparison as users write it (`margin`, when given, a finite number). */
+export function textPair(): Spec {
+  return object({ prompt: required(string()), chosen: required(string()), rejected: required(string()), margin: number() }, 'a {prompt, chosen, rejected} pair', true);
 }
 
 export function shard(): Spec {

@@ -7,7 +7,7 @@
  * Schemas check types and simple ranges only; each function keeps its own semantic checks (one of
  * prompts/promptIds, topK ≤ vocabulary, …). `undefined` counts as "not given", as for defaults.
  */
-import { OptionError } from './errors.js';
+import { DisposedError, OptionError } from './errors.js';
 
 /** A failed check: where (a dotted path such as `mode.temperature`) and what was expected there. */
 interface Problem {
@@ -16,6 +16,8 @@ interface Problem {
   value: unknown;
   /** For an unknown key: the keys valid at that level. */
   validKeys?: string[];
+  /** The value is an object of the right class that was disposed. */
+  disposed?: boolean;
 }
 
 export interface Spec {
@@ -122,9 +124,16 @@ export function oneOf(...values: readonly (string | number | boolean)[]): Spec {
   return custom(`one of ${values.map((v) => JSON.stringify(v)).join(', ')}`, (v) => values.includes(v as string), [...(values.includes('') ? [] : ['']), 1.5, null, {}]);
 }
 
-/** An instance of a class, looked up lazily (the class module may import this one's callers). */
+/**
+ * An instance of a class, looked up lazily (the class module may import this one's callers). One that
+ * reports `isDisposed` (models, heads, caches, tensors) is refused with a DisposedError naming it.
+ */
 export function instance(cls: () => { prototype: object }, expected: string): Spec {
-  return custom(expected, (v) => v !== null && typeof v === 'object' && Object.prototype.isPrototypeOf.call(cls().prototype, v), [{}, 'model', 1]);
+  const base = custom(expected, (v) => v !== null && typeof v === 'object' && Object.prototype.isPrototypeOf.call(cls().prototype, v), [{}, 'model', 1]);
+  return {
+    ...base,
+    check: (value, path) => base.check(value, path) ?? ((value as { isDisposed?: unknown }).isDisposed === true ? { path, expected, value, disposed: true } : null),
+  };
 }
 
 /** A value passing any of the specs. */
@@ -268,6 +277,19 @@ export function closestKey(key: string, valid: readonly string[]): string | unde
   return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
 }
 
+/** `a CausalLM from "models/x"`: the class of an object and, when it has one, the folder it came from. */
+function describeObject(value: unknown): string {
+  const source = (value as { source?: unknown }).source;
+  return `${showValue(value)}${typeof source === 'string' && source !== '' ? ` from "${source}"` : ''}`;
+}
+
+/** The error for a problem: a DisposedError for a disposed object, else an OptionError. */
+function problemError(fn: string, p: Problem, subject: string): OptionError {
+  if (p.disposed) {
+    return new DisposedError(`${fn}: ${subject} is ${describeObject(p.value)} that was disposed; create or load it again, and call dispose() only after its last use`);
+  }
+  return new OptionError(message(fn, p));
+}
 function message(fn: string, p: Problem): string {
   if (p.value === unknownKey) {
     const key = p.path.split('.').at(-1) ?? p.path;
@@ -287,7 +309,7 @@ export function checkOptions<T>(fn: string, options: T, schema: Schema): T {
   const value: unknown = options === undefined ? {} : options;
   if (!isPlainObject(value)) throw new OptionError(`${fn}: options must be a plain object, got ${showValue(options)}`);
   const problem = firstProblem(value, schema, '');
-  if (problem) throw new OptionError(message(fn, problem));
+  if (problem) throw problemError(fn, problem, `option "${problem.path}"`);
   return options;
 }
 
@@ -298,6 +320,7 @@ export function checkArgument<T>(fn: string, name: string, value: T, s: Spec): T
     return value;
   }
   const problem = s.check(value, name);
+  if (problem?.disposed) throw problemError(fn, problem, problem.path);
   if (problem) {
     throw new OptionError(problem.value === unknownKey || problem.value === missing ? message(fn, problem) : `${fn}: ${problem.path} must be ${problem.expected}, got ${showValue(problem.value)}`);
   }

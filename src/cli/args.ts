@@ -73,6 +73,10 @@ export function parseFlags<S extends FlagSchema>(schema: S, argv: readonly strin
     }
     const raw = inline ?? argv[++i];
     if (raw === undefined) throw new OptionError(`pargs ${command}: ${flag} needs a value`);
+    // `--prompt --json` forgot the prompt: the next flag is not its value (`--prompt=--json` says it is).
+    if (inline === undefined && byFlag.has(raw.split('=')[0])) {
+      throw new OptionError(`pargs ${command}: ${flag} needs a value, but is followed by the flag ${raw}; give the value (write ${flag}=${raw} if the value really is "${raw}")`);
+    }
     if (spec.type === 'string') {
       values[key] = raw;
       continue;

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import { builtinJudge, BUILTIN_JUDGES, rewardModelJudge } from '../eval/judges.js';
-import { loadRewardModelFlags } from './reward-model-flag.js';
+import { encodeRowsWithinContext, loadRewardModelFlags } from './reward-model-flag.js';
 import { responseLogProbs, perplexity } from '../eval/lm-scores.js';
 import { distinctN, diversity, meanWithStderr, winRate } from '../eval/metrics.js';
 import { loadCausalLM } from '../lm/load.js';
@@ -20,7 +20,8 @@ export interface GenerationRow {
 export async function readGenerations(file: string, flag = '--generations'): Promise<GenerationRow[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // A byte-order mark (editors on Windows write one) is not part of the first line's JSON.
+    text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
   } catch {
     throw new OptionError(`${flag} file "${file}" cannot be read`);
   }
@@ -49,9 +50,9 @@ export const evalCommand = defineCommand({
   usage: 'pargs eval --generations FILE (--judge NAME | --judge-rm DIR) [--baseline METHOD] [--model DIR] [--json]',
   flags: {
     generations: { type: 'string', help: 'JSON lines {prompt, response|text, method?}', placeholder: 'FILE' },
-    judge: { type: 'string', default: 'afinn', help: `built-in judge: ${BUILTIN_JUDGES.join(', ')}`, placeholder: 'NAME' },
+    judge: { type: 'string', help: `built-in judge: ${BUILTIN_JUDGES.join(', ')} (default afinn; not with --judge-rm)`, placeholder: 'NAME' },
     judgeRm: { type: 'string', help: 'judge with a reward model instead: a Hugging Face *ForSequenceClassification folder, or a pargs reward model on --model', placeholder: 'DIR' },
-    baseline: { type: 'string', default: 'plain', help: 'method the win rates compare against (same prompts, same order)', placeholder: 'METHOD' },
+    baseline: { type: 'string', help: 'method the win rates compare against (same prompts, same order; default plain, when the file has it)', placeholder: 'METHOD' },
     model: { type: 'string', help: 'base model folder: adds the perplexity of the responses under it', placeholder: 'DIR' },
     json: { type: 'boolean', help: 'print one JSON object' },
   },
@@ -59,13 +60,21 @@ export const evalCommand = defineCommand({
     if (!flags.generations) throw new OptionError('pargs eval: --generations FILE is required');
     const rows = await readGenerations(flags.generations);
     const methods = [...new Set(rows.map((r) => r.method))];
+    if (flags.judgeRm && flags.judge !== undefined) {
+      throw new OptionError(`pargs eval: --judge ${flags.judge} and --judge-rm ${flags.judgeRm} are two judges; give one`);
+    }
+    if (flags.baseline !== undefined && !methods.includes(flags.baseline)) {
+      throw new OptionError(`pargs eval: --baseline ${flags.baseline} is not a method of ${flags.generations} (its methods: ${methods.join(', ')}); give one of them, or no --baseline`);
+    }
+    const baseline = flags.baseline ?? 'plain';
     const scores = new Map<string, number[]>();
     // A pargs reward model as judge reads the --model backbone; an HF folder carries its own.
     const judgeRm = flags.judgeRm ? await loadRewardModelFlags(flags.judgeRm, flags.model) : undefined;
-    const judgeName = flags.judgeRm ? `reward model ${flags.judgeRm}` : (flags.judge as string);
+    const judgeName = flags.judgeRm ? `reward model ${flags.judgeRm}` : (flags.judge ?? 'afinn');
     const progress = cliProgress(io, { json: flags.json });
     try {
-      const judge = judgeRm ? rewardModelJudge(judgeRm.rm) : builtinJudge(flags.judge as string);
+      if (judgeRm) encodeRowsWithinContext('eval', judgeRm.rm, rows, flags.generations);
+      const judge = judgeRm ? rewardModelJudge(judgeRm.rm) : builtinJudge(flags.judge ?? 'afinn');
       const judgingTurn = yieldEvery(20, io.signal, 'pargs eval');
       let judged = 0;
       for (const m of methods) {
@@ -86,8 +95,8 @@ export const evalCommand = defineCommand({
       for (const m of methods) {
         const mine = rows.filter((r) => r.method === m);
         if (lm) progress({ kind: 'stage', stage: `perplexity of ${m} (${mine.length} responses) under ${flags.model}` });
-        const base = scores.get(flags.baseline as string);
-        const comparable = base && m !== flags.baseline && base.length === mine.length && rows.filter((r) => r.method === flags.baseline).every((r, i) => r.prompt === mine[i].prompt);
+        const base = scores.get(baseline);
+        const comparable = base && m !== baseline && base.length === mine.length && rows.filter((r) => r.method === baseline).every((r, i) => r.prompt === mine[i].prompt);
         const ppl = lm
           ? perplexity(await responseLogProbs(lm, mine.map((r) => ({ promptIds: lm.tokenizer.encode(r.prompt), responseIds: lm.tokenizer.encode(r.response, { addSpecialTokens: false }) })).filter((x) => x.responseIds.length > 0), { signal: io.signal }))
           : undefined;
@@ -101,11 +110,11 @@ export const evalCommand = defineCommand({
           perplexity: ppl,
         });
       }
-      if (flags.json) io.out(JSON.stringify({ judge: judgeName, baseline: flags.baseline, results }));
+      if (flags.json) io.out(JSON.stringify({ judge: judgeName, baseline, results }));
       else {
         io.out(`judge: ${judgeName}`);
         for (const r of results) {
-          const win = r.winVsBaseline ? `  win/tie/lose vs ${flags.baseline} ${r.winVsBaseline.win.toFixed(2)}/${r.winVsBaseline.tie.toFixed(2)}/${r.winVsBaseline.lose.toFixed(2)}` : '';
+          const win = r.winVsBaseline ? `  win/tie/lose vs ${baseline} ${r.winVsBaseline.win.toFixed(2)}/${r.winVsBaseline.tie.toFixed(2)}/${r.winVsBaseline.lose.toFixed(2)}` : '';
           const ppl = r.perplexity === undefined ? '' : `  perplexity ${r.perplexity.toFixed(2)}`;
           io.out(`${r.method.padEnd(14)} n ${r.n}  reward ${r.reward.mean.toFixed(4)} ± ${r.reward.stderr.toFixed(4)}  diversity ${r.diversity.toFixed(3)}  distinct-2 ${r.distinct2.toFixed(3)}${ppl}${win}`);
         }

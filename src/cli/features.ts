@@ -14,7 +14,9 @@ import { cliProgress } from './progress.js';
 export function parseShard(text: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(text);
   const shard = m ? { index: Number(m[1]), count: Number(m[2]) } : undefined;
-  if (!shard || shard.count < 1 || shard.index >= shard.count) throw new OptionError(`--shard must be INDEX/COUNT with 0 ≤ INDEX < COUNT, e.g. 0/4; got "${text}"`);
+  if (!shard || !Number.isSafeInteger(shard.count) || shard.count < 1 || shard.index >= shard.count) {
+    throw new OptionError(`--shard must be INDEX/COUNT with 0 ≤ INDEX < COUNT (integers below 2^53), e.g. 0/4; got "${text}"`);
+  }
   return shard;
 }
 

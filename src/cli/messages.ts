@@ -24,7 +24,8 @@ function asConversation(value: unknown, where: string): ChatMessage[] {
 export async function readMessagesFile(file: string): Promise<ChatMessage[][]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // A byte-order mark (editors on Windows write one) is not part of the JSON.
+    text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
   } catch (err) {
     throw new OptionError(`--messages file "${file}" cannot be read: ${(err as Error).message}`);
   }

@@ -15,7 +15,7 @@ export const pretrainCommand = defineCommand({
   usage: 'pargs pretrain --corpus FILE|DIR --out DIR [--layers N --dim N --heads N --context T --vocab-size V --steps N --batch-size B --lr LR --seed S] [--validation-files A,B] [--resume | --overwrite] [--keep-checkpoints N] [--dtype f16|f32] [--json]',
   flags: {
     corpus: { type: 'string', help: 'a .txt file or a folder of .txt files', placeholder: 'FILE|DIR' },
-    out: { type: 'string', help: 'model folder to write, whole at the end (new, empty or an earlier pargs model)', placeholder: 'DIR' },
+    out: { type: 'string', help: 'model folder to write at the end (new, empty or an earlier pargs model; other files in it are kept)', placeholder: 'DIR' },
     workDir: { type: 'string', help: 'checkpoints and caches, locked during the run (default OUT.work)', placeholder: 'DIR' },
     tokenizer: { type: 'string', help: 'use this tokenizer folder instead of training a BPE', placeholder: 'DIR' },
     layers: { type: 'number', integer: true, min: 1, default: 4, help: 'transformer blocks' },

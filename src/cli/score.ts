@@ -3,7 +3,7 @@ import { yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import { defineCommand } from './args.js';
 import { readGenerations, type GenerationRow } from './eval.js';
-import { loadRewardModelFlags } from './reward-model-flag.js';
+import { encodeRowsWithinContext, loadRewardModelFlags } from './reward-model-flag.js';
 
 export const scoreCommand = defineCommand({
   name: 'score',
@@ -28,10 +28,12 @@ export const scoreCommand = defineCommand({
     const loaded = await loadRewardModelFlags(flags.rm, flags.model, flags.backend as 'auto' | undefined);
     try {
       const { rm } = loaded;
+      const items = encodeRowsWithinContext('score', rm, rows, flags.data);
       const turn = yieldEvery(20, io.signal, 'pargs score');
       for (const [i, row] of rows.entries()) {
         await turn();
-        const prefixRewards = await rm.scorePrefixes(row.prompt, row.response);
+        const { promptIds, responseIds } = items[i];
+        const prefixRewards = await rm.scorePrefixIds(promptIds, responseIds);
         if (prefixRewards.length === 0) throw new OptionError(`pargs score: row ${i + 1}'s response encodes to no tokens, so it has no reward`);
         const reward = prefixRewards[prefixRewards.length - 1];
         if (flags.json) {
@@ -40,7 +42,6 @@ export const scoreCommand = defineCommand({
         }
         io.out(`${rows.length > 1 ? `${i + 1}\t` : ''}${reward.toFixed(6)}`);
         if (flags.prefixes) {
-          const { responseIds } = rm.encode(row.prompt, row.response);
           responseIds.forEach((id, t) => io.out(`  ${String(t + 1).padStart(4)} ${JSON.stringify(rm.tokenizer.decode([id], { skipSpecialTokens: false }))}\t${prefixRewards[t].toFixed(6)}`));
         }
       }

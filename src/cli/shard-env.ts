@@ -18,7 +18,7 @@ function integer(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const text = env[name];
   if (text === undefined || text.trim() === '') return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new OptionError(`--shard auto: ${name}="${text}" is not a non-negative integer`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new OptionError(`--shard auto: ${name}="${text}" is not a non-negative integer below 2^53`);
   return n;
 }
 

@@ -4,10 +4,10 @@
  * `prompt ⊕ response[1..i]` is only meaningful if the ids the model sees are the ids decoding produces,
  * and re-encoding a joined string can merge tokens across the boundary.
  */
-import { OptionError, TokenizerError } from '../errors.js';
+import { OptionError, TemplateError, TokenizerError } from '../errors.js';
 import type { ChatRendering } from '../lm/chat-template.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
-import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required, type Schema } from '../options.js';
+import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required, showValue, type Schema } from '../options.js';
 import { tokenizer as tokenizerSpec } from '../option-specs.js';
 import { makeDropReport, mergeDropReports } from './drop-report.js';
 import type { Conversation, DropReport, DroppedRow, EncodedPair, PreferencePair, PreferenceSet } from './types.js';
@@ -97,7 +97,10 @@ export function encodePreferences(
   };
 
   let conversationRendering: ChatRendering | undefined;
-  for (const pair of input) {
+  for (const [index, pair] of input.entries()) {
+    if (pair.margin !== undefined && !(typeof pair.margin === 'number' && Number.isFinite(pair.margin))) {
+      throw new OptionError(`encodePreferences: pair ${index} has margin ${showValue(pair.margin)}; a margin must be a finite number (or absent)`);
+    }
     let text: { prompt: string; chosen: string; rejected: string } = pair;
     let promptIds: number[];
     if (pair.conversation && tokenizer.chatTemplate) {
@@ -105,7 +108,9 @@ export function encodePreferences(
       try {
         text = renderWithTemplate(tokenizer, pair.conversation);
       } catch (err) {
-        if (!(err instanceof TokenizerError)) throw err;
+        // A template that refuses one conversation drops that row; one that exceeds a rendering limit
+        // is a fault of the template, not of the row, and would cost its time limit on every row.
+        if (!(err instanceof TokenizerError) || err instanceof TemplateError) throw err;
         drop(pair.source, 'unsupported-conversation', err.message);
         continue;
       }

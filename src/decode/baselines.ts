@@ -18,6 +18,7 @@ import { DEFAULT_MAX_NEW_TOKENS, GENERATE_SCHEMA, generate, resolvePrompts, vali
 import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { checkDecodeFits } from './memory-check.js';
 import { bridgedScoreItems, needsTextBridge, promptTexts } from './token-bridge.js';
+import { refuseBeyondContext } from '../lm/context.js';
 import { scoredResponse } from '../lm/terminal-token.js';
 
 /**
@@ -104,6 +105,11 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   const firstRow = validateFirstRow(options.firstRow, 'bestOfN');
   // A reward model on another tokenizer reads the responses' text (token-bridge.ts), in this thread.
   const bridged = needsTextBridge(options.lm, options.rewardModel);
+  // Samples are scored whole, and scoring refuses sequences past the reward model's context: refuse
+  // before generating rather than after (a text-bridged RM counts other tokens; its scoring checks).
+  const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  const rmContext = options.rewardModel.backbone.config.maxPositions;
+  if (!bridged) refuseBeyondContext(prompts.map((p) => p.length + maxNew), rmContext, (over, longest) => `bestOfN: ${over.length} of ${prompts.length} prompts plus maxNewTokens ${maxNew} exceed the reward model's context of ${rmContext} tokens (first: prompt ${over[0]}, longest: prompt ${longest} with ${prompts[longest].length} tokens), where its rewards would not be meaningful; lower maxNewTokens or shorten the prompts`);
   const parallel = bridged ? undefined : bestOfNOnWorkers(options, prompts, n);
   if (parallel) return parallel;
   checkDecodeFits(`bestOfN: n ${n} × ${prompts.length} prompts`, options.lm.config, prompts.length * n, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, tensorMemoryBudget());

@@ -4,8 +4,8 @@
  */
 import { tf } from '../engine/tf.js';
 import { yieldAndCheck } from '../engine/yield.js';
-import { OptionError } from '../errors.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
+import { refuseBeyondContext } from '../lm/context.js';
 import type { GuidedToken } from '../decode/guided.js';
 import { causalLM, positiveInt } from '../option-specs.js';
 import { arrayOf, checkArgument, checkOptions, number, numbers, object, required, signal, tokenIds } from '../options.js';
@@ -33,11 +33,8 @@ export async function responseLogProbs(lm: CausalLM, items: readonly ResponseIds
   checkOptions('responseLogProbs', options, { rowsPerBatch: positiveInt(), signal: signal() });
   const rowsPerBatch = options.rowsPerBatch ?? 8;
   const context = lm.config.maxPositions;
-  const over = items.flatMap((it, i) => (it.promptIds.length + it.responseIds.length > context ? [i] : []));
-  if (over.length > 0) {
-    const longest = Math.max(...over.map((i) => items[i].promptIds.length + items[i].responseIds.length));
-    throw new OptionError(`responseLogProbs: ${over.length} of ${items.length} prompt + response sequences are longer than the model's context of ${context} tokens (first: item ${over[0]}, longest: ${longest}); shorten the prompts or generate fewer tokens`);
-  }
+  const lengths = items.map((it) => it.promptIds.length + it.responseIds.length);
+  refuseBeyondContext(lengths, context, (over, longest) => `responseLogProbs: ${over.length} of ${items.length} prompt + response sequences are longer than the model's context of ${context} tokens (first: item ${over[0]}, longest: ${lengths[longest]}); shorten the prompts or generate fewer tokens`);
   const out: number[][] = [];
   for (let start = 0; start < items.length; start += rowsPerBatch) {
     await yieldAndCheck(options.signal, 'responseLogProbs');

@@ -1,28 +1,23 @@
 /**
- * Whole-or-nothing replacement of a model folder (pretrain's final export): everything is written into
- * a sibling `DIR.pargs-tmp-*` folder, marked as ours by `pargs-output.json`, which then takes the place
- * of DIR. DIR itself may only be new, empty or an earlier output of ours of the same kind (the rules of
- * output-dir.ts, checked again right before the swap); an earlier output is moved to `DIR.pargs-old-*`
- * and deleted only after the new folder is in place. A reader sees the old folder or the new one, never
- * a mix. Leftovers of a crash are cleaned up only when their manifest says pargs wrote them.
+ * Replacing a model folder's files all together (pretrain's final export) without touching anything else
+ * in the folder. The new files are written into a sibling `DIR.pargs-tmp-*` folder first (marked ours by
+ * `pargs-output.json`), so a failure while writing — a full disk half-way through the weights — leaves
+ * DIR as it was. Then DIR is claimed like every output folder (output-dir.ts: new, empty or our own
+ * earlier output of the same kind; locked; its manifest marked unfinished) and each file is moved into
+ * place by rename, the file it replaces moved aside into `DIR.pargs-old-*` first and moved back if a
+ * later rename fails: a few renames within one file system, so a reader sees the earlier files or the
+ * new ones, not new weights beside an old tokenizer. Files of DIR that the export does not write (a
+ * user's notes) stay where they are. Leftovers of a crash are touched only when their manifest says
+ * pargs wrote them.
  */
-import { lstat, mkdir, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { lstat, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { OutputError } from '../errors.js';
 import { writeJsonAtomic } from './atomic.js';
 import { guardOutput } from './fs-errors.js';
-import { inspectOutputDir, OUTPUT_MANIFEST, type OutputManifest, type OutputRules } from './output-dir.js';
+import { claimOutputDir, OUTPUT_MANIFEST, type OutputManifest, type OutputRules } from './output-dir.js';
 
 let counter = 0;
-
-/** Refuses the current folder (or one of its parents): a folder cannot be renamed from under the process using it. */
-export function refuseWorkingFolder(dir: string, what: string): void {
-  const abs = resolve(dir);
-  const cwd = process.cwd();
-  if (cwd === abs || cwd.startsWith(`${abs}${sep}`)) {
-    throw new OutputError(`${what}: ${abs} is the current folder (or contains it); it is replaced as a whole at the end, so give a subfolder such as ./my-model`);
-  }
-}
 
 async function isOurs(dir: string, kind: string): Promise<boolean> {
   try {
@@ -33,55 +28,96 @@ async function isOurs(dir: string, kind: string): Promise<boolean> {
   }
 }
 
-/** Removes our own `.pargs-tmp-*` leftovers; restores an interrupted swap's `.pargs-old-*` when DIR is gone. */
+const exists = (path: string): Promise<boolean> => lstat(path).then(() => true, () => false);
+
+/**
+ * Settles our own leftovers of a crash beside DIR: a `.pargs-tmp-*` folder is deleted; a `.pargs-old-*`
+ * folder (files moved aside) gives back each file DIR lacks — or becomes DIR when DIR is gone (the
+ * whole-folder swap of earlier versions) — and is then deleted.
+ */
 async function recoverLeftovers(abs: string, kind: string): Promise<void> {
   const parent = dirname(abs);
   const name = basename(abs);
-  const entries = await readdir(parent);
-  for (const e of entries) {
+  for (const e of await readdir(parent)) {
     const path = join(parent, e);
     const isTemp = e.startsWith(`${name}.pargs-tmp-`);
     const isOld = e.startsWith(`${name}.pargs-old-`);
     if (!(isTemp || isOld) || !(await isOurs(path, kind))) continue;
-    if (isOld && !entries.includes(name)) await rename(path, abs);
-    else await rm(path, { recursive: true, force: true });
+    if (isOld && !(await exists(abs))) {
+      await rename(path, abs);
+      continue;
+    }
+    if (isOld) {
+      for (const file of await readdir(path)) {
+        if (file !== OUTPUT_MANIFEST && !(await exists(join(abs, file)))) await rename(join(path, file), join(abs, file));
+      }
+    }
+    await rm(path, { recursive: true, force: true });
   }
 }
 
-/** Writes DIR whole or not at all: `fill` writes the files into a temporary sibling folder. */
-export async function replaceDirAtomic(dir: string, rules: OutputRules, fill: (tmpDir: string) => Promise<void>): Promise<void> {
+/**
+ * Moves every file of `from` (but its manifest) into `to`, the one each replaces into `aside`; on a
+ * failure, undoes the moves made so far, newest first, and rethrows.
+ */
+async function moveIntoPlace(from: string, to: string, aside: string): Promise<void> {
+  const names = (await readdir(from)).filter((n) => n !== OUTPUT_MANIFEST);
+  const done: { name: string; movedAside: boolean; placed: boolean }[] = [];
+  try {
+    for (const name of names) {
+      const step = { name, movedAside: false, placed: false };
+      done.push(step);
+      if (await exists(join(to, name))) {
+        await rename(join(to, name), join(aside, name));
+        step.movedAside = true;
+      }
+      await rename(join(from, name), join(to, name));
+      step.placed = true;
+    }
+  } catch (err) {
+    for (const step of done.reverse()) {
+      if (step.placed) await rename(join(to, step.name), join(from, step.name)).catch(() => undefined);
+      if (step.movedAside) await rename(join(aside, step.name), join(to, step.name)).catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+/** Writes the files `fill` puts into a temporary folder into DIR, replacing only those files (see above). */
+export async function replaceFilesAtomic(dir: string, rules: OutputRules, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   const abs = resolve(dir);
-  refuseWorkingFolder(abs, rules.what);
   await guardOutput(abs, async () => {
     if ((await lstat(abs).catch(() => undefined))?.isSymbolicLink()) {
-      throw new OutputError(`${rules.what}: ${abs} is a symbolic link; the model folder is replaced as a whole, so give the real folder's path`);
+      throw new OutputError(`${rules.what}: ${abs} is a symbolic link; give the real folder's path`);
     }
     await mkdir(dirname(abs), { recursive: true });
     await recoverLeftovers(abs, rules.kind);
     const tag = `${process.pid}-${Date.now()}-${counter++}`;
     const tmp = `${abs}.pargs-tmp-${tag}`;
-    const manifest: OutputManifest = { format: 'pargs-output', version: 1, kind: rules.kind, complete: false, createdAt: new Date().toISOString() };
+    const aside = `${abs}.pargs-old-${tag}`;
+    const mark: OutputManifest = { format: 'pargs-output', version: 1, kind: rules.kind, complete: false, createdAt: new Date().toISOString() };
     await mkdir(tmp);
-    let old: string | undefined;
+    let replaced = false;
     try {
       // Written first, so a leftover of a crash is recognisable as ours.
-      await writeJsonAtomic(join(tmp, OUTPUT_MANIFEST), manifest);
+      await writeJsonAtomic(join(tmp, OUTPUT_MANIFEST), mark);
       await fill(tmp);
-      await writeJsonAtomic(join(tmp, OUTPUT_MANIFEST), { ...manifest, complete: true });
-      const state = await inspectOutputDir(abs, rules);
-      if (state.manifest) {
-        old = `${abs}.pargs-old-${tag}`;
-        await rename(abs, old);
-      } else if (state.exists) {
-        // An empty folder (inspect guarantees it); rmdir refuses if something appeared since.
-        await rmdir(abs);
+      const claimed = await claimOutputDir(abs, rules);
+      try {
+        await claimed.markIncomplete();
+        await mkdir(aside);
+        await writeJsonAtomic(join(aside, OUTPUT_MANIFEST), mark);
+        await moveIntoPlace(tmp, abs, aside);
+        replaced = true;
+        await claimed.markComplete();
+      } finally {
+        await claimed.release();
       }
-      await rename(tmp, abs);
-    } catch (err) {
-      if (old) await rename(old, abs).catch(() => undefined);
+    } finally {
       await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-      throw err;
+      // After a failed move, files the undo could not put back are still aside: the next run returns them.
+      const onlyMark = (await readdir(aside).catch(() => [OUTPUT_MANIFEST])).every((f) => f === OUTPUT_MANIFEST);
+      if (replaced || onlyMark) await rm(aside, { recursive: true, force: true }).catch(() => undefined);
     }
-    if (old) await rm(old, { recursive: true, force: true });
   });
 }

@@ -124,6 +124,8 @@ export interface ClaimedOutput {
   earlier?: OutputManifest;
   /** Records that the final result is in place. */
   markComplete(): Promise<void>;
+  /** Records that the result is being replaced (claiming keeps an earlier result complete when resuming). */
+  markIncomplete(): Promise<void>;
   /** Releases the folder's lock; call in `finally`. */
   release(): Promise<void>;
 }
@@ -156,6 +158,7 @@ export async function claimOutputDir(dir: string, rules: OutputRules, onNote?: (
       dir: abs,
       earlier: state.manifest,
       markComplete: () => guardOutput(abs, () => writeJsonAtomic(join(abs, OUTPUT_MANIFEST), { ...manifest, complete: true, createdAt: new Date().toISOString() })),
+      markIncomplete: () => guardOutput(abs, () => writeJsonAtomic(join(abs, OUTPUT_MANIFEST), { ...manifest, complete: false })),
       release: () => lock.release(),
     };
   } catch (err) {

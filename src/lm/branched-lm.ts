@@ -123,6 +123,11 @@ export class BranchedLM extends CausalLM {
     return fresh;
   }
 
+  /** Disposed with its own blocks, or with its base (whose embeddings and lower blocks it runs on). */
+  override get isDisposed(): boolean {
+    return this.disposed || this.base.isDisposed;
+  }
+
   /** Frees this model's own top blocks; the base's tensors stay (the base frees them). */
   override dispose(): void {
     if (this.disposed) return;

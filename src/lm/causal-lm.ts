@@ -4,7 +4,7 @@
  */
 import { tf } from '../engine/tf.js';
 import type { BackendInfo } from '../engine/backend.js';
-import { OptionError } from '../errors.js';
+import { DisposedError, OptionError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 import type { GenerationDefaults } from './generation-config.js';
 import type { KVCache } from './kv-cache.js';
@@ -70,7 +70,7 @@ export class CausalLM {
 
   forward(input: ForwardInput): ForwardOutput {
     checkArgument('forward', 'input', input, required(FORWARD_INPUT));
-    this.assertLive();
+    this.assertLive('forward');
     return this.transformer.forward(input);
   }
 
@@ -79,7 +79,7 @@ export class CausalLM {
     checkArgument('forwardFrom', 'residual', input?.residual, required(tensorSpec()));
     checkArgument('forwardFrom', 'mask', input?.mask, required(idRows()));
     checkArgument('forwardFrom', 'fromLayer', input?.fromLayer, required(integer({ min: 0 })));
-    this.assertLive();
+    this.assertLive('forwardFrom');
     return this.transformer.forwardFrom(input, params);
   }
 
@@ -89,7 +89,7 @@ export class CausalLM {
    */
   prefill(rows: readonly (readonly number[])[]): { logits: tf.Tensor2D; hidden: tf.Tensor3D; cache: KVCache } {
     checkArgument('prefill', 'rows', rows, required(idRows()));
-    this.assertLive();
+    this.assertLive('prefill');
     if (rows.length === 0) throw new OptionError('prefill: no prompts given');
     rows.forEach((r, i) => {
       if (r.length === 0) throw new OptionError(`prefill: prompt ${i} has no tokens; give at least one token (e.g. BOS)`);
@@ -103,7 +103,7 @@ export class CausalLM {
   step(cache: KVCache, tokens: readonly number[]): StepOutput {
     checkArgument('step', 'cache', cache, required(cacheSpec()));
     checkArgument('step', 'tokens', tokens, required(tokenIds()));
-    this.assertLive();
+    this.assertLive('step');
     if (tokens.length !== cache.batchSize) throw new OptionError(`step: ${tokens.length} tokens for a cache of ${cache.batchSize} rows`);
     const out = this.transformer.forward({ ids: tokens.map((t) => [t]), cache, logits: 'last', returnCache: true });
     const hidden = tf.tidy(() => tf.reshape(out.hidden, [tokens.length, this.config.hiddenSize]) as tf.Tensor2D); // [B, d]
@@ -114,7 +114,7 @@ export class CausalLM {
   /** LM-head logits for hidden states [..., d] → [..., V]. */
   logitsFromHidden(hidden: tf.Tensor): tf.Tensor {
     checkArgument('logitsFromHidden', 'hidden', hidden, required(tensorSpec()));
-    this.assertLive();
+    this.assertLive('logitsFromHidden');
     return this.transformer.logitsFromHidden(hidden);
   }
 
@@ -125,6 +125,11 @@ export class CausalLM {
     return tensors.reduce((s, t) => s + t.size, 0) - tiedCopy;
   }
 
+  /** True after `dispose()` (for a BranchedLM, also after its base's): the model can no longer run. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -132,7 +137,10 @@ export class CausalLM {
     this.transformer.dispose();
   }
 
-  private assertLive(): void {
-    if (this.disposed) throw new OptionError('this CausalLM was disposed');
+  /** Throws a DisposedError naming `fn` and this model when it was disposed. */
+  assertLive(fn: string): void {
+    if (this.isDisposed) {
+      throw new DisposedError(`${fn}: the ${this.constructor.name}${this.source ? ` from "${this.source}"` : ''} was disposed; load it again (loadCausalLM), and call dispose() only after its last use`);
+    }
   }
 }

@@ -8,7 +8,7 @@
  * disposes it.
  */
 import { tf } from '../engine/tf.js';
-import { OptionError } from '../errors.js';
+import { DisposedError, OptionError } from '../errors.js';
 
 export interface LayerKV {
   keysT: tf.Tensor4D; // [B, Hkv, hd, T]
@@ -127,6 +127,6 @@ export class KVCache {
   }
 
   assertLive(what: string): void {
-    if (this.disposed) throw new OptionError(`KVCache.${what}: this cache was disposed`);
+    if (this.disposed) throw new DisposedError(`KVCache.${what}: this cache was disposed; continue from a cache you have not disposed (prefill or step returns a new one)`);
   }
 }

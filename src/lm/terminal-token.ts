@@ -9,6 +9,7 @@
  *   EOS ids) is not part of the response for scoring, so a full-sequence reward model is read at the same
  *   position in training (responses carry no EOS) and in Best-of-N (samples that stopped at EOS).
  */
+import { TemplateError } from '../errors.js';
 import type { PargsTokenizer } from './tokenizer.js';
 
 /** Stands in for an assistant reply, to find what the template writes after one. */
@@ -20,7 +21,9 @@ export function endOfTurnTokenId(tokenizer: PargsTokenizer): number | null {
   let text: string;
   try {
     text = tokenizer.chatTemplate.render([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: MARKER }]);
-  } catch {
+  } catch (err) {
+    // A template past its rendering limits is hostile or broken: say so rather than pick another id.
+    if (err instanceof TemplateError) throw err;
     return null; // a template that cannot render this two-turn chat has no usable end-of-turn marker
   }
   const at = text.lastIndexOf(MARKER);

@@ -9,9 +9,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { TokenizerError } from '../errors.js';
-import { ChatTemplate, hhTranscript, tokenString, type ChatMessage, type ChatRenderOptions, type ChatRendering } from './chat-template.js';
+import { ChatTemplate, checkMessages, checkRenderOptions, hhTranscript, tokenString, type ChatMessage, type ChatRenderOptions, type ChatRendering } from './chat-template.js';
 import { readJsonObjectFile } from '../io/read-input.js';
-import { boolean, checkArgument, checkOptions, required, string, tokenIds } from '../options.js';
+import { boolean, checkArgument, checkOptions, integer, plainObject, required, string, tokenIds } from '../options.js';
 
 const FLAG_DRIVEN_CLASSES = new Set(['LlamaTokenizer', 'LlamaTokenizerFast', 'GemmaTokenizer', 'GemmaTokenizerFast', 'CodeLlamaTokenizer', 'CodeLlamaTokenizerFast']);
 
@@ -75,6 +75,7 @@ export class PargsTokenizer {
 
   /** Loads `dir/tokenizer.json` and, when present, `dir/tokenizer_config.json` and `special_tokens_map.json`. */
   static async fromDir(dir: string): Promise<PargsTokenizer> {
+    checkArgument('PargsTokenizer.fromDir', 'dir', dir, required(string()));
     const jsonPath = join(dir, 'tokenizer.json');
     const exists = await stat(jsonPath).then(() => true, () => false);
     if (!exists) {
@@ -86,14 +87,24 @@ export class PargsTokenizer {
     const config = (await readJsonObject(join(dir, 'tokenizer_config.json'), false))?.value ?? {};
     const specialMap = (await readJsonObject(join(dir, 'special_tokens_map.json'), false))?.value ?? {};
     // Recent transformers versions save the template next to the config instead of inside it.
-    const templateFile = config.chat_template === undefined ? await readOptionalText(join(dir, 'chat_template.jinja')) : undefined;
+    const templatePath = join(dir, 'chat_template.jinja');
+    const templateFile = config.chat_template === undefined ? await readOptionalText(templatePath) : undefined;
     const fingerprint = createHash('sha256').update(text).digest('hex');
     const merged = { ...specialMap, ...config, ...(templateFile !== undefined ? { chat_template: templateFile } : {}) };
-    return PargsTokenizer.fromJson(json, merged, fingerprint, jsonPath);
+    return PargsTokenizer.build(json, merged, fingerprint, jsonPath, templateFile !== undefined ? templatePath : undefined);
   }
 
   /** Builds a tokenizer from already-parsed files (tests and in-memory use). */
   static fromJson(tokenizerJson: Json, tokenizerConfig: Json = {}, fingerprint?: string, where = 'tokenizer.json'): PargsTokenizer {
+    checkArgument('PargsTokenizer.fromJson', 'tokenizerJson', tokenizerJson, required(plainObject('a tokenizer.json object')));
+    checkArgument('PargsTokenizer.fromJson', 'tokenizerConfig', tokenizerConfig, plainObject('a tokenizer_config.json object'));
+    checkArgument('PargsTokenizer.fromJson', 'fingerprint', fingerprint, string());
+    checkArgument('PargsTokenizer.fromJson', 'where', where, string());
+    return PargsTokenizer.build(tokenizerJson, tokenizerConfig, fingerprint, where, undefined);
+  }
+
+  /** `templateWhere`: the file the chat template came from when not tokenizer_config.json. */
+  private static build(tokenizerJson: Json, tokenizerConfig: Json, fingerprint: string | undefined, where: string, templateWhere: string | undefined): PargsTokenizer {
     let inner: Tokenizer;
     try {
       inner = new Tokenizer(tokenizerJson, tokenizerConfig);
@@ -113,18 +124,23 @@ export class PargsTokenizer {
         ? { bos: tokenizerConfig.add_bos_token !== false, eos: tokenizerConfig.add_eos_token === true }
         : null;
     const print = fingerprint ?? createHash('sha256').update(JSON.stringify(tokenizerJson)).digest('hex');
-    const chatTemplate = ChatTemplate.fromConfig(tokenizerConfig, where.replace(/tokenizer\.json$/, 'tokenizer_config.json'));
+    const configWhere = where.replace(/tokenizer\.json$/, 'tokenizer_config.json');
+    const chatTemplate = ChatTemplate.fromConfig(tokenizerConfig, configWhere, templateWhere ?? configWhere);
     return new PargsTokenizer(inner, flagRule, idOf('bos_token'), idOf('eos_token'), print, cls, chatTemplate, tokenString(tokenizerConfig.bos_token));
   }
 
   /** The model's chat template applied to `messages`; a TokenizerError when the model has none. */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): string {
+    checkMessages(messages, 'applyChatTemplate: messages');
+    checkRenderOptions('applyChatTemplate', options);
     if (!this.chatTemplate) throw new TokenizerError('this tokenizer has no chat_template; use renderChat for the HH transcript fallback, or give plain text');
     return this.chatTemplate.render(messages, options);
   }
 
   /** A conversation as text: the chat template when the model has one, else the HH transcript. */
   renderChat(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): { text: string; rendering: ChatRendering } {
+    checkMessages(messages, 'renderChat: messages');
+    checkRenderOptions('renderChat', options);
     if (this.chatTemplate) return { text: this.chatTemplate.render(messages, options), rendering: 'chat-template' };
     return { text: hhTranscript(messages, options), rendering: 'hh-transcript' };
   }
@@ -134,6 +150,7 @@ export class PargsTokenizer {
    * bare ids of its text; any other text gets the tokenizer's own rule, like a plain prompt.
    */
   encodeChat(text: string): number[] {
+    checkArgument('encodeChat', 'text', text, required(string()));
     const writesBos = this.bosText !== undefined && this.bosText !== '' && text.startsWith(this.bosText);
     return this.encode(text, { addSpecialTokens: !writesBos });
   }
@@ -160,6 +177,7 @@ export class PargsTokenizer {
 
   /** The string of one id (for traces); undefined for ids beyond the tokenizer's vocabulary. */
   idToToken(id: number): string | undefined {
+    checkArgument('idToToken', 'id', id, required(integer()));
     return this.inner.id_to_token(id);
   }
 

@@ -1,12 +1,13 @@
 /**
  * Writes the trained model as a standard Hugging Face folder: config.json, model.safetensors (HF
  * tensor names and [out, in] layouts via `exportHfTensors`), tokenizer.json, tokenizer_config.json,
- * generation_config.json, and training.json describing the run. The folder is written whole or not
- * at all (io/atomic-dir.ts): an I/O failure half-way leaves the previous folder, if any, untouched.
+ * generation_config.json, and training.json describing the run. The files are replaced all together
+ * (io/atomic-dir.ts): an I/O failure half-way leaves the previous files, if any, untouched, and files
+ * of the folder that pargs did not write (a user's notes) stay.
  */
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { replaceDirAtomic } from '../io/atomic-dir.js';
+import { replaceFilesAtomic } from '../io/atomic-dir.js';
 import type { OutputRules } from '../io/output-dir.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { exportHfTensors } from '../lm/hf-weights.js';
@@ -26,7 +27,7 @@ export const modelFolderRules = (overwrite: boolean, resume: boolean): OutputRul
 
 export async function writeModelFolder(dir: string, input: ModelFolderInput, rules: OutputRules): Promise<void> {
   const tensors = await exportHfTensors(input.model.config, input.model.stored());
-  await replaceDirAtomic(dir, rules, (out) => writeFiles(out, input, tensors));
+  await replaceFilesAtomic(dir, rules, (out) => writeFiles(out, input, tensors));
 }
 
 async function writeFiles(out: string, input: ModelFolderInput, tensors: Awaited<ReturnType<typeof exportHfTensors>>): Promise<void> {

@@ -150,7 +150,7 @@ export function resolveOptions(o: PretrainOptions): ResolvedOptions {
   const workDir = resolve(o.workDir ?? `${resolve(o.out)}.work`);
   const out = resolve(o.out);
   if (workDir === out || workDir.startsWith(`${out}${sep}`)) {
-    throw new OptionError(`pretrainLM: workDir ${workDir} must not be out (${out}) or inside it: the model folder is replaced as a whole at the end`);
+    throw new OptionError(`pretrainLM: workDir ${workDir} must not be out (${out}) or inside it: out receives the model at the end and must then hold nothing pargs did not write`);
   }
   if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new OptionError(`pretrainLM: overwrite must be true or false, got ${JSON.stringify(o.overwrite)}`);
   if (o.overwrite && o.resume) throw new OptionError('pretrainLM: resume and overwrite exclude each other: resume continues the run in workDir, overwrite starts it over');

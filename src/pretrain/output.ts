@@ -1,10 +1,9 @@
 /**
  * The folders of a pretraining run: the work folder (checkpoints, caches) is claimed and locked for
  * the whole run; the model folder `out` is checked now (so a refusal comes before hours of training)
- * and replaced whole at the end (export.ts).
+ * and its files are replaced at the end (export.ts).
  */
 import { OutputError } from '../errors.js';
-import { refuseWorkingFolder } from '../io/atomic-dir.js';
 import { listCheckpoints } from '../io/checkpoint-store.js';
 import { claimOutputDir, inspectOutputDir, type ClaimedOutput } from '../io/output-dir.js';
 import { checkpointRoot, clearPretrainCheckpoints, readCheckpoint } from './checkpoint.js';
@@ -17,7 +16,6 @@ import type { ResolvedOptions } from './options.js';
  * checkpoints are deleted so the new run's steps are not mixed with them.
  */
 export async function claimPretrainOutput(o: ResolvedOptions): Promise<ClaimedOutput> {
-  refuseWorkingFolder(o.out, 'pretrainLM: out (pargs pretrain --out)');
   const earlier = await inspectOutputDir(o.out, { ...modelFolderRules(o.overwrite, o.resume), protect: o.tokenizer ? [o.tokenizer] : [] });
   const note = (message: string): void => o.onProgress({ type: 'note', message });
   const work = await claimOutputDir(o.workDir, { kind: 'pretrain-work', what: 'pretrainLM: workDir (pargs pretrain --work-dir)' }, note);

@@ -6,6 +6,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DisposedError } from '../errors.js';
 import { decodeF16, encodeF16 } from '../io/float16.js';
 
 interface DiskBlock {
@@ -20,6 +21,7 @@ export class FeatureStore {
   private fd: number | null = null;
   private spillDir: string | null = null;
   private fileBytes = 0;
+  private disposed = false;
 
   constructor(
     readonly dim: number,
@@ -33,6 +35,7 @@ export class FeatureStore {
 
   /** Stores `rows` ([n, d], row-major) for one side of one pair. */
   put(pair: number, side: 0 | 1, rows: Float32Array): void {
+    this.assertLive('put');
     const key = FeatureStore.key(pair, side);
     if (this.memoryBytes + rows.byteLength <= this.memoryBudgetBytes) {
       this.memory.set(key, rows);
@@ -50,6 +53,7 @@ export class FeatureStore {
   }
 
   get(pair: number, side: 0 | 1): Float32Array {
+    this.assertLive('get');
     const key = FeatureStore.key(pair, side);
     const inMemory = this.memory.get(key);
     if (inMemory) return inMemory;
@@ -70,7 +74,17 @@ export class FeatureStore {
     return { memoryBytes: this.memoryBytes, diskBytes: this.fileBytes };
   }
 
+  /** True after `dispose()`: the features are gone (memory cleared, spill file deleted). */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private assertLive(fn: string): void {
+    if (this.disposed) throw new DisposedError(`FeatureStore.${fn}: this feature store was disposed; extract the features again (extractPrefixFeatures or loadFeatureShards)`);
+  }
+
   dispose(): void {
+    this.disposed = true;
     if (this.fd !== null) closeSync(this.fd);
     if (this.spillDir) rmSync(this.spillDir, { recursive: true, force: true });
     this.fd = null;

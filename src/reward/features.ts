@@ -19,6 +19,7 @@ import { planFeatureBatches } from './batch-plan.js';
 import { FeatureStore } from './feature-store.js';
 import { extractOnWorkers } from '../workers/features-parallel.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
+import { refuseBeyondContext } from '../lm/context.js';
 import { terminalTokenId } from '../lm/terminal-token.js';
 
 export interface Shard {
@@ -84,10 +85,15 @@ export function hashPairs(pairs: readonly TokenPair[]): string {
   return h.digest('hex');
 }
 
-export function validateShard(shard: Shard | undefined): void {
+export function validateShard(shard: Shard | undefined, pairCount?: number): void {
   if (!shard) return;
-  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
-    throw new OptionError(`shard must be {index, count} with 0 ≤ index < count, got ${JSON.stringify(shard)}`);
+  // Safe integers only: beyond 2^53 two different shard numbers are the same double.
+  if (!Number.isSafeInteger(shard.count) || shard.count < 1 || !Number.isSafeInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new OptionError(`extractPrefixFeatures: shard must be {index, count} with 0 ≤ index < count (integers below 2^53), got ${JSON.stringify(shard)}`);
+  }
+  // Pair i goes to shard i mod count: a shard at or past the pair count would be empty, a sign of a wrong count.
+  if (pairCount !== undefined && shard.index >= pairCount) {
+    throw new OptionError(`extractPrefixFeatures: shard ${shard.index}/${shard.count} holds no pairs: pair i goes to shard i mod ${shard.count}, and there are only ${pairCount} pairs; use at most ${pairCount} shards`);
   }
 }
 
@@ -124,25 +130,21 @@ export const FEATURE_PASS_SCHEMA: Schema = {
   onProgress: func(),
 };
 
-/**
- * Positions past max_position_embeddings are outside what the backbone was trained on (and outside
- * GPT-2's position table), so such sequences are refused, all of them counted, before any work.
- */
-function refuseBeyondContext(jobs: readonly Job[], context: number): void {
-  const over = jobs.filter((j) => j.ids.length > context);
-  if (over.length === 0) return;
-  const longest = over.reduce((a, b) => (b.ids.length > a.ids.length ? b : a));
-  const pairs = new Set(over.map((j) => j.pair)).size;
-  throw new OptionError(
-    `${over.length} of ${jobs.length} sequences (${pairs} pairs) are longer than the backbone's context of ${context} tokens (the longest, pair ${longest.pair}, has ${longest.ids.length}); ` +
-      `encode with maxLength ≤ ${context}: overLength 'drop' (the default) drops and reports them, 'truncate' shortens their responses`,
-  );
+/** Sequences past the backbone's context are refused, all of them counted, before any work (lm/context.ts). */
+function refuseJobsBeyondContext(jobs: readonly Job[], context: number): void {
+  refuseBeyondContext(jobs.map((j) => j.ids.length), context, (over, longest) => {
+    const pairs = new Set(over.map((i) => jobs[i].pair)).size;
+    return (
+      `${over.length} of ${jobs.length} sequences (${pairs} pairs) are longer than the backbone's context of ${context} tokens (the longest, pair ${jobs[longest].pair}, has ${jobs[longest].ids.length}); ` +
+      `encode with maxLength ≤ ${context}: overLength 'drop' (the default) drops and reports them, 'truncate' shortens their responses`
+    );
+  });
 }
 
 export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
   checkOptions('extractPrefixFeatures', o, FEATURE_PASS_SCHEMA);
   const { backbone } = o;
-  validateShard(o.shard);
+  validateShard(o.shard, o.pairs.length);
   const started = performance.now();
   const { plans, jobs } = planFeatureJobs(o);
   const batchRows = planBatchRows(o, jobs);
@@ -183,7 +185,7 @@ export function planFeatureJobs(o: Pick<FeaturePassOptions, 'backbone' | 'pairs'
       jobs.push({ pair, side, ids, positions });
     }
   });
-  refuseBeyondContext(jobs, o.backbone.config.maxPositions);
+  refuseJobsBeyondContext(jobs, o.backbone.config.maxPositions);
   // Longest first: the first batch is the most memory-hungry, so a budget problem shows immediately.
   jobs.sort((a, b) => b.ids.length - a.ids.length || a.pair - b.pair || a.side - b.side);
   return { plans, jobs };

@@ -8,7 +8,7 @@
 import { tf } from '../engine/tf.js';
 import { firstNonFinite } from '../engine/finite.js';
 import { formatBytes, USABLE_FRACTION, type MemoryBudget } from '../engine/memory-budget.js';
-import { CheckpointError, OptionError } from '../errors.js';
+import { CheckpointError, DisposedError, OptionError } from '../errors.js';
 import { checkArgument, func, integer, required, tagged } from '../options.js';
 import type { Rng } from '../random.js';
 
@@ -75,6 +75,8 @@ export function checkHeadFits(spec: HeadSpec, inputDim: number, batchSize: numbe
 }
 
 export class RewardHead {
+  private disposed = false;
+
   private constructor(
     readonly spec: HeadSpec,
     readonly inputDim: number,
@@ -133,6 +135,7 @@ export class RewardHead {
 
   /** Rewards for features [N, d] → [N] (linear and MLP heads; a vocabulary head: see vocab-head.ts). */
   apply(features: tf.Tensor2D): tf.Tensor1D {
+    this.assertLive('apply');
     if (this.spec.kind === 'vocab') throw new OptionError('a vocabulary reward head scores (state, next token) pairs, not states: use tokenRewards / vocabRewards from reward/vocab-head.ts');
     return tf.tidy(() => {
       const v = (n: string) => this.variables.get(n) as tf.Variable;
@@ -145,12 +148,24 @@ export class RewardHead {
   }
 
   async toHost(): Promise<HostParam[]> {
+    this.assertLive('toHost');
     const out: HostParam[] = [];
     for (const [name, v] of this.variables) out.push({ name, shape: v.shape, data: (await v.data()) as Float32Array });
     return out;
   }
 
+  /** True after `dispose()`: the head's variables are freed. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  assertLive(fn: string): void {
+    if (this.disposed) throw new DisposedError(`RewardHead.${fn}: this reward head was disposed (with its reward model); load the reward model again`);
+  }
+
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     for (const v of this.variables.values()) v.dispose();
   }
 }

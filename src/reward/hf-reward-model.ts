@@ -72,6 +72,7 @@ export class HFRewardModel extends PartialRewardModel {
    * causal LM: possible when this model runs on an LM (shared backbone), not on its own HF backbone.
    */
   override async save(dir: string, options: { overwrite?: boolean; format?: 'pargs' | 'hf' } = {}): Promise<void> {
+    this.assertLive('save');
     if (options?.format !== 'hf' && this.ownsBackbone) {
       throw new OptionError(`save: the reward model from "${this.source}" runs its own Hugging Face backbone, which a pargs reward model folder cannot name; save it with { format: 'hf' }, or load it on a causal LM with the same backbone weights first (loadRewardModel(dir, lm))`);
     }

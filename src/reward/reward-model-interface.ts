@@ -41,6 +41,8 @@ export interface RewardModel {
   scorePrefixes(prompt: string, response: string): Promise<number[]>;
   /** The reward of the complete response. */
   score(prompt: string, response: string): Promise<number>;
+  /** True after `dispose()`; every method then throws a DisposedError, as when its backbone was disposed. */
+  readonly isDisposed: boolean;
   dispose(): void;
 }
 

@@ -6,23 +6,24 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { tf } from '../engine/tf.js';
-import { CheckpointError, OptionError } from '../errors.js';
+import type { tf } from '../engine/tf.js';
+import { CheckpointError, DisposedError, OptionError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { guardOutput } from '../io/fs-errors.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
-import { leftPad, type CausalLM } from '../lm/causal-lm.js';
+import type { CausalLM } from '../lm/causal-lm.js';
 import { LOAD_SCHEMA, loadCausalLM, type LoadOptions } from '../lm/load.js';
 import { causalLM, positiveInt } from '../option-specs.js';
 import { arrayOf, boolean, checkArgument, checkOptions, object, oneOf, required, string, tokenIds } from '../options.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
-import type { RewardModel } from './reward-model-interface.js';
+import { rmSource, type RewardModel } from './reward-model-interface.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
 import type { TrainingHistory } from './trainer.js';
 import { loadWithTrainedBlocks, writeTrainedBlocks } from './trained-blocks-file.js';
-import { checkVocabHead, isVocabHead, vocabLastRewards, vocabPrefixRewards } from './vocab-head.js';
+import { prefixRewards, lastRewards, type Scorer } from './scoring.js';
+import { checkVocabHead } from './vocab-head.js';
 
 export const REWARD_MODEL_FILE = 'reward_model.json';
 export const HEAD_FILE = 'head.safetensors';
@@ -86,6 +87,8 @@ function emptyTraining(): RewardModelTraining {
 const ownedBackbones = new WeakSet<PartialRewardModel>();
 
 export class PartialRewardModel implements RewardModel {
+  private disposed = false;
+
   constructor(
     readonly backbone: CausalLM,
     readonly head: RewardHead,
@@ -99,6 +102,8 @@ export class PartialRewardModel implements RewardModel {
      */
     readonly trainedBlocks?: TrainedBlocks,
   ) {
+    backbone.assertLive('PartialRewardModel');
+    head.assertLive('PartialRewardModel');
     if (head.inputDim !== backbone.config.hiddenSize) {
       throw new OptionError(`reward head expects features of size ${head.inputDim}, the backbone produces ${backbone.config.hiddenSize}`);
     }
@@ -117,6 +122,22 @@ export class PartialRewardModel implements RewardModel {
     return this.head.spec;
   }
 
+  /** True after `dispose()`: the head (and whatever the model owned) is freed. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /**
+   * Throws a DisposedError naming `fn` when this model was disposed, or the backbone it runs on was
+   * (a reward model sharing the LM's backbone lives only as long as that LM).
+   */
+  protected assertLive(fn: string): void {
+    if (this.disposed || this.head.isDisposed) {
+      throw new DisposedError(`${fn}: this reward model${rmSource(this)} was disposed; load it again (loadRewardModel), and call dispose() only after its last use`);
+    }
+    this.backbone.assertLive(`${fn} (the reward model's backbone)`);
+  }
+
   /**
    * Where the reward of the sequence `ids[0 … end]` is read: its last token here; an HF sequence-
    * classification model reads the last token that is not its pad token (hf-reward-model.ts).
@@ -127,35 +148,23 @@ export class PartialRewardModel implements RewardModel {
 
   /** Rewards of final hidden states [N, d] → [N] (the caller disposes the result). */
   rewardsFromHidden(hidden: tf.Tensor2D): tf.Tensor1D {
+    this.assertLive('rewardsFromHidden');
     return this.head.apply(hidden);
   }
 
   /** Token ids of `prompt ⊕ response`: each encoded separately, prompt with the tokenizer's BOS rule. */
   encode(prompt: string, response: string): { promptIds: number[]; responseIds: number[] } {
+    this.assertLive('encode');
     const tok = this.backbone.tokenizer;
     return { promptIds: tok.encode(prompt), responseIds: tok.encode(response, { addSpecialTokens: false }) };
   }
 
   /** The reward after every response token (index i = prefix of i + 1 tokens), from one backbone pass. */
   async scorePrefixIds(promptIds: readonly number[], responseIds: readonly number[]): Promise<number[]> {
+    this.assertLive('scorePrefixIds');
     checkArgument('scorePrefixIds', 'promptIds', promptIds, required(tokenIds()));
     checkArgument('scorePrefixIds', 'responseIds', responseIds, required(tokenIds()));
-    if (promptIds.length === 0) throw new OptionError('scorePrefixes: the prompt encodes to no tokens');
-    if (responseIds.length === 0) return [];
-    if (isVocabHead(this.head)) return vocabPrefixRewards(this.backbone, this.head, promptIds, responseIds);
-    const ids = [...promptIds, ...responseIds];
-    const out = this.backbone.forward({ ids: [ids], logits: 'none' });
-    // The prefix of i response tokens ends at sequence index P + i − 1: rows P … P + L − 1 (or where readIndex says).
-    const read = Int32Array.from(responseIds, (_, i) => this.readIndex(ids, promptIds.length + i));
-    const rewards = tf.tidy(() => {
-      const d = this.backbone.config.hiddenSize;
-      const responseHidden = tf.gather(tf.reshape(out.hidden, [-1, d]), tf.tensor1d(read, 'int32')) as tf.Tensor2D; // [L, d]
-      return this.head.apply(responseHidden); // [L]
-    });
-    out.hidden.dispose();
-    const values = Array.from(await rewards.data());
-    rewards.dispose();
-    return values;
+    return prefixRewards(this.scorer(), 'scorePrefixIds', promptIds, responseIds);
   }
 
   /**
@@ -163,54 +172,39 @@ export class PartialRewardModel implements RewardModel {
    * `rowsPerBatch` sequences, reading the hidden state at each sequence's last token.
    */
   async scoreIdsBatch(items: readonly { promptIds: readonly number[]; responseIds: readonly number[] }[], rowsPerBatch = 16): Promise<number[]> {
+    this.assertLive('scoreIdsBatch');
     checkArgument('scoreIdsBatch', 'items', items, required(arrayOf(object({ promptIds: required(tokenIds()), responseIds: required(tokenIds()) }, 'an item', true), 'an array of { promptIds, responseIds }')));
     checkArgument('scoreIdsBatch', 'rowsPerBatch', rowsPerBatch, positiveInt());
-    const out: number[] = [];
-    const d = this.backbone.config.hiddenSize;
-    for (let start = 0; start < items.length; start += rowsPerBatch) {
-      const batch = items.slice(start, start + rowsPerBatch).map((it, i) => {
-        if (it.promptIds.length + it.responseIds.length === 0) throw new OptionError(`scoreIdsBatch: item ${start + i} has no tokens`);
-        return [...it.promptIds, ...it.responseIds];
-      });
-      const { ids, mask } = leftPad(batch, this.backbone.padId);
-      const T = ids[0].length;
-      if (isVocabHead(this.head)) {
-        const rewards = vocabLastRewards(this.backbone, this.head, batch, ids, mask);
-        out.push(...(await rewards.data()));
-        rewards.dispose();
-        continue;
-      }
-      const forward = this.backbone.forward({ ids, mask, logits: 'none' });
-      const rewards = tf.tidy(() => {
-        // Left padding: row b's sequence starts at T − length; its last token is at T − 1.
-        const last = tf.tensor1d(Int32Array.from(batch, (seq, b) => b * T + T - seq.length + this.readIndex(seq, seq.length - 1)), 'int32');
-        return this.head.apply(tf.gather(tf.reshape(forward.hidden, [-1, d]), last) as tf.Tensor2D); // [b]
-      });
-      forward.hidden.dispose();
-      out.push(...(await rewards.data()));
-      rewards.dispose();
-    }
-    return out;
+    return lastRewards(this.scorer(), 'scoreIdsBatch', items, rowsPerBatch);
   }
 
   async scorePrefixes(prompt: string, response: string): Promise<number[]> {
+    this.assertLive('scorePrefixes');
     checkArgument('scorePrefixes', 'prompt', prompt, required(string()));
     checkArgument('scorePrefixes', 'response', response, required(string()));
     const { promptIds, responseIds } = this.encode(prompt, response);
-    return this.scorePrefixIds(promptIds, responseIds);
+    return prefixRewards(this.scorer(), 'scorePrefixes', promptIds, responseIds);
   }
 
   /** The reward of the complete response (its last token). */
   async score(prompt: string, response: string): Promise<number> {
+    this.assertLive('score');
     checkArgument('score', 'prompt', prompt, required(string()));
     checkArgument('score', 'response', response, required(string()));
-    const rewards = await this.scorePrefixes(prompt, response);
+    const { promptIds, responseIds } = this.encode(prompt, response);
+    const rewards = await prefixRewards(this.scorer(), 'score', promptIds, responseIds);
     if (rewards.length === 0) throw new OptionError('score: the response encodes to no tokens');
     return rewards[rewards.length - 1];
   }
 
+  /** This model as scoring.ts reads it. */
+  private scorer(): Scorer {
+    return { backbone: this.backbone, head: this.head, readIndex: (ids, end) => this.readIndex(ids, end), source: rmSource(this) };
+  }
+
   /** The manifest for a model saved in `dir` (the backbone's relative path is computed from it). */
   async manifest(headSha256: string, dir?: string): Promise<RewardModelManifest> {
+    this.assertLive('manifest');
     const base = this.trainedBlocks?.base ?? this.backbone;
     const c = base.config;
     const backboneDir = resolve(base.source);
@@ -234,6 +228,7 @@ export class PartialRewardModel implements RewardModel {
   async save(dir: string, options: { overwrite?: boolean; format?: 'pargs' | 'hf' } = {}): Promise<void> {
     checkArgument('save', 'dir', dir, required(string()));
     checkOptions('save', options, { overwrite: boolean(), format: oneOf('pargs', 'hf') });
+    this.assertLive('save');
     if (options.format === 'hf') {
       // Imported here: hf-reward-model.ts extends this class, so a static import would be circular.
       const { saveHFRewardModel } = await import('./hf-reward-model.js');
@@ -250,6 +245,8 @@ export class PartialRewardModel implements RewardModel {
 
   /** Frees the head and trained blocks (and the base backbone, when `loadRewardModel` loaded it from a folder). */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.head.dispose();
     if (this.trainedBlocks) this.backbone.dispose();
     if (ownedBackbones.has(this)) (this.trainedBlocks?.base ?? this.backbone).dispose();

@@ -84,6 +84,12 @@ function nonNegative(value: number, name: string): number {
 export function resolve(o: TrainPartialRMOptions): Resolved {
   checkOptions('trainPartialRM', o, TRAIN_PARTIAL_RM_SCHEMA);
   if (!o.backbone) throw new OptionError('trainPartialRM: backbone is required (a CausalLM from loadCausalLM)');
+  // Options about the output folder would be ignored without one (resume: true trained from scratch).
+  for (const key of ['resume', 'overwrite', 'checkpointEvery', 'keepCheckpoints'] as const) {
+    if (o[key] !== undefined && o[key] !== false && o.checkpointDir === undefined) {
+      throw new OptionError(`trainPartialRM: ${key} ${JSON.stringify(o[key])} needs checkpointDir, the run's output folder (CLI: --out) where its checkpoints are; pass checkpointDir, or drop ${key}`);
+    }
+  }
   const pairCount = Array.isArray(o.pairs) ? o.pairs.length : (o.pairs as PreferenceSet | undefined)?.pairs?.length;
   if (!pairCount) throw new OptionError('trainPartialRM: pairs must be a non-empty PreferenceSet or array of pairs (see loadPreferences / encodePreferences)');
   const mode = o.mode ?? 'partial';

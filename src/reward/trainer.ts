@@ -15,6 +15,8 @@ import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { ChatRendering } from '../lm/chat-template.js';
+import { textPair, tokenPair } from '../option-specs.js';
+import { arrayOf, checkArgument } from '../options.js';
 import { AdamW } from '../train/adamw.js';
 import { clipByGlobalNorm } from '../train/clip.js';
 import { learningRate, validateSchedule } from '../train/schedule.js';
@@ -144,7 +146,11 @@ function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'e
   const isSet = !Array.isArray(input) && Array.isArray((input as PreferenceSet).pairs);
   const rows = isSet ? (input as PreferenceSet).pairs : (input as readonly (TextPair | TokenPair)[]);
   if (!Array.isArray(rows)) throw new OptionError(`trainPartialRM: ${split === 'train' ? 'pairs' : 'evalPairs'} must be a PreferenceSet or an array of pairs`);
-  if (rows.length > 0 && typeof (rows[0] as PreferencePair).prompt !== 'string') return rows as readonly TokenPair[];
+  const name = split === 'train' ? 'pairs' : 'evalPairs';
+  if (rows.length > 0 && typeof (rows[0] as PreferencePair).prompt !== 'string') {
+    return checkArgument('trainPartialRM', name, rows as readonly TokenPair[], arrayOf(tokenPair(), 'an array of token pairs'));
+  }
+  if (!isSet) checkArgument('trainPartialRM', name, rows, arrayOf(textPair(), 'an array of {prompt, chosen, rejected} pairs'));
   const textRows = isSet ? (input as PreferenceSet) : (rows as readonly TextPair[]).map((row, index): PreferencePair => ({ ...row, source: row.source ?? { index } }));
   const encoded = encodePreferences(textRows, backbone.tokenizer, { maxLength: Math.min(512, backbone.config.maxPositions) });
   onProgress?.({ kind: 'encoded', split, report: encoded.report, ...(encoded.conversationRendering ? { conversationRendering: encoded.conversationRendering } : {}) });

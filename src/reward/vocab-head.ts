@@ -15,6 +15,7 @@ export function isVocabHead(head: RewardHead): boolean {
 
 function weights(head: RewardHead): { W: tf.Variable; b: tf.Variable } {
   if (!isVocabHead(head)) throw new OptionError(`expected a vocabulary reward head, got a ${head.spec.kind} head`);
+  head.assertLive('vocabRewards');
   return { W: head.variables.get('weight') as tf.Variable, b: head.variables.get('bias') as tf.Variable };
 }
 

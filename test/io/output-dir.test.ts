@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LockError, OutputError } from '../../src/errors.js';
-import { replaceDirAtomic } from '../../src/io/atomic-dir.js';
+import { replaceFilesAtomic } from '../../src/io/atomic-dir.js';
 import { acquireLock, LOCK_FILE } from '../../src/io/lock.js';
 import { claimOutputDir, OUTPUT_MANIFEST, type OutputRules } from '../../src/io/output-dir.js';
 import { readCheckpoint, writeCheckpoint, type CheckpointInput } from '../../src/pretrain/checkpoint.js';
@@ -108,18 +108,18 @@ describe('folder lock', () => {
   });
 });
 
-describe('whole-or-nothing folder replacement', () => {
+describe('replacing a model folder\'s files all together', () => {
   const lmRules: OutputRules = { kind: 'language-model', what: 'test', overwrite: true };
 
-  it('a failure half-way leaves the earlier folder intact; user files beside it are never touched', async () => {
+  it('a failure half-way leaves the earlier files intact; user files beside it are never touched', async () => {
     const root = await tempRoot();
     const out = join(root, 'lm');
-    await replaceDirAtomic(out, lmRules, async (tmp) => {
+    await replaceFilesAtomic(out, lmRules, async (tmp) => {
       await writeFile(join(tmp, 'model.safetensors'), 'old weights');
       await writeFile(join(tmp, 'tokenizer.json'), 'old tokenizer');
     });
     for (const name of ['lm.old-x', 'lm.tmp-x', 'lm.pargs-tmp-user']) await mkdir(join(root, name));
-    const failing = replaceDirAtomic(out, lmRules, async (tmp) => {
+    const failing = replaceFilesAtomic(out, lmRules, async (tmp) => {
       await writeFile(join(tmp, 'model.safetensors'), 'new weights');
       throw Object.assign(new Error('injected'), { code: 'EIO', syscall: 'write', path: join(tmp, 'tokenizer.json') });
     });
@@ -129,8 +129,48 @@ describe('whole-or-nothing folder replacement', () => {
     expect((await readdir(root)).sort()).toEqual(['lm', 'lm.old-x', 'lm.pargs-tmp-user', 'lm.tmp-x']);
   });
 
-  it('refuses the current folder with a typed error', async () => {
-    await expect(replaceDirAtomic('.', lmRules, async () => undefined)).rejects.toThrow(/is the current folder/);
+  it('replaces only the files it writes: a user file inside the folder stays, the manifest ends complete', async () => {
+    const out = join(await tempRoot(), 'lm');
+    await replaceFilesAtomic(out, lmRules, async (tmp) => writeFile(join(tmp, 'model.safetensors'), 'v1'));
+    await writeFile(join(out, 'MY-NOTES.md'), 'draft');
+    await mkdir(join(out, 'notes'));
+    await writeFile(join(out, 'notes', 'a.txt'), 'a');
+    await replaceFilesAtomic(out, lmRules, async (tmp) => writeFile(join(tmp, 'model.safetensors'), 'v2'));
+    expect(await readFile(join(out, 'model.safetensors'), 'utf8')).toBe('v2');
+    expect(await readFile(join(out, 'MY-NOTES.md'), 'utf8')).toBe('draft');
+    expect(await readFile(join(out, 'notes', 'a.txt'), 'utf8')).toBe('a');
+    expect(JSON.parse(await readFile(join(out, OUTPUT_MANIFEST), 'utf8'))).toMatchObject({ kind: 'language-model', complete: true });
+    expect((await readdir(out)).sort()).toEqual(['MY-NOTES.md', 'model.safetensors', 'notes', OUTPUT_MANIFEST]);
+  });
+
+  it('without overwrite an earlier complete result is refused, untouched; a foreign folder too', async () => {
+    const root = await tempRoot();
+    const out = join(root, 'lm');
+    await replaceFilesAtomic(out, lmRules, async (tmp) => writeFile(join(tmp, 'model.safetensors'), 'v1'));
+    await expect(replaceFilesAtomic(out, { ...lmRules, overwrite: false }, async (tmp) => writeFile(join(tmp, 'model.safetensors'), 'v2'))).rejects.toThrow(/already holds a language-model result/);
+    expect(await readFile(join(out, 'model.safetensors'), 'utf8')).toBe('v1');
+    const foreign = join(root, 'theirs');
+    await mkdir(foreign);
+    await writeFile(join(foreign, 'config.json'), '{}');
+    await expect(replaceFilesAtomic(foreign, lmRules, async (tmp) => writeFile(join(tmp, 'config.json'), 'ours'))).rejects.toThrow(/is a model folder .* that pargs did not write/);
+    expect(await readFile(join(foreign, 'config.json'), 'utf8')).toBe('{}');
+    expect((await readdir(root)).sort()).toEqual(['lm', 'theirs']);
+  });
+
+  it('a crash\'s leftovers: files moved aside come back where the folder lacks them, then the leftovers go', async () => {
+    const root = await tempRoot();
+    const out = join(root, 'lm');
+    await replaceFilesAtomic(out, lmRules, async (tmp) => writeFile(join(tmp, 'model.safetensors'), 'v1'));
+    const mark = JSON.stringify({ format: 'pargs-output', version: 1, kind: 'language-model', complete: false, createdAt: 'x' });
+    // Killed between moving tokenizer.json aside and moving its replacement in.
+    await mkdir(join(root, 'lm.pargs-old-1'));
+    await writeFile(join(root, 'lm.pargs-old-1', OUTPUT_MANIFEST), mark);
+    await writeFile(join(root, 'lm.pargs-old-1', 'tokenizer.json'), 'old tokenizer');
+    await mkdir(join(root, 'lm.pargs-tmp-1'));
+    await writeFile(join(root, 'lm.pargs-tmp-1', OUTPUT_MANIFEST), mark);
+    await replaceFilesAtomic(out, lmRules, async (tmp) => writeFile(join(tmp, 'model.safetensors'), 'v2'));
+    expect(await readFile(join(out, 'tokenizer.json'), 'utf8')).toBe('old tokenizer');
+    expect(await readdir(root)).toEqual(['lm']);
   });
 });
 

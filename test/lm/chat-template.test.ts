@@ -59,8 +59,21 @@ describe('chat templates of four families', () => {
   it('takes the "default" of a list of named templates, and refuses a list without one', () => {
     const named = [{ name: 'tool_use', template: 'TOOLS' }, { name: 'default', template: QWEN2 }];
     expect(template(named, {}).render(chat.slice(0, 1))).toBe('<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n');
-    expect(() => ChatTemplate.fromConfig({ chat_template: [{ name: 'rag', template: 'x' }] })).toThrow(/named templates \("rag"\) without one named "default"/);
+    // Refused when a conversation is rendered, not at load: the model still takes plain text (issue 29).
+    const noDefault = ChatTemplate.fromConfig({ chat_template: [{ name: 'rag', template: 'x' }] });
+    expect(() => noDefault?.render(chat)).toThrow(/named templates \("rag"\) without one named "default"; pargs renders the default one; pass plain text prompts instead/);
+    expect(() => ChatTemplate.fromConfig({ chat_template: 42 })?.render(chat)).toThrow(/"chat_template" must be a string or a list of \{name, template\}, got 42/);
     expect(ChatTemplate.fromConfig({})).toBeUndefined();
+  });
+
+  it('a model whose chat_template pargs cannot use still loads and encodes plain text', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pargs-no-default-'));
+    await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tinyTokenizerJson().json));
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: EOT, chat_template: [{ name: 'rag', template: 'x' }] }));
+    const tok = await PargsTokenizer.fromDir(dir);
+    expect(tok.decode(tok.encode('plain text'))).toBe('plain text');
+    expect(() => tok.renderChat(chat)).toThrow(TokenizerError);
+    expect(() => tok.renderChat(chat)).toThrow(new RegExp(`${join(dir, 'tokenizer_config.json')} "chat_template" is a list of named templates`));
   });
 
   it('a template this engine cannot parse fails on first use, naming the file', () => {

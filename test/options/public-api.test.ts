@@ -218,6 +218,20 @@ describe('positional arguments', () => {
     ['CausalLM.logitsFromHidden hidden', () => lm.logitsFromHidden([[1]] as never), 'hidden'],
     ['tokenizer.encode text', () => lm.tokenizer.encode(5 as never), 'text'],
     ['tokenizer.decode ids', () => lm.tokenizer.decode('5' as never), 'ids'],
+    ['tokenizer.encodeChat text', () => lm.tokenizer.encodeChat(123 as never), 'encodeChat: text must be a string, got 123'],
+    ['tokenizer.applyChatTemplate messages', () => lm.tokenizer.applyChatTemplate(123 as never), 'applyChatTemplate: messages must be'],
+    ['tokenizer.applyChatTemplate options', () => lm.tokenizer.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPromt: true } as never), 'unknown option "addGenerationPromt" (did you mean addGenerationPrompt?)'],
+    ['tokenizer.renderChat messages', () => lm.tokenizer.renderChat(null as never), 'renderChat: messages must be'],
+    ['tokenizer.renderChat options', () => lm.tokenizer.renderChat([{ role: 'user', content: 'x' }], { addGenerationPrompt: 'yes' } as never), 'addGenerationPrompt'],
+    ['tokenizer.idToToken id', () => lm.tokenizer.idToToken('7' as never), 'id'],
+    ['PargsTokenizer.fromJson tokenizerJson', () => pargs.PargsTokenizer.fromJson(null as never), 'fromJson: tokenizerJson must be a tokenizer.json object, got null'],
+    ['PargsTokenizer.fromJson tokenizerConfig', () => pargs.PargsTokenizer.fromJson({}, 'cfg' as never), 'tokenizerConfig'],
+    ['PargsTokenizer.fromDir dir', () => pargs.PargsTokenizer.fromDir(7 as never), 'fromDir: dir must be a string, got 7'],
+    ['ChatTemplate.fromConfig config', () => pargs.ChatTemplate.fromConfig(null as never), 'ChatTemplate.fromConfig: config must be a tokenizer_config.json object, got null'],
+    ['ChatTemplate.fromConfig where', () => pargs.ChatTemplate.fromConfig({}, 5 as never), 'where'],
+    ['ChatTemplate.render options', () => pargs.ChatTemplate.fromConfig({ chat_template: 'x' })?.render([{ role: 'user', content: 'x' }], { add_generation_prompt: true } as never), 'unknown option "add_generation_prompt"'],
+    ['hhTranscript messages', () => pargs.hhTranscript(null as never), 'hhTranscript: messages must be a non-empty list of {role, content} messages, got null'],
+    ['hhTranscript options', () => pargs.hhTranscript([{ role: 'user', content: 'x' }], 'yes' as never), 'hhTranscript: options must be a plain object'],
   ])('%s of the wrong type is an OptionError naming it', async (_name, call, names) => {
     await expectOptionError(call, names);
   });

@@ -29,7 +29,9 @@ import { writeTinyModel } from '../helpers/tiny-model.js';
 let lm: CausalLM;
 let rm: PartialRewardModel;
 beforeAll(async () => {
-  lm = await loadCausalLM((await writeTinyModel({ modelType: 'llama', kvHeads: 2, seed: 71, hidden: 32 })).dir);
+  // A context long enough for the long generations below: bestOfN refuses, before generating, samples its
+  // reward model would have to score past the context.
+  lm = await loadCausalLM((await writeTinyModel({ modelType: 'llama', kvHeads: 2, seed: 71, hidden: 32, config: { max_position_embeddings: 512 } })).dir);
   rm = new PartialRewardModel(lm, RewardHead.init({ kind: 'linear' }, lm.config.hiddenSize, createRng(1, 'head-init')), 'partial');
 });
 afterAll(async () => {
