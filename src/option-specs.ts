@@ -1,33 +1,9 @@
 /**
- * Option specs shared by several public functions (models, prompts, seeds, decode strategies), so the
- * same key means the same type everywhere. Classes are looked up lazily: their modules import callers
- * of this one.
+ * Option specs shared by several public functions (prompts, seeds, decode strategies, pairs), so the same
+ * key means the same type everywhere. Ground floor: the specs of domain types live beside those types
+ * (`lm/lm-specs.ts`, `reward/reward-model-spec.ts`); a spec here checks shape only.
  */
-import { tf } from './engine/tf.js';
-import { CausalLM } from './lm/causal-lm.js';
-import { KVCache } from './lm/kv-cache.js';
-import { anyOf, arrayOf, boolean, custom, oneOf, idRows, instance, tokenIds, integer, number, object, required, string, strings, tagged, type Spec } from './options.js';
-import { PargsTokenizer } from './lm/tokenizer.js';
-import { PartialRewardModel } from './reward/reward-model.js';
-
-export function causalLM(): Spec {
-  return instance(() => CausalLM, 'a CausalLM (from loadCausalLM)');
-}
-export function rewardModel(): Spec {
-  return instance(() => PartialRewardModel, 'a reward model (PartialRewardModel or HFRewardModel, from trainPartialRM or loadRewardModel)');
-}
-
-export function tensor(): Spec {
-  return instance(() => tf.Tensor, 'a tf.Tensor');
-}
-
-export function kvCache(): Spec {
-  return instance(() => KVCache, 'a KVCache (from prefill or step)');
-}
-
-export function tokenizer(): Spec {
-  return instance(() => PargsTokenizer, 'a PargsTokenizer (lm.tokenizer)');
-}
+import { anyOf, arrayOf, boolean, custom, oneOf, idRows, tokenIds, integer, number, object, required, string, strings, tagged, type Spec } from './options.js';
 
 /** Any integer seed; `validateSeed` adds the safe-integer range. */
 export function seed(): Spec {

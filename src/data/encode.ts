@@ -8,7 +8,7 @@ import { OptionError, TemplateError, TokenizerError } from '../errors.js';
 import type { ChatRendering } from '../lm/chat-template.js';
 import type { PargsTokenizer } from '../lm/tokenizer.js';
 import { checkArgument, checkOptions as checkSchema, custom, integer, oneOf, required, showValue, type Schema } from '../options.js';
-import { tokenizer as tokenizerSpec } from '../option-specs.js';
+import { tokenizer as tokenizerSpec } from '../lm/lm-specs.js';
 import { makeDropReport, mergeDropReports } from './drop-report.js';
 import type { Conversation, DropReport, DroppedRow, EncodedPair, PreferencePair, PreferenceSet } from './types.js';
 

@@ -9,7 +9,8 @@ import { summarizeSeeds, type DemoSummary } from './aggregate.js';
 import type { DemoConfig } from './config.js';
 import { runDemoSeed, type DemoEvent, type SeedResult } from './seed-run.js';
 import { DEMO_TASKS, type DemoTask } from './tasks.js';
-import { causalLM, positiveInt, seed as seedSpec } from '../option-specs.js';
+import { positiveInt, seed as seedSpec } from '../option-specs.js';
+import { causalLM } from '../lm/lm-specs.js';
 import { arrayOf, checkOptions, func, number, object, oneOf, required, signal as signalSpec, string, strings, type Schema } from '../options.js';
 
 export const DEMO_SCHEMA: Schema = {

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { OptionError } from '../errors.js';
-import { rewardModel } from '../option-specs.js';
+import { rewardModel } from '../reward/reward-model-spec.js';
 import { checkArgument, checkOptions, integer, oneOf, required, string, type Schema } from '../options.js';
 import type { RewardModel } from '../reward/reward-model-interface.js';
 

@@ -7,7 +7,8 @@ import { yieldAndCheck } from '../engine/yield.js';
 import { leftPad, type CausalLM } from '../lm/causal-lm.js';
 import { refuseBeyondContext } from '../lm/context.js';
 import type { GuidedToken } from '../decode/guided.js';
-import { causalLM, positiveInt } from '../option-specs.js';
+import { positiveInt } from '../option-specs.js';
+import { causalLM } from '../lm/lm-specs.js';
 import { arrayOf, checkArgument, checkOptions, number, numbers, object, required, signal, tokenIds } from '../options.js';
 
 export interface ResponseIds {

@@ -13,7 +13,8 @@ import { tf } from '../engine/tf.js';
 import { yieldAndCheck, yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import { causalLM, positiveInt as positiveIntSpec } from '../option-specs.js';
+import { positiveInt as positiveIntSpec } from '../option-specs.js';
+import { causalLM } from '../lm/lm-specs.js';
 import { checkOptions, func, required, signal, string, strings, type Schema } from '../options.js';
 import { targetLogProbs } from './loss.js';
 

@@ -22,7 +22,7 @@ import { sequenceClassificationArchitecture, type ModelType } from '../lm/config
 import { lmHeadNames } from '../lm/hf-names.js';
 import { exportHfTensors } from '../lm/hf-weights.js';
 import { LOAD_SCHEMA, loadModelFolder, readConfigJson, type LoadOptions } from '../lm/load.js';
-import { causalLM } from '../option-specs.js';
+import { causalLM } from '../lm/lm-specs.js';
 import { checkArgument, checkOptions, required, string, type Schema } from '../options.js';
 import { RewardHead } from './head.js';
 import { PartialRewardModel } from './reward-model.js';

@@ -5,6 +5,8 @@
 import type { PreferenceSet } from '../data/types.js';
 import { OptionError } from '../errors.js';
 import * as specs from '../option-specs.js';
+import { causalLM } from '../lm/lm-specs.js';
+import { rewardModel } from './reward-model-spec.js';
 import { boolean, checkOptions, func, number, oneOf, required, signal, string, tagged, type Schema } from '../options.js';
 import { validateSeed } from '../random.js';
 import type { PrefixSelection, Weighting } from './examples.js';
@@ -37,7 +39,7 @@ export interface Resolved {
 export type Trainable = { kind: 'head' } | { kind: 'top-blocks'; blocks: number };
 
 export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
-  backbone: required(specs.causalLM()),
+  backbone: required(causalLM()),
   pairs: required(specs.pairsInput()),
   evalPairs: specs.pairsInput(),
   mode: oneOf('partial', 'full'),
@@ -47,7 +49,7 @@ export const TRAIN_PARTIAL_RM_SCHEMA: Schema = {
   weighting: oneOf('per-prefix', 'per-pair'),
   head: tagged('kind', { linear: {}, mlp: { hidden: required(specs.positiveInt()) }, vocab: {} }),
   trainable: tagged('kind', { head: {}, 'top-blocks': { blocks: required(number()) } }),
-  init: specs.rewardModel(),
+  init: rewardModel(),
   objective: oneOf('bt-prefix', 'farma'),
   epochs: specs.positiveInt(),
   batchSize: specs.positiveInt(),

@@ -18,6 +18,7 @@ import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { OptionError } from '../errors.js';
 import * as specs from '../option-specs.js';
+import { causalLM } from '../lm/lm-specs.js';
 import { arrayOf, checkOptions, custom, func, number, required, signal, tagged, type Schema } from '../options.js';
 import { AdamW } from '../train/adamw.js';
 import { clipByGlobalNorm } from '../train/clip.js';
@@ -57,7 +58,7 @@ export interface TrainValueHeadOptions {
 }
 
 export const TRAIN_VALUE_HEAD_SCHEMA: Schema = {
-  backbone: required(specs.causalLM()),
+  backbone: required(causalLM()),
   pairs: required(arrayOf(specs.tokenPair(), 'an array of token pairs (from encodePreferences)')),
   targets: required(arrayOf(custom('a [chosen, rejected] pair of finite numbers', (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x)), ['1', [1]]), 'an array of [chosen, rejected] scores')),
   features: specs.prefixFeatures(),
