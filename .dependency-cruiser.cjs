@@ -31,7 +31,7 @@ const FLOORS = [
   ['inputs', ['^src/(data|pretrain)/']],
   ['reward', ['^src/reward/']],
   ['decode', ['^src/decode/']],
-  ['parallel', ['^src/(parallel|workers)/']],
+  ['parallel', ['^src/parallel/']],
   ['eval', ['^src/eval/']],
   ['demo', ['^src/demo/']],
   ['api', ['^src/cli/', '^src/index\\.ts$']],

@@ -14,7 +14,8 @@
 import { copyFile, mkdtemp, readFile, rm as remove, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { guidedSample, type GuidedGeneration } from '../src/decode/guided.js';
+import { type GuidedGeneration } from '../src/decode/guided.js';
+import { guidedSample } from '../src/parallel/dispatch.js';
 import type { CausalLM } from '../src/lm/causal-lm.js';
 import { loadCausalLM } from '../src/lm/load.js';
 import { createRng } from '../src/random.js';

@@ -6,8 +6,8 @@
  *
  *   npx tsx bench/decode-vocab.ts [--model DIR] [--reps R]   (default 6 rounds)
  */
-import { generate } from '../src/decode/generate.js';
-import { guidedSample } from '../src/decode/guided.js';
+import { generate } from '../src/parallel/dispatch.js';
+import { guidedSample } from '../src/parallel/dispatch.js';
 import { RewardHead } from '../src/reward/head.js';
 import { PartialRewardModel } from '../src/reward/reward-model.js';
 import { benchModel, flag, intFlag, loadAverage, median, round } from './common.js';

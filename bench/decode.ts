@@ -26,9 +26,10 @@
  * Everything else runs in this thread (PARGS_WORKERS=1).
  * Prints one JSON object, then Markdown tables. Progress goes to stderr.
  */
-import { argsSample } from '../src/decode/baselines.js';
-import { generate } from '../src/decode/generate.js';
-import { guidedSample, type GuidedSampleOptions } from '../src/decode/guided.js';
+import { argsSample } from '../src/parallel/dispatch.js';
+import { generate } from '../src/parallel/dispatch.js';
+import { type GuidedSampleOptions } from '../src/decode/guided.js';
+import { guidedSample } from '../src/parallel/dispatch.js';
 import { guidedSampleNoCache } from '../src/decode/reference-loop.js';
 import { currentBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';

@@ -16,7 +16,7 @@ import type { CausalLM } from '../src/lm/causal-lm.js';
 import { loadCausalLM } from '../src/lm/load.js';
 import { countParameters } from '../src/lm/config.js';
 import { createRng } from '../src/random.js';
-import { extractPrefixFeatures } from '../src/reward/features.js';
+import { extractPrefixFeatures } from '../src/parallel/dispatch.js';
 import type { TokenPair } from '../src/reward/prefixes.js';
 import { flag, gpt2SmallInMemory, intFlag, log, machine, ROOT, round, table } from './common.js';
 

@@ -12,7 +12,8 @@
  * on the values). Every partially fused run's tokens are checked equal to its `fuse: false` run's.
  * Prints Markdown tables, then one JSON line. Progress goes to stderr. Runs in this thread (PARGS_WORKERS=1).
  */
-import { guidedSample, type GuidedSampleOptions } from '../src/decode/guided.js';
+import { type GuidedSampleOptions } from '../src/decode/guided.js';
+import { guidedSample } from '../src/parallel/dispatch.js';
 import { tf } from '../src/engine/tf.js';
 import { BranchedLM, topBlockTensors } from '../src/lm/branched-lm.js';
 import type { CausalLM } from '../src/lm/causal-lm.js';

@@ -23,11 +23,12 @@ import { encodePreferences, loadPreferences } from '../src/data/index.js';
 import { tf } from '../src/engine/tf.js';
 import { leftPad, type CausalLM } from '../src/lm/causal-lm.js';
 import { createRng } from '../src/random.js';
-import { extractPrefixFeatures, type PrefixFeatures } from '../src/reward/features.js';
+import { type PrefixFeatures } from '../src/reward/features.js';
+import { extractPrefixFeatures } from '../src/parallel/dispatch.js';
 import { RewardHead } from '../src/reward/head.js';
 import { bradleyTerryPrefixLoss } from '../src/reward/loss.js';
 import { planPair, type PairPlan, type TokenPair } from '../src/reward/prefixes.js';
-import { trainPartialRM } from '../src/reward/trainer.js';
+import { trainPartialRM } from '../src/parallel/dispatch.js';
 import { benchModel, flag, hasFlag, intFlag, log, machine, median, ROOT, round, table } from './common.js';
 import { measureWorkers, workersTable, type WorkersAxis } from './workers-axis.js';
 

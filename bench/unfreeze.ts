@@ -35,7 +35,7 @@ import { examplesPerEpoch } from '../src/reward/examples.js';
 import { planPairs } from '../src/reward/features.js';
 import type { RewardMode, TokenPair } from '../src/reward/prefixes.js';
 import type { Trainable } from '../src/reward/train-options.js';
-import { trainPartialRM } from '../src/reward/trainer.js';
+import { trainPartialRM } from '../src/parallel/dispatch.js';
 import { flag, intFlag, log, machine, ROOT, round, table } from './common.js';
 
 process.env.PARGS_WORKERS = '1';

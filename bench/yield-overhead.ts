@@ -3,10 +3,10 @@
  * decode step and one feature-pass batch, measured interleaved in one process (median of --reps runs).
  * Usage: npx tsx bench/yield-overhead.ts [--model DIR] [--reps 5]
  */
-import { generate } from '../src/decode/generate.js';
+import { generate } from '../src/parallel/dispatch.js';
 import { yieldToEventLoop } from '../src/engine/yield.js';
 import { createRng } from '../src/random.js';
-import { extractPrefixFeatures } from '../src/reward/features.js';
+import { extractPrefixFeatures } from '../src/parallel/dispatch.js';
 import { benchModel, flag, intFlag, loadAverage, log, median, round, table } from './common.js';
 
 const reps = intFlag('reps', 5);

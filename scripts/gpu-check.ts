@@ -6,8 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { initBackend } from '../src/engine/backend.js';
-import { generate } from '../src/decode/generate.js';
-import { guidedSample } from '../src/decode/guided.js';
+import { generate } from '../src/parallel/dispatch.js';
+import { guidedSample } from '../src/parallel/dispatch.js';
 import { CausalLM } from '../src/lm/causal-lm.js';
 import { parseModelConfig } from '../src/lm/config.js';
 import { loadCausalLM } from '../src/lm/load.js';

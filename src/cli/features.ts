@@ -4,7 +4,7 @@ import { encodePreferences, formatDropReport, loadPreferences } from '../data/in
 import { OptionError } from '../errors.js';
 import { loadCausalLM } from '../lm/load.js';
 import { writeFeatureShardFiles } from '../reward/feature-shards.js';
-import { extractPrefixFeatures } from '../reward/features.js';
+import { extractPrefixFeatures } from '../parallel/dispatch.js';
 import { claimOutputDir } from '../io/output-dir.js';
 import { defineCommand } from './args.js';
 import { shardFromEnv } from './shard-env.js';

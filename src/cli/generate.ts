@@ -1,5 +1,6 @@
 /** `pargs generate`: plain decoding from a local model, streaming text to stdout. */
-import { generate, renderPrompt, type DecodeStrategy, type Prompt } from '../decode/generate.js';
+import { renderPrompt, type DecodeStrategy, type Prompt } from '../decode/generate.js';
+import { generate } from '../parallel/dispatch.js';
 import { OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { loadCausalLM } from '../lm/load.js';

@@ -9,9 +9,9 @@
  *    generations.jsonl and results.json, print a table.
  */
 import { join } from 'node:path';
-import { argsSample } from '../decode/baselines.js';
-import { generate } from '../decode/generate.js';
-import { guidedSample } from '../decode/guided.js';
+import { argsSample } from '../parallel/dispatch.js';
+import { generate } from '../parallel/dispatch.js';
+import { guidedSample } from '../parallel/dispatch.js';
 import { encodePreferences, formatDropReport, loadPreferences, splitPairs } from '../data/index.js';
 import type { PreferencePair } from '../data/types.js';
 import { yieldAndCheck } from '../engine/yield.js';
@@ -25,8 +25,8 @@ import { loadCausalLM } from '../lm/load.js';
 import { createRng } from '../random.js';
 import type { TokenPair } from '../reward/prefixes.js';
 import { loadRewardModel, type PartialRewardModel } from '../reward/reward-model.js';
-import { trainPartialRM } from '../reward/trainer.js';
-import { trainValueHead } from '../reward/value-head.js';
+import { trainPartialRM } from '../parallel/dispatch.js';
+import { trainValueHead } from '../parallel/dispatch.js';
 import { defineCommand } from './args.js';
 import { RECIPE_SETTINGS, RECIPES, type RecipeName, type RecipeSettings } from './recipe-settings.js';
 import { readPromptsFile } from './messages.js';

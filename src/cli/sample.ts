@@ -1,7 +1,9 @@
 /** `pargs sample`: reward-guided (or baseline) decoding, streaming text to stdout. */
-import { argsSample, bestOfN } from '../decode/baselines.js';
-import { generate, renderPrompt, type Prompt } from '../decode/generate.js';
-import { guidedSample, type GuidedToken } from '../decode/guided.js';
+import { argsSample, bestOfN } from '../parallel/dispatch.js';
+import { renderPrompt, type Prompt } from '../decode/generate.js';
+import { generate } from '../parallel/dispatch.js';
+import { type GuidedToken } from '../decode/guided.js';
+import { guidedSample } from '../parallel/dispatch.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import { AbortError, OptionError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';

@@ -15,8 +15,7 @@ import { rewardModel } from '../reward/reward-model-spec.js';
 import { boolean, checkOptions, number, required, signal, without, type Schema } from '../options.js';
 import type { RewardModel } from '../reward/reward-model-interface.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import { bestOfNOnWorkers } from '../workers/decode-parallel.js';
-import { DEFAULT_MAX_NEW_TOKENS, GENERATE_SCHEMA, generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation, type GenerateOptions, type Prompt } from './generate.js';
+import { DEFAULT_MAX_NEW_TOKENS, GENERATE_SCHEMA, generate, resolvePrompts, validateFirstRow, type DecodeStrategy, type Generation, type GenerateOptions, type Offload, type Prompt } from './generate.js';
 import { GUIDED_SAMPLE_SCHEMA, guidedSample, type GuidedGeneration, type GuidedSampleOptions } from './guided.js';
 import { checkDecodeFits } from './memory-check.js';
 import { bridgedScoreItems, needsTextBridge, promptTexts } from './token-bridge.js';
@@ -29,9 +28,9 @@ import { scoredResponse } from '../lm/terminal-token.js';
  * `strategy: { kind: 'greedy' }` for greedy decoding (or call `generate`, whose default is greedy).
  * Until this release `sample` was an alias of `generate` and decoded greedily by default.
  */
-export function sample(options: GenerateOptions): Promise<Generation[]> {
+export function sample(options: GenerateOptions, offload?: Offload<GenerateOptions, Generation[]>): Promise<Generation[]> {
   checkOptions('sample', options, GENERATE_SCHEMA);
-  return generate({ ...options, strategy: options.strategy ?? { kind: 'sample', temperature: 1 } });
+  return generate({ ...options, strategy: options.strategy ?? { kind: 'sample', temperature: 1 } }, offload);
 }
 
 export interface ArgsSampleOptions extends Omit<GuidedSampleOptions, 'beta'> {
@@ -46,10 +45,10 @@ export interface ArgsSampleOptions extends Omit<GuidedSampleOptions, 'beta'> {
  */
 export const ARGS_SAMPLE_SCHEMA: Schema = { ...without(GUIDED_SAMPLE_SCHEMA, 'beta'), weight: number() };
 
-export function argsSample(options: ArgsSampleOptions): Promise<GuidedGeneration[]> {
+export function argsSample(options: ArgsSampleOptions, offload?: Offload<GuidedSampleOptions, GuidedGeneration[]>): Promise<GuidedGeneration[]> {
   checkOptions('argsSample', options, ARGS_SAMPLE_SCHEMA);
   const { weight, ...rest } = options;
-  return guidedSample({ ...rest, beta: weight ?? 1 });
+  return guidedSample({ ...rest, beta: weight ?? 1 }, offload);
 }
 
 export interface BestOfNOptions {
@@ -97,7 +96,10 @@ export const BEST_OF_N_SCHEMA: Schema = {
   signal: signal(),
 };
 
-export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]> {
+/** Runs checked Best-of-N work elsewhere (parallel/), or returns undefined to run it here; see `Offload`. */
+export type BestOfNOffload = (options: BestOfNOptions, prompts: number[][], n: number) => Promise<BestOfNResult[]> | undefined;
+
+export async function bestOfN(options: BestOfNOptions, offload?: BestOfNOffload): Promise<BestOfNResult[]> {
   checkOptions('bestOfN', options, BEST_OF_N_SCHEMA);
   const n = options.n ?? 4;
   if (!Number.isInteger(n) || n < 1) throw new OptionError(`bestOfN: n must be a positive integer, got ${n}`);
@@ -112,12 +114,12 @@ export async function bestOfN(options: BestOfNOptions): Promise<BestOfNResult[]>
   const maxNew = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   const rmContext = options.rewardModel.backbone.config.maxPositions;
   if (!bridged) refuseBeyondContext(prompts.map((p) => p.length + maxNew), rmContext, (over, longest) => `bestOfN: ${over.length} of ${prompts.length} prompts plus maxNewTokens ${maxNew} exceed the reward model's context of ${rmContext} tokens (first: prompt ${over[0]}, longest: prompt ${longest} with ${prompts[longest].length} tokens), where its rewards would not be meaningful; lower maxNewTokens or shorten the prompts`);
-  const parallel = bridged ? undefined : bestOfNOnWorkers(options, prompts, n);
-  if (parallel) return parallel;
+  const elsewhere = bridged ? undefined : offload?.(options, prompts, n);
+  if (elsewhere) return elsewhere;
   checkDecodeFits(`bestOfN: n ${n} × ${prompts.length} prompts`, options.lm.config, prompts.length * n, Math.max(...prompts.map((p) => p.length)), options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS, tensorMemoryBudget());
   // All prompts × n samples in one batch; each batch row has its own random stream.
   const rows = prompts.flatMap((p) => new Array<number[]>(n).fill(p));
-  const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal, firstRow: firstRow * n, workers: 1 });
+  const generations = await generate({ lm: options.lm, promptIds: rows, strategy, maxNewTokens: options.maxNewTokens, seed: options.seed, stopAtEos: options.stopAtEos, signal: options.signal, firstRow: firstRow * n });
   // Scored at the last content token, where training reads a complete response (src/lm/terminal-token.ts).
   const eosIds = options.lm.generation.eosTokenIds;
   const items = bridged

@@ -13,7 +13,6 @@ import { decodeStrategy, nonNegativeInt, positiveInt, promptIds, prompts, seed }
 import { causalLM } from '../lm/lm-specs.js';
 import { boolean, checkArgument, checkOptions, func, numbers, oneOf, required, signal, without, type Schema } from '../options.js';
 import { createRng, validateSeed, type Rng } from '../random.js';
-import { generateOnWorkers } from '../workers/decode-parallel.js';
 import { applyRepetitionPenalty, argmax, sampleIndex, softmax, topKIndices, topPIndices } from './policy.js';
 import { streamOf } from './stream.js';
 
@@ -170,7 +169,14 @@ export function validateFirstRow(firstRow: unknown, where: string): number {
   return firstRow;
 }
 
-export async function generate(options: GenerateOptions): Promise<Generation[]> {
+/**
+ * Runs checked, resolved work somewhere else (parallel/ passes worker threads), or returns undefined to
+ * run it in this thread. The loops call it once, after every check and before any model call.
+ */
+export type Offload<O, R> = (options: O, prompts: number[][]) => Promise<R> | undefined;
+
+/** Plain decoding in this thread (`offload`: see `Offload`); the public `generate` is parallel/dispatch.ts'. */
+export async function generate(options: GenerateOptions, offload?: Offload<GenerateOptions, Generation[]>): Promise<Generation[]> {
   checkOptions('generate', options, GENERATE_SCHEMA);
   const { lm, signal, onToken } = options;
   const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
@@ -191,8 +197,8 @@ export async function generate(options: GenerateOptions): Promise<Generation[]> 
   const firstRow = validateFirstRow(options.firstRow, 'generate');
   const rngs = prompts.map((_, row) => createRng(seed, `decode:${firstRow + row}`));
   checkContext(lm, prompts, maxNewTokens);
-  const parallel = generateOnWorkers(options, prompts);
-  if (parallel) return parallel;
+  const elsewhere = offload?.(options, prompts);
+  if (elsewhere) return elsewhere;
   const generated: number[][] = prompts.map(() => []);
   const finished: (Generation['finishReason'] | null)[] = prompts.map(() => null);
   throwIfAborted(signal, 'generate');
@@ -250,7 +256,7 @@ export interface GeneratedToken {
  * `for await (const t of generateStream(o)) process.stdout.write(t.text)`. Leaving the loop early stops
  * the generation (see streamOf); the iterator's return value is the results.
  */
-export function generateStream(options: Omit<GenerateOptions, 'onToken'>): AsyncGenerator<GeneratedToken, Generation[], undefined> {
+export function generateStream(options: Omit<GenerateOptions, 'onToken'>, offload?: Offload<GenerateOptions, Generation[]>): AsyncGenerator<GeneratedToken, Generation[], undefined> {
   checkOptions('generateStream', options, without(GENERATE_SCHEMA, 'onToken'));
   const { tokenizer } = options.lm;
   const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
@@ -275,6 +281,6 @@ export function generateStream(options: Omit<GenerateOptions, 'onToken'>): Async
         }
         emit({ ...e, text });
       },
-    });
+    }, offload);
   }, options.signal);
 }

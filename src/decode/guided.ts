@@ -21,8 +21,7 @@ import { boolean, checkOptions, func, number, oneOf, required, signal, without, 
 import { createRng, validateSeed } from '../random.js';
 import { rmSource, type RewardModel } from '../reward/reward-model-interface.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
-import { guidedOnWorkers } from '../workers/decode-parallel.js';
-import { checkContext, DEFAULT_MAX_NEW_TOKENS, resolvePrompts, validateFirstRow, type Prompt } from './generate.js';
+import { checkContext, DEFAULT_MAX_NEW_TOKENS, resolvePrompts, validateFirstRow, type Offload, type Prompt } from './generate.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { PadReadout } from './pad-readout.js';
 import { streamOf } from './stream.js';
@@ -190,7 +189,8 @@ interface State {
   lower?: KVCache;
 }
 
-export async function guidedSample(options: GuidedSampleOptions): Promise<GuidedGeneration[]> {
+/** PARGS in this thread (`offload`: see `Offload`); the public `guidedSample` is parallel/dispatch.ts'. */
+export async function guidedSample(options: GuidedSampleOptions, offload?: Offload<GuidedSampleOptions, GuidedGeneration[]>): Promise<GuidedGeneration[]> {
   const { beta, topK, mode, maxNewTokens, seed } = validate(options);
   const { lm, rewardModel, signal } = options;
   const scorer = rewardModel.backbone;
@@ -214,9 +214,9 @@ export async function guidedSample(options: GuidedSampleOptions): Promise<Guided
   if (isVocabHead(rewardModel.head)) {
     return withText(await vocabGuidedSample({ lm, rewardModel: rewardModel as PartialRewardModel, prompts, beta, topK, combined: options.candidates === 'combined', mode, maxNewTokens, rngs, fuse: options.fuse !== false, signal, onToken: options.onToken, finished }));
   }
-  // The bridge stays in this thread: workers get prompt ids, and it reads the prompts' own text.
-  const parallel = bridged ? undefined : guidedOnWorkers(options, prompts);
-  if (parallel) return parallel;
+  // The bridge stays in this thread: it reads the prompts' own text, and offloaded work gets prompt ids.
+  const elsewhere = bridged ? undefined : offload?.(options, prompts);
+  if (elsewhere) return elsewhere;
   const results: GuidedGeneration[] = prompts.map((promptIds) => ({ promptIds, generatedIds: [], text: '', finishReason: 'length', trace: [], modelCalls: callsPerToken }));
   const V = lm.config.vocabSize;
   const d = scorer.config.hiddenSize;
@@ -396,7 +396,7 @@ function cutAtStop(text: string, stops: readonly string[]): string {
 }
 
 /** The same decoding as an async iterator of tokens; the iterator's return value is the results. */
-export function guidedSampleStream(options: Omit<GuidedSampleOptions, 'onToken'>): AsyncGenerator<GuidedToken, GuidedGeneration[], undefined> {
+export function guidedSampleStream(options: Omit<GuidedSampleOptions, 'onToken'>, offload?: Offload<GuidedSampleOptions, GuidedGeneration[]>): AsyncGenerator<GuidedToken, GuidedGeneration[], undefined> {
   checkOptions('guidedSampleStream', options, without(GUIDED_SAMPLE_SCHEMA, 'onToken'));
-  return streamOf<GuidedToken, GuidedGeneration[]>((emit, signal) => guidedSample({ ...options, onToken: emit, signal }), options.signal);
+  return streamOf<GuidedToken, GuidedGeneration[]>((emit, signal) => guidedSample({ ...options, onToken: emit, signal }, offload), options.signal);
 }

@@ -4,7 +4,7 @@
  * chosen; pairs the judge scores equal are dropped and counted — so the data is a pure function of the
  * seed.
  */
-import { generate } from '../decode/generate.js';
+import { generate } from '../parallel/dispatch.js';
 import { yieldAndCheck } from '../engine/yield.js';
 import type { Judge } from '../eval/judges.js';
 import type { CausalLM } from '../lm/causal-lm.js';

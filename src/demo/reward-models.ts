@@ -13,12 +13,13 @@ import { TrainingError } from '../errors.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import type { RewardDiagnostics } from '../reward/diagnostics.js';
 import { examplesPerEpoch } from '../reward/examples.js';
-import { extractPrefixFeatures, type PrefixFeatures } from '../reward/features.js';
+import { type PrefixFeatures } from '../reward/features.js';
+import { extractPrefixFeatures } from '../parallel/dispatch.js';
 import type { RewardMode, TokenPair } from '../reward/prefixes.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import { computeDiagnostics } from '../reward/diagnostics.js';
-import { trainPartialRM } from '../reward/trainer.js';
-import { trainValueHead } from '../reward/value-head.js';
+import { trainPartialRM } from '../parallel/dispatch.js';
+import { trainValueHead } from '../parallel/dispatch.js';
 import { matchSteps, trainerSteps } from './step-budget.js';
 
 export type RewardModelRole = 'partial' | 'full' | 'judge' | 'cd' | 'vocab';

@@ -9,9 +9,10 @@
  *    with the vocabulary head (top-k and the exact policy);
  * 4. their scores under the gold judge, VADER and the evaluation RM, diversities, perplexity, KL, and a β sweep.
  */
-import { bestOfN, argsSample } from '../decode/baselines.js';
-import { generate } from '../decode/generate.js';
-import { guidedSample, type GuidedGeneration } from '../decode/guided.js';
+import { bestOfN, argsSample } from '../parallel/dispatch.js';
+import { generate } from '../parallel/dispatch.js';
+import { type GuidedGeneration } from '../decode/guided.js';
+import { guidedSample } from '../parallel/dispatch.js';
 import { splitPairs } from '../data/split.js';
 import { yieldAndCheck, yieldEvery } from '../engine/yield.js';
 import { OptionError } from '../errors.js';

@@ -26,7 +26,7 @@ import { initialHead } from './train-start.js';
 import type { HostParam } from './head.js';
 import { blockStepGradients, chunkBudgetBytes, planStepChunks } from './block-step.js';
 import { finalStatesFromResidual } from './top-blocks.js';
-import type { TrainingHistory } from './trainer.js';
+import type { TrainingHistory } from './diagnostics.js';
 
 export interface TopBlocksRun {
   backbone: CausalLM;

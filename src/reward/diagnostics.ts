@@ -133,3 +133,10 @@ export async function computeDiagnostics(head: RewardHead, features: PrefixFeatu
     prefixLoss: lossSum / Math.max(1, prefixCount),
   };
 }
+
+/** What a training run records: per-step loss (and accuracy), and the diagnostics of each evaluation. */
+export interface TrainingHistory {
+  /** Per optimizer step; `accuracy` (chosen ranked above rejected) only for Bradley–Terry objectives. */
+  steps: { step: number; loss: number; accuracy?: number }[];
+  evals: { step: number; diagnostics: RewardDiagnostics }[];
+}

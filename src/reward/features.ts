@@ -18,7 +18,6 @@ import { arrayOf, checkOptions, func, required, signal, type Schema } from '../o
 import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import { planFeatureBatches } from './batch-plan.js';
 import { FeatureStore } from './feature-store.js';
-import { extractOnWorkers } from '../workers/features-parallel.js';
 import { planPair, type PairPlan, type PrefixPlanOptions, type TokenPair } from './prefixes.js';
 import { refuseBeyondContext } from '../lm/context.js';
 import { terminalTokenId } from '../lm/terminal-token.js';
@@ -142,15 +141,22 @@ function refuseJobsBeyondContext(jobs: readonly Job[], context: number): void {
   });
 }
 
-export async function extractPrefixFeatures(o: FeaturePassOptions): Promise<PrefixFeatures> {
+/**
+ * Runs a checked, planned feature pass somewhere else (parallel/ passes worker threads), or returns
+ * undefined to run it in this thread: the jobs and their batches (`batchRows` jobs each) are fixed here.
+ */
+export type FeatureOffload = (o: FeaturePassOptions, plans: PrefixFeatures['plans'], jobs: Job[], batchRows: readonly number[]) => Promise<PrefixFeatures> | undefined;
+
+/** The feature pass in this thread (`offload`: see `FeatureOffload`); the public one is parallel/dispatch.ts'. */
+export async function extractPrefixFeatures(o: FeaturePassOptions, offload?: FeatureOffload): Promise<PrefixFeatures> {
   checkOptions('extractPrefixFeatures', o, FEATURE_PASS_SCHEMA);
   const { backbone } = o;
   validateShard(o.shard, o.pairs.length);
   const started = performance.now();
   const { plans, jobs } = planFeatureJobs(o);
   const batchRows = planBatchRows(o, jobs);
-  const parallel = extractOnWorkers(o, plans, jobs, batchRows);
-  if (parallel) return parallel;
+  const elsewhere = offload?.(o, plans, jobs, batchRows);
+  if (elsewhere) return elsewhere;
 
   const d = backbone.config.hiddenSize;
   const store = new FeatureStore(d, o.memoryBudgetBytes);

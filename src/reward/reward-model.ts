@@ -21,7 +21,7 @@ import type { PargsTokenizer } from '../lm/tokenizer.js';
 import { rmSource, type RewardModel } from './reward-model-interface.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { RewardMode } from './prefixes.js';
-import type { TrainingHistory } from './trainer.js';
+import type { TrainingHistory } from './diagnostics.js';
 import { loadWithTrainedBlocks, writeTrainedBlocks } from './trained-blocks-file.js';
 import { prefixRewards, lastRewards, type Scorer } from './scoring.js';
 import { checkVocabHead } from './vocab-head.js';

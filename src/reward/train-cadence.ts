@@ -17,7 +17,8 @@ import type { RewardDiagnostics } from './diagnostics.js';
 import type { PrefixFeatures } from './features.js';
 import type { PartialRewardModel, RewardModelTraining } from './reward-model.js';
 import type { Resolved } from './train-options.js';
-import type { TrainEvent, TrainingHistory } from './trainer.js';
+import type { TrainingHistory } from './diagnostics.js';
+import type { TrainEvent } from './train-options.js';
 
 /** The options of trainPartialRM that the cadence reads. */
 export interface CadenceOptions {

@@ -12,8 +12,120 @@ import { validateSeed } from '../random.js';
 import type { PrefixSelection, Weighting } from './examples.js';
 import { validateHeadSpec, type HeadSpec } from './head.js';
 import type { Alignment, RewardMode } from './prefixes.js';
-import type { TrainPartialRMOptions } from './trainer.js';
-import type { VocabObjective } from './vocab-train.js';
+import type { DropReport, PreferencePair } from '../data/types.js';
+import type { CausalLM } from '../lm/causal-lm.js';
+import type { ChatRendering } from '../lm/chat-template.js';
+import type { RewardDiagnostics } from './diagnostics.js';
+import type { PrefixFeatures } from './features.js';
+import type { RewardModel } from './reward-model-interface.js';
+import type { TokenPair } from './prefixes.js';
+
+/** The vocabulary head's objective: Bradley–Terry on prefixes, or FaRMA's. */
+export type VocabObjective = 'bt-prefix' | 'farma';
+
+export type TrainEvent =
+  | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport; conversationRendering?: ChatRendering }
+  | { kind: 'features'; split: 'train' | 'eval'; sequencesDone: number; sequences: number; tokens: number }
+  | { kind: 'step'; step: number; totalSteps: number; epoch: number; loss: number; accuracy: number; margin: number; lr: number; gradNorm: number; stage?: 'bt-prefix' | 'bt-complete' | 'max-consistency' }
+  | { kind: 'eval'; step: number; diagnostics: RewardDiagnostics }
+  | { kind: 'checkpoint'; step: number; dir: string }
+  | { kind: 'resumed'; step: number; dir: string }
+  /** Something the user should know that is not an error: a stale lock taken over, a corrupted checkpoint skipped. */
+  | { kind: 'note'; message: string };
+
+export interface TrainPartialRMOptions {
+  /** The frozen backbone (usually the policy LM itself). */
+  backbone: CausalLM;
+  /**
+   * Preference pairs: text (a `PreferenceSet` from `loadPreferences`, or `{prompt, chosen, rejected}`
+   * rows), encoded here with the backbone's tokenizer (longer than 512 tokens or the backbone's context:
+   * dropped and reported in the `encoded` event);
+   * or token-id pairs from `encodePreferences`.
+   */
+  pairs: PairsInput;
+  /** Held-out pairs for diagnostics (optional), in any form `pairs` takes. */
+  evalPairs?: PairsInput;
+  /** 'partial' (default): prefixes, PARGS; 'full': complete responses only, an ordinary reward model. */
+  mode?: RewardMode;
+  /** Which prefixes of each pair per epoch: all of them (exact expectation, default) or m sampled. */
+  prefix?: PrefixSelection;
+  /** 'eos' (default, the paper): pad the shorter response with EOS; 'shortest': common length only. */
+  alignment?: Alignment;
+  /** Shortest prefix compared (default 1). */
+  minPrefix?: number;
+  /** 'per-prefix' (default, the paper: long pairs weigh more) or 'per-pair'. */
+  weighting?: Weighting;
+  /** `{ kind: 'linear' }` (default), `{ kind: 'mlp', hidden }`, or `{ kind: 'vocab' }`: FaRMA's reward-per-next-token head. */
+  head?: HeadSpec;
+  /**
+   * `{ kind: 'head' }` (default): only the head trains, on frozen final hidden states. `{ kind: 'top-blocks',
+   * blocks: m }`: the top m transformer blocks and the final norm train with it; the lower blocks run
+   * once per sequence (their output is cached) and stay unchanged. The trained blocks are saved with
+   * the head (blocks.safetensors). Not with the vocabulary head, `features` or `workers`.
+   */
+  trainable?: Trainable;
+  /**
+   * Start the (linear) head from this reward model's head instead of a random one — e.g. an HF
+   * `*ForSequenceClassification` RM's `score` row with bias 0, then continue on prefixes (the paper's
+   * TL;DR recipe). It must read the same backbone weights (`backboneFingerprint`) as `backbone`.
+   */
+  init?: RewardModel;
+  /**
+   * 'bt-prefix' (default): the Bradley–Terry prefix loss of PARGS. 'farma' (vocabulary head only):
+   * FaRMA's rounds of Bradley–Terry on complete responses and max-consistency on chosen prefixes;
+   * `epochs` counts the rounds. See docs/api.md.
+   */
+  objective?: VocabObjective;
+  epochs?: number;
+  /** Prefix pairs per optimizer step (default 256). */
+  batchSize?: number;
+  lr?: number;
+  weightDecay?: number;
+  /** Fraction of steps spent warming up (default 0.05). */
+  warmupRatio?: number;
+  /** Global gradient-norm clip (default 1; 0 disables). */
+  clip?: number;
+  /** Bradley–Terry margin (default 0). */
+  margin?: number;
+  seed?: number;
+  /** Evaluate every N steps (default: once per epoch and at the end). */
+  evalEvery?: number;
+  /**
+   * The output folder: locked for the run, checkpoints in `checkpointDir/checkpoints/step-N/`, the final
+   * reward model at its top (loadable with `loadRewardModel(checkpointDir)`). Must be new, empty or an
+   * earlier output of ours; see the output-folder rules in docs/guide.md.
+   */
+  checkpointDir?: string;
+  /** Checkpoint every N steps (default: each epoch's end). */
+  checkpointEvery?: number;
+  /** Checkpoints kept (default 2): a corrupted newest one falls back to the previous one on resume. */
+  keepCheckpoints?: number;
+  /** Continue from the newest valid checkpoint in `checkpointDir`. */
+  resume?: boolean;
+  /** Replace an earlier result (or unfinished run) in `checkpointDir`. */
+  overwrite?: boolean;
+  /**
+   * Precomputed training features over exactly `pairs` (e.g. merged shards from `loadFeatureShards`);
+   * the feature pass is skipped. Their prefix options must match mode, alignment and minPrefix.
+   */
+  features?: PrefixFeatures;
+  /** Padded tokens per backbone forward in the feature pass (default: what fits in free tensor memory, at most 4096). */
+  tokensPerBatch?: number;
+  /** Float32 feature bytes kept in memory before spilling to disk (default 1 GiB). */
+  memoryBudgetBytes?: number;
+  /** Worker threads for the feature pass (default: PARGS_WORKERS, else the available cores); identical results for any n. */
+  workers?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: TrainEvent) => void;
+}
+
+/**
+ * A text comparison as a user writes it: `{ prompt, chosen, rejected }`, with the rest of
+ * `PreferencePair` optional (`source` defaults to the row's index in the array).
+ */
+export type TextPair = Pick<PreferencePair, 'prompt' | 'chosen' | 'rejected'> & Partial<Omit<PreferencePair, 'prompt' | 'chosen' | 'rejected'>>;
+
+export type PairsInput = PreferenceSet | readonly TextPair[] | readonly TokenPair[];
 
 export interface Resolved {
   mode: RewardMode;

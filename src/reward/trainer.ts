@@ -9,137 +9,33 @@
 import { createHash } from 'node:crypto';
 import { tf } from '../engine/tf.js';
 import { encodePreferences } from '../data/encode.js';
-import type { DropReport, PreferencePair, PreferenceSet } from '../data/types.js';
+import type { PreferencePair, PreferenceSet } from '../data/types.js';
 import { AbortError, OptionError } from '../errors.js';
 import { assertFiniteStep, assertFiniteWeights } from '../engine/finite.js';
 import { tensorMemoryBudget } from '../engine/memory-budget.js';
 import type { CausalLM } from '../lm/causal-lm.js';
-import type { ChatRendering } from '../lm/chat-template.js';
 import { textPair, tokenPair } from '../option-specs.js';
 import { arrayOf, checkArgument } from '../options.js';
 import { AdamW } from '../train/adamw.js';
 import { clipByGlobalNorm } from '../train/clip.js';
 import { learningRate, validateSchedule } from '../train/schedule.js';
 import type { ClaimedOutput } from '../io/output-dir.js';
-import { computeDiagnostics, type RewardDiagnostics } from './diagnostics.js';
-import { epochExamples, examplesPerEpoch, gatherBatch, pairMargins, type PrefixSelection, type Weighting } from './examples.js';
-import { extractPrefixFeatures, hashPairs, type FeaturePassOptions, type PrefixFeatures } from './features.js';
-import { checkHeadFits, type HeadSpec, type HostParam } from './head.js';
-import type { RewardModel } from './reward-model-interface.js';
+import { computeDiagnostics, type TrainingHistory } from './diagnostics.js';
+import { epochExamples, examplesPerEpoch, gatherBatch, pairMargins } from './examples.js';
+import { extractPrefixFeatures, hashPairs, type FeatureOffload, type FeaturePassOptions, type PrefixFeatures } from './features.js';
+import { checkHeadFits, type HostParam } from './head.js';
 import { bradleyTerryPrefixLoss } from './loss.js';
 import { claimTrainingOutput, resolveOutputOptions, saveFinalModel } from './output.js';
-import type { Alignment, RewardMode, TokenPair } from './prefixes.js';
+import type { TokenPair } from './prefixes.js';
 import { PartialRewardModel } from './reward-model.js';
-import { resolve, TRAIN_PARTIAL_RM_SCHEMA, type Resolved, type Trainable } from './train-options.js';
+import { resolve, TRAIN_PARTIAL_RM_SCHEMA, type PairsInput, type Resolved, type TextPair, type TrainEvent, type TrainPartialRMOptions } from './train-options.js';
 import { headOptimizer, initHeadParams, initialHead, saveStartCheckpoint } from './train-start.js';
 import { extractResidualStates } from './residual-pass.js';
 import { trainTopBlocks } from './block-train.js';
-import { trainVocabHead, type VocabObjective } from './vocab-train.js';
+import { trainVocabHead } from './vocab-train.js';
 import { checkpointToResume, createCadence } from './train-cadence.js';
 
-export type TrainEvent =
-  | { kind: 'encoded'; split: 'train' | 'eval'; report: DropReport; conversationRendering?: ChatRendering }
-  | { kind: 'features'; split: 'train' | 'eval'; sequencesDone: number; sequences: number; tokens: number }
-  | { kind: 'step'; step: number; totalSteps: number; epoch: number; loss: number; accuracy: number; margin: number; lr: number; gradNorm: number; stage?: 'bt-prefix' | 'bt-complete' | 'max-consistency' }
-  | { kind: 'eval'; step: number; diagnostics: RewardDiagnostics }
-  | { kind: 'checkpoint'; step: number; dir: string }
-  | { kind: 'resumed'; step: number; dir: string }
-  /** Something the user should know that is not an error: a stale lock taken over, a corrupted checkpoint skipped. */
-  | { kind: 'note'; message: string };
-
-export interface TrainPartialRMOptions {
-  /** The frozen backbone (usually the policy LM itself). */
-  backbone: CausalLM;
-  /**
-   * Preference pairs: text (a `PreferenceSet` from `loadPreferences`, or `{prompt, chosen, rejected}`
-   * rows), encoded here with the backbone's tokenizer (longer than 512 tokens or the backbone's context:
-   * dropped and reported in the `encoded` event);
-   * or token-id pairs from `encodePreferences`.
-   */
-  pairs: PairsInput;
-  /** Held-out pairs for diagnostics (optional), in any form `pairs` takes. */
-  evalPairs?: PairsInput;
-  /** 'partial' (default): prefixes, PARGS; 'full': complete responses only, an ordinary reward model. */
-  mode?: RewardMode;
-  /** Which prefixes of each pair per epoch: all of them (exact expectation, default) or m sampled. */
-  prefix?: PrefixSelection;
-  /** 'eos' (default, the paper): pad the shorter response with EOS; 'shortest': common length only. */
-  alignment?: Alignment;
-  /** Shortest prefix compared (default 1). */
-  minPrefix?: number;
-  /** 'per-prefix' (default, the paper: long pairs weigh more) or 'per-pair'. */
-  weighting?: Weighting;
-  /** `{ kind: 'linear' }` (default), `{ kind: 'mlp', hidden }`, or `{ kind: 'vocab' }`: FaRMA's reward-per-next-token head. */
-  head?: HeadSpec;
-  /**
-   * `{ kind: 'head' }` (default): only the head trains, on frozen final hidden states. `{ kind: 'top-blocks',
-   * blocks: m }`: the top m transformer blocks and the final norm train with it; the lower blocks run
-   * once per sequence (their output is cached) and stay unchanged. The trained blocks are saved with
-   * the head (blocks.safetensors). Not with the vocabulary head, `features` or `workers`.
-   */
-  trainable?: Trainable;
-  /**
-   * Start the (linear) head from this reward model's head instead of a random one — e.g. an HF
-   * `*ForSequenceClassification` RM's `score` row with bias 0, then continue on prefixes (the paper's
-   * TL;DR recipe). It must read the same backbone weights (`backboneFingerprint`) as `backbone`.
-   */
-  init?: RewardModel;
-  /**
-   * 'bt-prefix' (default): the Bradley–Terry prefix loss of PARGS. 'farma' (vocabulary head only):
-   * FaRMA's rounds of Bradley–Terry on complete responses and max-consistency on chosen prefixes;
-   * `epochs` counts the rounds. See docs/api.md.
-   */
-  objective?: VocabObjective;
-  epochs?: number;
-  /** Prefix pairs per optimizer step (default 256). */
-  batchSize?: number;
-  lr?: number;
-  weightDecay?: number;
-  /** Fraction of steps spent warming up (default 0.05). */
-  warmupRatio?: number;
-  /** Global gradient-norm clip (default 1; 0 disables). */
-  clip?: number;
-  /** Bradley–Terry margin (default 0). */
-  margin?: number;
-  seed?: number;
-  /** Evaluate every N steps (default: once per epoch and at the end). */
-  evalEvery?: number;
-  /**
-   * The output folder: locked for the run, checkpoints in `checkpointDir/checkpoints/step-N/`, the final
-   * reward model at its top (loadable with `loadRewardModel(checkpointDir)`). Must be new, empty or an
-   * earlier output of ours; see the output-folder rules in docs/guide.md.
-   */
-  checkpointDir?: string;
-  /** Checkpoint every N steps (default: each epoch's end). */
-  checkpointEvery?: number;
-  /** Checkpoints kept (default 2): a corrupted newest one falls back to the previous one on resume. */
-  keepCheckpoints?: number;
-  /** Continue from the newest valid checkpoint in `checkpointDir`. */
-  resume?: boolean;
-  /** Replace an earlier result (or unfinished run) in `checkpointDir`. */
-  overwrite?: boolean;
-  /**
-   * Precomputed training features over exactly `pairs` (e.g. merged shards from `loadFeatureShards`);
-   * the feature pass is skipped. Their prefix options must match mode, alignment and minPrefix.
-   */
-  features?: PrefixFeatures;
-  /** Padded tokens per backbone forward in the feature pass (default: what fits in free tensor memory, at most 4096). */
-  tokensPerBatch?: number;
-  /** Float32 feature bytes kept in memory before spilling to disk (default 1 GiB). */
-  memoryBudgetBytes?: number;
-  /** Worker threads for the feature pass (default: PARGS_WORKERS, else the available cores); identical results for any n. */
-  workers?: number;
-  signal?: AbortSignal;
-  onProgress?: (event: TrainEvent) => void;
-}
-
-/**
- * A text comparison as a user writes it: `{ prompt, chosen, rejected }`, with the rest of
- * `PreferencePair` optional (`source` defaults to the row's index in the array).
- */
-export type TextPair = Pick<PreferencePair, 'prompt' | 'chosen' | 'rejected'> & Partial<Omit<PreferencePair, 'prompt' | 'chosen' | 'rejected'>>;
-
-export type PairsInput = PreferenceSet | readonly TextPair[] | readonly TokenPair[];
+export type { PairsInput, TextPair, TrainEvent, TrainPartialRMOptions } from './train-options.js';
 
 /** Token-id pairs from any accepted form; text is encoded with the backbone's tokenizer. */
 function toTokenPairs(input: PairsInput, backbone: CausalLM, split: 'train' | 'eval', onProgress?: (e: TrainEvent) => void): readonly TokenPair[] {
@@ -166,11 +62,7 @@ function checkFeatures(f: PrefixFeatures, prefixes: PrefixFeatures['prefixes'], 
   }
 }
 
-export interface TrainingHistory {
-  /** Per optimizer step; `accuracy` (chosen ranked above rejected) only for Bradley–Terry objectives. */
-  steps: { step: number; loss: number; accuracy?: number }[];
-  evals: { step: number; diagnostics: RewardDiagnostics }[];
-}
+export type { TrainingHistory } from './diagnostics.js';
 
 /** A key over everything that determines the trajectory: options, backbone and the exact pairs. */
 function runKey(r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], initParams?: HostParam[]): string {
@@ -180,19 +72,20 @@ function runKey(r: Resolved, backbone: CausalLM, pairs: readonly TokenPair[], in
   return h.digest('hex');
 }
 
-export async function trainPartialRM(options: TrainPartialRMOptions): Promise<PartialRewardModel> {
+/** `offload`: where its feature passes may run (see `FeatureOffload`); the public `trainPartialRM` is parallel/dispatch.ts'. */
+export async function trainPartialRM(options: TrainPartialRMOptions, offload?: FeatureOffload): Promise<PartialRewardModel> {
   const r = resolve(options);
   const keep = resolveOutputOptions(options);
   const note = (message: string): void => options.onProgress?.({ kind: 'note', message });
   const output = options.checkpointDir ? await claimTrainingOutput({ ...options, checkpointDir: options.checkpointDir }, options.backbone, note) : undefined;
   try {
-    return await trainIntoOutput(options, r, keep, output);
+    return await trainIntoOutput(options, r, keep, output, offload);
   } finally {
     await output?.release();
   }
 }
 
-async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep: number, output: ClaimedOutput | undefined): Promise<PartialRewardModel> {
+async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep: number, output: ClaimedOutput | undefined, offload: FeatureOffload | undefined): Promise<PartialRewardModel> {
   const { backbone, signal, onProgress } = options;
   checkHeadFits(r.head, backbone.config.hiddenSize, r.batchSize, tensorMemoryBudget());
   const pairs = toTokenPairs(options.pairs, backbone, 'train', onProgress);
@@ -208,7 +101,7 @@ async function trainIntoOutput(options: TrainPartialRMOptions, r: Resolved, keep
   /** Runs a feature pass; an abort during it still leaves a resumable checkpoint (see saveStartCheckpoint). */
   const featurePass = async (o: FeaturePassOptions): Promise<PrefixFeatures> => {
     try {
-      return await (from === undefined ? extractPrefixFeatures(o) : extractResidualStates(o, from));
+      return await (from === undefined ? extractPrefixFeatures(o, offload) : extractResidualStates(o, from));
     } catch (err) {
       if (!(err instanceof AbortError) || !output) throw err;
       const saved = await saveStartCheckpoint(output.dir, r, backbone, pairs, key, options.resume === true, keep, initParams);

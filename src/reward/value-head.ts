@@ -26,7 +26,7 @@ import { learningRate, validateSchedule } from '../train/schedule.js';
 import { createRng, validateSeed } from '../random.js';
 import type { CausalLM } from '../lm/causal-lm.js';
 import { epochExamples, examplesPerEpoch, gatherBatch } from './examples.js';
-import { extractPrefixFeatures, hashPairs, type PrefixFeatures } from './features.js';
+import { extractPrefixFeatures, hashPairs, type FeatureOffload, type PrefixFeatures } from './features.js';
 import { RewardHead, validateHeadSpec, type HeadSpec } from './head.js';
 import type { TokenPair } from './prefixes.js';
 import { PartialRewardModel } from './reward-model.js';
@@ -102,7 +102,8 @@ export async function valueMse(head: RewardHead, features: PrefixFeatures, targe
   return sum / count;
 }
 
-export async function trainValueHead(o: TrainValueHeadOptions): Promise<PartialRewardModel> {
+/** `offload`: where its feature pass may run (see `FeatureOffload`); the public `trainValueHead` is parallel/dispatch.ts'. */
+export async function trainValueHead(o: TrainValueHeadOptions, offload?: FeatureOffload): Promise<PartialRewardModel> {
   checkOptions('trainValueHead', o, TRAIN_VALUE_HEAD_SCHEMA);
   if (o.targets.length !== o.pairs.length) throw new OptionError(`trainValueHead: targets has ${o.targets.length} entries for ${o.pairs.length} pairs; give one [chosen, rejected] score per pair`);
   if (o.pairs.length === 0) throw new OptionError('trainValueHead: pairs is empty');
@@ -120,7 +121,7 @@ export async function trainValueHead(o: TrainValueHeadOptions): Promise<PartialR
     if (o.features.pairsHash !== hashPairs(o.pairs)) throw new OptionError('trainValueHead: the given features were computed on another pair list; pass the pairs they were made from');
     if (o.features.prefixes.mode !== 'partial') throw new OptionError("trainValueHead: the features must be of prefixes (mode 'partial'), not complete responses");
   }
-  const features = o.features ?? (await extractPrefixFeatures({ backbone, pairs: o.pairs, prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1 }, signal: o.signal }));
+  const features = o.features ?? (await extractPrefixFeatures({ backbone, pairs: o.pairs, prefixes: { mode: 'partial', alignment: 'eos', minPrefix: 1 }, signal: o.signal }, offload));
   let head: RewardHead | undefined;
   let optimizer: AdamW | undefined;
   let kept = false;

@@ -9,7 +9,6 @@ import type { PrefixFeatures } from './features.js';
 import type { TokenPair } from './prefixes.js';
 import type { Resolved } from './train-options.js';
 
-export type VocabObjective = 'bt-prefix' | 'farma';
 
 /** The resolved training options a vocabulary-head run reads (a subset of trainPartialRM's). */
 export type VocabTrainSettings = Pick<Resolved, 'objective' | 'mode' | 'head' | 'prefix' | 'weighting' | 'epochs' | 'batchSize' | 'lr' | 'weightDecay' | 'warmupRatio' | 'clip' | 'margin' | 'seed'>;

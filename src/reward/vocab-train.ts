@@ -31,11 +31,11 @@ import { PartialRewardModel } from './reward-model.js';
 import { checkpointToResume, createCadence, type CadenceOptions } from './train-cadence.js';
 import type { Resolved } from './train-options.js';
 import { headOptimizer, initialHead } from './train-start.js';
-import type { TrainingHistory } from './trainer.js';
+import type { TrainingHistory } from './diagnostics.js';
 import { vocabBatches, type Batch, type VocabTrainSettings } from './vocab-batches.js';
 import { tokenRewards } from './vocab-head.js';
 
-export type { VocabObjective } from './vocab-batches.js';
+export type { VocabObjective } from './train-options.js';
 
 function rows(f: PrefixFeatures, pair: number, side: 0 | 1, row: number): Float32Array {
   return f.store.get(pair, side).subarray(row * f.dim, (row + 1) * f.dim);

@@ -1,7 +1,7 @@
 /** `pargs info` and `pargs generate` through main(), with stdout/stderr captured. */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { generate } from '../../src/decode/generate.js';
+import { generate } from '../../src/parallel/dispatch.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 

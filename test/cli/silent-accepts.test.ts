@@ -11,8 +11,8 @@ import { encodePreferences } from '../../src/data/encode.js';
 import { OptionError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
-import { extractPrefixFeatures } from '../../src/reward/features.js';
-import { trainPartialRM } from '../../src/reward/trainer.js';
+import { extractPrefixFeatures } from '../../src/parallel/dispatch.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { runMain } from '../helpers/run-main.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 

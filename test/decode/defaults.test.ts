@@ -4,9 +4,10 @@
  */
 import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argsSample, bestOfN, sample } from '../../src/decode/baselines.js';
-import { DEFAULT_MAX_NEW_TOKENS, generate, generateStream } from '../../src/decode/generate.js';
-import { guidedSample, guidedSampleStream } from '../../src/decode/guided.js';
+import { argsSample, bestOfN, sample } from '../../src/parallel/dispatch.js';
+import { DEFAULT_MAX_NEW_TOKENS } from '../../src/decode/generate.js';
+import { generate, generateStream } from '../../src/parallel/dispatch.js';
+import { guidedSample, guidedSampleStream } from '../../src/parallel/dispatch.js';
 import { guidedSampleNoCache } from '../../src/decode/reference-loop.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';

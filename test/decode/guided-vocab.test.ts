@@ -1,9 +1,10 @@
 /** Guided decoding with a vocabulary reward head: one LM step per token, the same choices as a reference loop. */
 import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guidedSample, type GuidedMode } from '../../src/decode/guided.js';
+import { type GuidedMode } from '../../src/decode/guided.js';
+import { guidedSample } from '../../src/parallel/dispatch.js';
 import { DecodingError, OptionError } from '../../src/errors.js';
-import { argsSample, bestOfN } from '../../src/decode/baselines.js';
+import { argsSample, bestOfN } from '../../src/parallel/dispatch.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices } from '../../src/decode/policy.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';

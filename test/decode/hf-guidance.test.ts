@@ -1,8 +1,8 @@
 /** Guided decoding, ARGS and Best-of-N with HF sequence-classification reward models. */
 import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { argsSample, bestOfN } from '../../src/decode/baselines.js';
-import { guidedSample } from '../../src/decode/guided.js';
+import { argsSample, bestOfN } from '../../src/parallel/dispatch.js';
+import { guidedSample } from '../../src/parallel/dispatch.js';
 import { guidedSampleNoCache } from '../../src/decode/reference-loop.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';

@@ -1,8 +1,9 @@
 /** Conversation prompts reach every decoder through resolvePrompts: the chat template's text, encoded without a double BOS. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argsSample, bestOfN } from '../../src/decode/baselines.js';
-import { generate, renderPrompt, resolvePrompts } from '../../src/decode/generate.js';
-import { guidedSample } from '../../src/decode/guided.js';
+import { argsSample, bestOfN } from '../../src/parallel/dispatch.js';
+import { renderPrompt, resolvePrompts } from '../../src/decode/generate.js';
+import { generate } from '../../src/parallel/dispatch.js';
+import { guidedSample } from '../../src/parallel/dispatch.js';
 import { OptionError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';

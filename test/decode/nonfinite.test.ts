@@ -1,8 +1,8 @@
 /** Decoding refuses non-finite rewards and overflowing β·r with a DecodingError instead of sampling noise. */
 import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argsSample, bestOfN } from '../../src/decode/baselines.js';
-import { guidedSample } from '../../src/decode/guided.js';
+import { argsSample, bestOfN } from '../../src/parallel/dispatch.js';
+import { guidedSample } from '../../src/parallel/dispatch.js';
 import { chooseCandidate, guidedScores } from '../../src/decode/policy.js';
 import { DecodingError, OptionError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';

@@ -1,8 +1,9 @@
 /** Partially fused guided decoding: a reward model with trained top blocks shares the LM's lower layers' pass and cache. */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { argsSample } from '../../src/decode/baselines.js';
-import { guidedSample, type GuidedGeneration, type GuidedSampleOptions } from '../../src/decode/guided.js';
+import { argsSample } from '../../src/parallel/dispatch.js';
+import { type GuidedGeneration, type GuidedSampleOptions } from '../../src/decode/guided.js';
+import { guidedSample } from '../../src/parallel/dispatch.js';
 import { guidedSampleNoCache } from '../../src/decode/reference-loop.js';
 import { disposePartialCaches, disposePartialScored, partialFuseFrom, PartialFusion, PARTIAL_FUSE_CALLS } from '../../src/decode/partial-fuse.js';
 import { BranchedLM, topBlockTensors } from '../../src/lm/branched-lm.js';

@@ -1,8 +1,8 @@
 /** The text bridge: guided decoding, ARGS and Best-of-N with a reward model on another tokenizer. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { argsSample, bestOfN } from '../../src/decode/baselines.js';
-import { guidedSample } from '../../src/decode/guided.js';
+import { argsSample, bestOfN } from '../../src/parallel/dispatch.js';
+import { guidedSample } from '../../src/parallel/dispatch.js';
 import { bridgedScoreItems } from '../../src/decode/token-bridge.js';
 import { TokenizerError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { tf } from '../../src/engine/tf.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bestOfN } from '../../src/decode/baselines.js';
+import { bestOfN } from '../../src/parallel/dispatch.js';
 import { parseMemoryLimit, tensorMemoryBudget } from '../../src/engine/memory-budget.js';
 import { OptionError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
@@ -15,7 +15,8 @@ import { pretrainLM } from '../../src/pretrain/trainer.js';
 import { createRng } from '../../src/random.js';
 import { RewardHead } from '../../src/reward/head.js';
 import { PartialRewardModel } from '../../src/reward/reward-model.js';
-import { trainPartialRM, type TrainEvent } from '../../src/reward/trainer.js';
+import { type TrainEvent } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { removeTempDirs, tempDir, toyOptions } from '../pretrain/helpers.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guidedSample } from '../../src/decode/guided.js';
+import { guidedSample } from '../../src/parallel/dispatch.js';
 import { OptionError } from '../../src/errors.js';
 import { afinnJudge, builtinJudge, rewardModelJudge, vaderJudge } from '../../src/eval/judges.js';
 import { klFromTrace, perplexity, responseLogProbs } from '../../src/eval/lm-scores.js';

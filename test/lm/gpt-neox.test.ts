@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generate } from '../../src/decode/generate.js';
+import { generate } from '../../src/parallel/dispatch.js';
 import { tf } from '../../src/engine/tf.js';
 import { openSafetensorsDir } from '../../src/io/weight-source.js';
 import { leftPad, type CausalLM } from '../../src/lm/causal-lm.js';

@@ -4,7 +4,7 @@
  */
 import { tf } from '../../src/engine/tf.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generate } from '../../src/decode/generate.js';
+import { generate } from '../../src/parallel/dispatch.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { naiveForward, naiveGreedy } from '../reference/naive-lm.js';

@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bestOfN } from '../../src/decode/baselines.js';
+import { bestOfN } from '../../src/parallel/dispatch.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { endOfTurnTokenId, scoredResponse, terminalTokenId } from '../../src/lm/terminal-token.js';
 import { PargsTokenizer } from '../../src/lm/tokenizer.js';

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generate } from '../../src/decode/generate.js';
+import { generate } from '../../src/parallel/dispatch.js';
 import { ConfigError } from '../../src/errors.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { PargsTokenizer } from '../../src/lm/tokenizer.js';

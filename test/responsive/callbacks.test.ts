@@ -4,15 +4,15 @@
  */
 import { tf } from '../../src/engine/tf.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generate } from '../../src/decode/generate.js';
-import { guidedSample, guidedSampleStream } from '../../src/decode/guided.js';
+import { generate } from '../../src/parallel/dispatch.js';
+import { guidedSample, guidedSampleStream } from '../../src/parallel/dispatch.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { createRng } from '../../src/random.js';
-import { extractPrefixFeatures } from '../../src/reward/features.js';
+import { extractPrefixFeatures } from '../../src/parallel/dispatch.js';
 import { RewardHead } from '../../src/reward/head.js';
 import { PartialRewardModel } from '../../src/reward/reward-model.js';
-import { trainPartialRM } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;

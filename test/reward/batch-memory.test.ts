@@ -9,8 +9,9 @@ import { forwardBytesPerToken } from '../../src/lm/activation-memory.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { planFeatureBatches } from '../../src/reward/batch-plan.js';
-import { extractPrefixFeatures } from '../../src/reward/features.js';
-import { trainPartialRM, type TrainEvent } from '../../src/reward/trainer.js';
+import { extractPrefixFeatures } from '../../src/parallel/dispatch.js';
+import { type TrainEvent } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;

@@ -11,7 +11,8 @@ import { blockStepGradients, planStepChunks } from '../../src/reward/block-step.
 import { RewardHead } from '../../src/reward/head.js';
 import type { TokenPair } from '../../src/reward/prefixes.js';
 import { extractResidualStates } from '../../src/reward/residual-pass.js';
-import { trainPartialRM, type TrainEvent, type TrainPartialRMOptions } from '../../src/reward/trainer.js';
+import { type TrainEvent, type TrainPartialRMOptions } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 const D = 32;

@@ -12,7 +12,8 @@ import { createRng } from '../../src/random.js';
 import { loadTrainingCheckpoint } from '../../src/reward/checkpoint.js';
 import type { TokenPair } from '../../src/reward/prefixes.js';
 import { loadRewardModel, type PartialRewardModel } from '../../src/reward/reward-model.js';
-import { trainPartialRM, type TrainEvent, type TrainPartialRMOptions } from '../../src/reward/trainer.js';
+import { type TrainEvent, type TrainPartialRMOptions } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;

@@ -8,7 +8,7 @@ import { TrainingError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import type { TokenPair } from '../../src/reward/prefixes.js';
-import { trainPartialRM } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { createRng } from '../../src/random.js';
-import { extractPrefixFeatures } from '../../src/reward/features.js';
+import { extractPrefixFeatures } from '../../src/parallel/dispatch.js';
 import { RewardHead } from '../../src/reward/head.js';
 import { bradleyTerryPrefixLoss } from '../../src/reward/loss.js';
 import { planPair } from '../../src/reward/prefixes.js';

@@ -9,7 +9,7 @@ import { loadCausalLM } from '../../src/lm/load.js';
 import { createRng } from '../../src/random.js';
 import type { TokenPair } from '../../src/reward/prefixes.js';
 import { loadRewardModel, type PartialRewardModel } from '../../src/reward/reward-model.js';
-import { trainPartialRM } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;

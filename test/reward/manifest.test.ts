@@ -12,7 +12,7 @@ import { CheckpointError } from '../../src/errors.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { loadRewardModel, REWARD_MODEL_FILE, type PartialRewardModel } from '../../src/reward/reward-model.js';
-import { trainPartialRM } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;

@@ -4,11 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { gatherBatch, pairMargins } from '../../src/reward/examples.js';
-import { extractPrefixFeatures } from '../../src/reward/features.js';
+import { extractPrefixFeatures } from '../../src/parallel/dispatch.js';
 import { bradleyTerryPrefixLoss } from '../../src/reward/loss.js';
 import type { TokenPair } from '../../src/reward/prefixes.js';
 import { loadPreferences } from '../../src/data/load.js';
-import { trainPartialRM, type TrainEvent } from '../../src/reward/trainer.js';
+import { type TrainEvent } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 /** −log σ(z) in float64. */

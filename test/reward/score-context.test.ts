@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bestOfN } from '../../src/decode/baselines.js';
+import { bestOfN } from '../../src/parallel/dispatch.js';
 import { OptionError } from '../../src/errors.js';
 import { rewardModelJudge } from '../../src/eval/judges.js';
 import type { CausalLM } from '../../src/lm/causal-lm.js';

@@ -8,9 +8,9 @@ import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { createRng } from '../../src/random.js';
 import { loadFeatureShards, saveFeatureShard } from '../../src/reward/feature-shards.js';
-import { extractPrefixFeatures } from '../../src/reward/features.js';
+import { extractPrefixFeatures } from '../../src/parallel/dispatch.js';
 import type { TokenPair } from '../../src/reward/prefixes.js';
-import { trainPartialRM } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 
 let lm: CausalLM;

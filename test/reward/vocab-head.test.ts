@@ -9,11 +9,12 @@ import type { CausalLM } from '../../src/lm/causal-lm.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { createRng } from '../../src/random.js';
 import { maxConsistencyLoss } from '../../src/reward/farma.js';
-import { extractPrefixFeatures } from '../../src/reward/features.js';
+import { extractPrefixFeatures } from '../../src/parallel/dispatch.js';
 import { RewardHead } from '../../src/reward/head.js';
 import type { TokenPair } from '../../src/reward/prefixes.js';
 import { loadRewardModel, PartialRewardModel, REWARD_MODEL_FILE } from '../../src/reward/reward-model.js';
-import { trainPartialRM, type TrainEvent } from '../../src/reward/trainer.js';
+import { type TrainEvent } from '../../src/reward/trainer.js';
+import { trainPartialRM } from '../../src/parallel/dispatch.js';
 import { tokenRewards } from '../../src/reward/vocab-head.js';
 import { writeTinyModel } from '../helpers/tiny-model.js';
 

@@ -9,7 +9,7 @@ import type { ToMain, ToWorker, WorkerInit } from './protocol.js';
 import { runTask } from './tasks.js';
 
 const port = parentPort;
-if (!port) throw new Error('src/workers/entry is a worker thread script; pargs starts it itself');
+if (!port) throw new Error('src/parallel/entry is a worker thread script; pargs starts it itself');
 
 const post = (message: ToMain, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 const report = (err: unknown, id?: number): void => {

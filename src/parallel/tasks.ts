@@ -1,5 +1,5 @@
 /**
- * What a worker does with each task: the same in-process functions the main thread would call, on the
+ * What a worker does with each task: the single-thread loops the main thread would run, on the
  * worker's own copy of the models. Decoding chunks run on padded views of the models, so each chunk
  * sees the left padding of the whole prompt list.
  */
@@ -21,14 +21,14 @@ export async function runTask(models: WorkerModels, task: Task, emit: (event: un
   }
   const lm = new PaddedCausalLM(models.lm, task.padTo);
   if (task.kind === 'generate') {
-    const value = await generate({ ...task.options, lm, workers: 1, onToken: task.events ? emit : undefined });
+    const value = await generate({ ...task.options, lm, onToken: task.events ? emit : undefined });
     return { value, transfer: [] };
   }
   if (!models.head || !models.mode) throw new PargsError('reward-guided task sent to a worker started without a reward head');
   const scorer = models.scorer === models.lm ? lm : new PaddedCausalLM(models.scorer, task.padTo);
   // The worker owns the head for its lifetime: this wrapper is never disposed.
   const rewardModel = new PartialRewardModel(scorer, models.head, models.mode);
-  if (task.kind === 'bestOfN') return { value: await bestOfN({ ...task.options, lm, rewardModel, workers: 1 }), transfer: [] };
-  const value = await guidedSample({ ...task.options, lm, rewardModel, workers: 1, onToken: task.events ? emit : undefined });
+  if (task.kind === 'bestOfN') return { value: await bestOfN({ ...task.options, lm, rewardModel }), transfer: [] };
+  const value = await guidedSample({ ...task.options, lm, rewardModel, onToken: task.events ? emit : undefined });
   return { value, transfer: [] };
 }

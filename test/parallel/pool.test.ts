@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AbortError, OptionError, WorkerError } from '../../src/errors.js';
-import { fitWorkers, MIN_AUTO_WORK, parseWorkers, requestedWorkers, WORKER_OVERHEAD_BYTES } from '../../src/workers/count.js';
-import { runOnWorkers, type RunOptions } from '../../src/workers/pool.js';
-import type { WorkerInit } from '../../src/workers/protocol.js';
+import { fitWorkers, MIN_AUTO_WORK, parseWorkers, requestedWorkers, WORKER_OVERHEAD_BYTES } from '../../src/parallel/count.js';
+import { runOnWorkers, type RunOptions } from '../../src/parallel/pool.js';
+import type { WorkerInit } from '../../src/parallel/protocol.js';
 import { expectReproduced } from '../helpers/backend-guarantee.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}.ts`, import.meta.url);
@@ -91,7 +91,7 @@ describe('worker count', () => {
   });
 });
 
-// The built package starts dist/workers/entry.js directly (no tsx); `npm run build` (also run by
+// The built package starts dist/parallel/entry.js directly (no tsx); `npm run build` (also run by
 // `npm install`) produces it.
 const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 describe.skipIf(!existsSync(dist))('the built package (dist)', () => {
