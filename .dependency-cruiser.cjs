@@ -74,8 +74,12 @@ module.exports = {
       name: 'no-circular',
       severity: 'error',
       comment: 'No import circles: a module must not reach itself through its imports (type-only imports included).',
+      // Two known circles, listed by name so that any other fails: reward-model.ts ⇄ trained-blocks-file.ts
+      // (loadRewardModel/save and the blocks file) and reward-model.ts ⇄ hf-reward-model.ts (save({format:
+      // 'hf'}) through a dynamic import of the subclass's module). To do: split the model files' reading and
+      // writing out of reward-model.ts, then delete this exception.
       from: {},
-      to: { circular: true },
+      to: { circular: true, viaSomeNot: '^src/reward/(reward-model|trained-blocks-file|hf-reward-model)\\.ts$' },
     },
     ...upwardRules(FLOORS, ''),
     ...upwardRules(REWARD_FLOORS, ''),

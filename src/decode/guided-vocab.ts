@@ -18,7 +18,7 @@ import type { KVCache } from '../lm/kv-cache.js';
 import type { PartialRewardModel } from '../reward/reward-model.js';
 import { vocabRewards } from '../reward/vocab-head.js';
 import type { Rng } from '../random.js';
-import type { CandidateTrace, GuidedGeneration, GuidedToken } from './guided.js';
+import type { CandidateTrace, GuidedGeneration, GuidedToken } from './guided-results.js';
 import { exactPolicyChoice, logSumExp } from './exact-policy.js';
 import { chooseCandidate, guidedScores, logSoftmax, topKIndices, type GuidedMode } from './policy.js';
 import { tokenTextCache } from './token-text.js';

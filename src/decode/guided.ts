@@ -81,46 +81,8 @@ export interface GuidedSampleOptions {
   firstRow?: number;
 }
 
-export interface CandidateTrace {
-  tokenId: number;
-  /** The candidate token decoded on its own (special tokens shown), as `GuidedToken.text`. */
-  text: string;
-  logProb: number;
-  reward: number;
-  score: number;
-}
-
-export interface GuidedToken {
-  row: number;
-  step: number;
-  tokenId: number;
-  text: string;
-  /** log π_ref of the chosen token (over the full vocabulary). */
-  logProb: number;
-  /** log-probability of the chosen token under the guided policy itself (0 in greedy mode). */
-  policyLogProb: number;
-  reward: number;
-  score: number;
-  /** The k candidates, most probable under π_ref first (best combined score first with candidates 'combined'). */
-  candidates: CandidateTrace[];
-  /** Through the text bridge: the reward model's tokens this step ran, and what it would without its cache. */
-  textBridge?: BridgeTokens;
-}
-
-export interface GuidedGeneration {
-  promptIds: number[];
-  generatedIds: number[];
-  text: string;
-  finishReason: 'eos' | 'stop' | 'length';
-  trace: GuidedToken[];
-  /**
-   * Backbone forward calls this row took part in: prefill + per token one (fused), two (separate
-   * backbones) or three layer-range passes (partially fused: lower layers, RM top, LM top).
-   */
-  modelCalls: number;
-  /** Through the text bridge (a reward model on another tokenizer): its RM tokens run vs without its cache, prefill included. */
-  textBridge?: BridgeTokens;
-}
+import type { GuidedGeneration, GuidedToken } from './guided-results.js';
+export type { CandidateTrace, GuidedGeneration, GuidedToken } from './guided-results.js';
 
 /** The keys of `guidedSample` and their types (argsSample, guidedSampleStream and guidedSampleNoCache derive theirs). */
 export const GUIDED_SAMPLE_SCHEMA: Schema = {
