@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { autoChoice, BACKEND_NAMES, initBackend, requestedBackend, type BackendName } from '../engine/backend.js';
 import { checkArgument, checkOptions, oneOf, required, string, type Schema } from '../options.js';
 import { firstNonFinite } from '../engine/finite.js';
+import { holdHeapBytes } from '../engine/memory-budget.js';
 import { ConfigError, SafetensorsError } from '../errors.js';
 import { describeReadFailure, fsErrorCode } from '../io/read-input.js';
 import { openSafetensorsDir } from '../io/weight-source.js';
@@ -15,7 +16,7 @@ import { countParameters, parseModelConfig, sequenceClassificationArchitecture }
 import { readGenerationDefaults } from './generation-config.js';
 import { BASE_PREFIX, lmHeadNames } from './hf-names.js';
 import { loadTransformerParams, type WeightReader } from './hf-weights.js';
-import { checkModelFits } from './model-memory.js';
+import { checkModelFits, modelMemory } from './model-memory.js';
 import { paramTensors } from './params.js';
 import { PargsTokenizer } from './tokenizer.js';
 import { Transformer } from './transformer.js';
@@ -131,6 +132,8 @@ export async function loadModelFolder(dir: string, options: LoadOptions, extra: 
   } finally {
     await source.close();
   }
+  // XNNPACK's packed copies live on the wasm heap for as long as the weights do; later plans must see them.
+  if (backend.name === 'wasm') holdHeapBytes(params.embed, modelMemory(config, 'wasm', !seqCls).packed);
   const lm = new CausalLM(config, tokenizer, generation, new Transformer(config, params), backend, dir, hash.digest('hex'), backboneHash.digest('hex'));
   return { lm, extra: found };
 }

@@ -10,7 +10,8 @@
  *   fully-connected operator per weight, holding the weight repacked, for as long as the weight lives):
  *   measured at GPT-2-medium shapes, the heap grew from 1,642 to 2,997 MiB on the first forward,
  *   1,355 MiB for 1,349 MiB of matMul weights. This is why GPT-2-large (3.35 GB of tensors) loads but
- *   cannot run;
+ *   cannot run. load.ts charges them to the heap budget while the model lives (`holdHeapBytes`), so
+ *   later batch plans and loads see them too;
  * - elsewhere, the loader's host scratch: the largest tensor read as float32 plus its transposed or
  *   concatenated copy (weights are converted one tensor at a time);
  * - a working margin: one sequence of min(context, 512) tokens through the forward, its KV cache and a

@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf.js';
-import { WASM_HEAP_MAX_BYTES } from '../../src/engine/memory-budget.js';
+import { tensorMemoryBudget, WASM_HEAP_MAX_BYTES } from '../../src/engine/memory-budget.js';
 import { importNativeBinding } from '../../src/engine/native/import.js';
 import { ModelTooLargeError, SafetensorsError, TokenizerError } from '../../src/errors.js';
 import { parseModelConfig } from '../../src/lm/config.js';
 import { loadCausalLM } from '../../src/lm/load.js';
 import { modelMemory } from '../../src/lm/model-memory.js';
 import { loadRewardModel } from '../../src/reward/reward-model.js';
+import { writeTinyModel } from '../helpers/tiny-model.js';
 
 const GPT2 = (layers: number, d: number, heads: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], vocab_size: 50257, n_positions: 1024, n_layer: layers, n_embd: d, n_head: heads, ...extra,
@@ -71,6 +72,16 @@ describe('models too large for the backend are refused before loading', () => {
     // A reward model's backbone never multiplies by its LM head.
     expect(modelMemory(parseModelConfig(GPT2_LARGE, 'config'), 'wasm', false).packed).toBeLessThan(large.packed);
     expect(modelMemory(parseModelConfig(GPT2_LARGE, 'config'), 'tensorflow').packed).toBe(0);
+  });
+
+  it('charges XNNPACK’s packed copies of a loaded model to the wasm heap budget until it is disposed', async () => {
+    const tiny = await writeTinyModel({ modelType: 'gpt2' });
+    const lm = await loadCausalLM(tiny.dir, { backend: 'wasm' });
+    const packed = modelMemory(lm.config, 'wasm').packed;
+    expect(packed).toBeGreaterThan(0);
+    expect(tensorMemoryBudget().inUseBytes).toBe(tf.memory().numBytes + packed);
+    lm.dispose();
+    expect(tensorMemoryBudget().inUseBytes).toBe(tf.memory().numBytes);
   });
 
   it('refuses a Hugging Face reward model folder the same way (loadRewardModel)', async () => {
