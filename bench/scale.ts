@@ -8,8 +8,9 @@
  *   fused on the LM (B = 1 and 4, k = 10), and the feature pass over pairs of 256 tokens;
  * - and, in this process, whether the wasm backend takes the model (a ModelTooLargeError is the answer
  *   for the big ones, from config.json alone).
- * The feature pass takes 64 pairs, except that the biggest model gets fewer when the previous model's
- * measured speed says 64 would take more than --feature-minutes (default 15); the table says so.
+ * The feature pass takes 64 pairs, except that the ~1.5 B model (--reduce, default gpt2-xl) gets fewer
+ * when the previous model's measured speed, scaled by L·d², says 64 would take more than
+ * --feature-minutes (default 15); the table says so.
  *
  *   npx tsx bench/scale.ts [--only gpt2-small,gpt2-large,gpt2-xl] [--root /tmp/pargs-scale] [--keep] [--out FILE]
  */
@@ -27,6 +28,7 @@ import { ensureScaleModel, scaleConfig, SCALE_SHAPES, type ScaleDtype, type Scal
 const ROOT_DIR = flag('root') ?? '/tmp/pargs-scale';
 const ONLY = (flag('only') ?? Object.keys(SCALE_SHAPES).join(',')).split(',') as ScaleShapeName[];
 const FEATURE_MINUTES = Number(flag('feature-minutes') ?? 15);
+const REDUCE = new Set((flag('reduce') ?? 'gpt2-xl').split(','));
 const PAIRS = 64;
 const LENGTH = 256;
 const GiB = 1024 ** 3;
@@ -66,7 +68,7 @@ async function wasmVerdict(shape: ScaleShapeName, dir: string): Promise<Json> {
 
 /** Pairs for the feature pass of `shape`: 64, or fewer when the last model's speed says 64 would overrun the budget. */
 function featurePairs(shape: ScaleShapeName, previous: { shape: ScaleShapeName; tokensPerSecond: number } | undefined): { pairs: number; estimateMinutes?: number } {
-  if (!previous) return { pairs: PAIRS };
+  if (!previous || !REDUCE.has(shape)) return { pairs: PAIRS };
   const params = (s: ScaleShapeName) => SCALE_SHAPES[s].n_layer * SCALE_SHAPES[s].n_embd ** 2;
   const tokensPerSecond = previous.tokensPerSecond * (params(previous.shape) / params(shape));
   const minutes = (pairs: number) => (pairs * 2 * LENGTH) / tokensPerSecond / 60;
