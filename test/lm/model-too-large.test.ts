@@ -22,9 +22,10 @@ const GPT2 = (layers: number, d: number, heads: number, extra: Record<string, un
 });
 const GPT2_MEDIUM = GPT2(24, 1024, 16);
 const GPT2_LARGE = GPT2(36, 1280, 20);
-const LLAMA_7B = {
-  model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 32000, hidden_size: 4096, intermediate_size: 11008,
-  num_hidden_layers: 32, num_attention_heads: 32, max_position_embeddings: 4096,
+/** Llama-3.1-405B's shape: 1.6 TB in float32, more memory than any machine this suite runs on. */
+const LLAMA_405B = {
+  model_type: 'llama', architectures: ['LlamaForCausalLM'], vocab_size: 128256, hidden_size: 16384, intermediate_size: 53248,
+  num_hidden_layers: 126, num_attention_heads: 128, num_key_value_heads: 8, max_position_embeddings: 4096,
 };
 
 async function configOnly(config: Record<string, unknown>): Promise<string> {
@@ -102,9 +103,9 @@ describe('models too large for the backend are refused before loading', () => {
     expect(err.message).toMatch(/Backend "auto" chose WebAssembly because native TensorFlow is not available/);
   });
 
-  it('refuses against free system memory off wasm (a 7 B model in float32), and honours PARGS_MEMORY_LIMIT', async () => {
-    const big = await refusal(async () => loadCausalLM(await configOnly(LLAMA_7B), { backend: 'cpu' }));
-    expect(big.message).toMatch(/6738\.4 M parameters.*free system memory/);
+  it('refuses against free system memory off wasm, and honours PARGS_MEMORY_LIMIT', async () => {
+    const big = await refusal(async () => loadCausalLM(await configOnly(LLAMA_405B), { backend: 'cpu' }));
+    expect(big.message).toMatch(/405\d{3}\.\d M parameters.*free system memory/);
     process.env.PARGS_MEMORY_LIMIT = '64MiB';
     const capped = await refusal(async () => loadCausalLM(await configOnly(GPT2(12, 768, 12)), { backend: 'cpu' }));
     expect(capped.message).toMatch(/124\.4 M parameters.*PARGS_MEMORY_LIMIT = 64 MiB/);
