@@ -119,3 +119,23 @@ export class WorkerError extends PargsError {
 export class BackendError extends PargsError {
   override name = 'BackendError';
 }
+
+/**
+ * A model cannot fit the memory of the backend it would run on (the 4 GiB WebAssembly heap, free system
+ * memory, or PARGS_MEMORY_LIMIT). Thrown from config.json alone, before any weight is read; the message
+ * names the bytes needed, the limit, and the fix (usually the native backend).
+ */
+export class ModelTooLargeError extends PargsError {
+  override name = 'ModelTooLargeError';
+  constructor(
+    message: string,
+    /** Estimated bytes the model needs on the backend (weights, backend copies, one sequence's working memory). */
+    readonly neededBytes: number,
+    /** Bytes the backend had available. */
+    readonly availableBytes: number,
+    /** The backend the model was refused on. */
+    readonly backend: string,
+  ) {
+    super(message);
+  }
+}

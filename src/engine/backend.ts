@@ -162,13 +162,17 @@ export function autoChoice(workload: BackendWorkload | undefined): { name: Backe
     : { name: 'wasm', reason: `${millions} M parameters < ${limit}, where WebAssembly measured as fast or faster (native pays a fixed cost per op)` };
 }
 
+/** What was asked for: the option, else PARGS_BACKEND, else 'auto'. Throws OptionError for an unknown name. */
+export function requestedBackend(option: BackendName | 'auto' | undefined): BackendName | 'auto' {
+  return option !== undefined
+    ? parseRequest(option, 'option backend')
+    : process.env.PARGS_BACKEND !== undefined && process.env.PARGS_BACKEND.trim() !== ''
+      ? parseRequest(process.env.PARGS_BACKEND, 'environment variable PARGS_BACKEND')
+      : 'auto';
+}
+
 async function select(opts: InitBackendOptions): Promise<BackendInfo> {
-  const request =
-    opts.backend !== undefined
-      ? parseRequest(opts.backend, 'option backend')
-      : process.env.PARGS_BACKEND !== undefined && process.env.PARGS_BACKEND.trim() !== ''
-        ? parseRequest(process.env.PARGS_BACKEND, 'environment variable PARGS_BACKEND')
-        : 'auto';
+  const request = requestedBackend(opts.backend);
 
   const auto = request === 'auto' ? autoChoice(opts.workload) : undefined;
   // Idempotent: keep the cached choice when nothing different is asked for and tfjs still

@@ -46,17 +46,41 @@ export function formatBytes(bytes: number): string {
   return `${Math.ceil(bytes / 1024)} KiB`;
 }
 
+/** Heap bytes the wasm backend holds outside tfjs' tensor count, each for as long as a tensor lives. */
+const heldOnHeap = new Set<{ tensor: tf.Tensor; bytes: number }>();
+
+/**
+ * Counts `bytes` of wasm heap held on behalf of `tensor` until it is disposed: XNNPACK's packed copy of a
+ * model's matMul weights (lm/model-memory.ts), which tf.memory() does not see. Without it, a feature
+ * batch planned against "heap minus tensors" could overrun the heap by the packed copies' size.
+ */
+export function holdHeapBytes(tensor: tf.Tensor, bytes: number): void {
+  heldOnHeap.add({ tensor, bytes });
+}
+
+function heldHeapBytes(): number {
+  let sum = 0;
+  for (const held of heldOnHeap) {
+    if (held.tensor.isDisposed) heldOnHeap.delete(held);
+    else sum += held.bytes;
+  }
+  return sum;
+}
+
 /** The budget now, on the current backend. */
 export function tensorMemoryBudget(): MemoryBudget {
-  const inUseBytes = tf.memory().numBytes;
+  const tensorBytes = tf.memory().numBytes;
   const env = process.env.PARGS_MEMORY_LIMIT;
   if (env !== undefined && env !== '') {
+    // A cap on tensor bytes (its documented meaning), so the heap's own copies are not charged to it.
     const total = parseMemoryLimit(env);
-    return { availableBytes: Math.max(0, total - inUseBytes), inUseBytes, limit: `PARGS_MEMORY_LIMIT = ${formatBytes(total)}` };
+    return { availableBytes: Math.max(0, total - tensorBytes), inUseBytes: tensorBytes, limit: `PARGS_MEMORY_LIMIT = ${formatBytes(total)}` };
   }
   if (tf.getBackend() === 'wasm') {
+    const inUseBytes = tensorBytes + heldHeapBytes();
     return { availableBytes: Math.max(0, WASM_HEAP_MAX_BYTES - inUseBytes), inUseBytes, limit: `the wasm heap maximum of ${formatBytes(WASM_HEAP_MAX_BYTES)}` };
   }
+  const inUseBytes = tensorBytes;
   return { availableBytes: freemem(), inUseBytes, limit: `free system memory (${formatBytes(freemem())})` };
 }
 

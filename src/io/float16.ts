@@ -152,3 +152,23 @@ export function encodeBF16(src: Float32Array): Uint16Array {
   for (let i = 0; i < bits.length; i++) out[i] = f32BitsToBf16Bits(bits[i]);
   return out;
 }
+
+/**
+ * Widens `n` 16-bit patterns stored in the upper half of `out`'s buffer (bytes [2n, 4n) of a
+ * Float32Array of length n at offset 0) to float32 in place, front to back: element i is written to
+ * bytes [4i, 4i + 4), which never reach the 16-bit values still unread (from byte 2n + 2i + 2 on). A
+ * checkpoint's bf16/f16 tensor then needs one float32 buffer instead of the raw bytes plus a copy.
+ */
+export function widenInPlace(out: Float32Array, format: 'BF16' | 'F16'): Float32Array {
+  checkArgument('widenInPlace', 'out', out, f32());
+  const n = out.length;
+  const src = new Uint16Array(out.buffer, out.byteOffset + 2 * n, n);
+  const bits = new Uint32Array(out.buffer, out.byteOffset, n);
+  if (format === 'BF16') {
+    for (let i = 0; i < n; i++) bits[i] = src[i] << 16;
+  } else {
+    const table = getF16Table();
+    for (let i = 0; i < n; i++) bits[i] = table[src[i]];
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import { OptionError, SafetensorsError } from '../errors.js';
 import { arrayOf, checkArgument, checkOptions, custom, integer, object, required, string, type Schema } from '../options.js';
 import { writeFileAtomic } from './atomic.js';
-import { decodeBF16, decodeF16, encodeBF16, encodeF16 } from './float16.js';
+import { decodeBF16, decodeF16, encodeBF16, encodeF16, widenInPlace } from './float16.js';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -91,16 +91,21 @@ export async function readRange(
   rangeBytes: number = DEFAULT_RANGE_BYTES,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const out = new Uint8Array(length);
+  await readRangeInto(handle, file, position, out, rangeBytes);
+  return out;
+}
+
+/** Fills `out` with the bytes at `position`, in reads of at most `rangeBytes` (one read call tops out at 2 GiB). */
+async function readRangeInto(handle: PositionalReader, file: string, position: number, out: Uint8Array, rangeBytes: number): Promise<void> {
   let done = 0;
-  while (done < length) {
-    const want = Math.min(rangeBytes, length - done);
+  while (done < out.length) {
+    const want = Math.min(rangeBytes, out.length - done);
     const { bytesRead } = await handle.read(out, done, want, position + done);
     if (bytesRead === 0) {
       throw new SafetensorsError(`${file}: unexpected end of file at byte ${position + done} (truncated?)`);
     }
     done += bytesRead;
   }
-  return out;
 }
 
 async function openForRead(file: string): Promise<fs.FileHandle> {
@@ -300,8 +305,19 @@ export class SafetensorsFile {
     return { dtype: info.dtype, shape: [...info.shape], data: toHostData(info.dtype, await this.readBytes(name)) };
   }
 
+  /**
+   * The tensor as float32. BF16 and F16 are read straight into the upper half of the float32 result
+   * and widened in place, so a half-precision tensor costs one float32 buffer, not its raw bytes
+   * beside a converted copy (a bf16 checkpoint then loads within its float32 size; bench/scale.ts).
+   */
   async readF32(name: string): Promise<Float32Array> {
-    return hostDataToF32((await this.read(name)).data);
+    const info = this.info(name);
+    if (info.dtype !== 'BF16' && info.dtype !== 'F16') return hostDataToF32((await this.read(name)).data);
+    if (this.closed) throw new SafetensorsError(`${this.path} is closed; cannot read tensor "${name}"`);
+    const length = info.end - info.begin;
+    const out = new Float32Array(length / 2);
+    await readRangeInto(this.handle, this.path, info.begin, new Uint8Array(out.buffer, length, length), this.rangeBytes);
+    return widenInPlace(out, info.dtype);
   }
 
   /** Reads several tensors in file order, which keeps disk access sequential. */

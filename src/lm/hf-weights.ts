@@ -4,6 +4,7 @@
  * transposed once here; GPT-2's `Conv1D` already stores [in, out]; GPT-NeoX's fused q/k/v rows are
  * regrouped from per-head to [q | k | v].
  */
+import { commitToBackend } from '../engine/commit.js';
 import { tf } from '../engine/tf.js';
 import { SafetensorsError } from '../errors.js';
 import type { ModelConfig } from './config.js';
@@ -112,7 +113,8 @@ export async function loadTransformerParams(c: ModelConfig, reader: WeightReader
     }
     const data = blocks.length === 1 ? blocks[0].data : concatColumns(blocks, rows);
     const cols = blocks.reduce((s, b) => s + b.cols, 0);
-    return slot.parts[0].hfShape.length === 1 ? tf.tensor1d(data) : tf.tensor2d(data, [rows, cols]);
+    // Committed now, so the host copy can go before the next tensor is read (engine/commit.ts).
+    return commitToBackend(slot.parts[0].hfShape.length === 1 ? tf.tensor1d(data) : tf.tensor2d(data, [rows, cols]));
   };
 
   const top: Record<string, unknown> = {};

@@ -4,9 +4,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BACKEND_NAMES, initBackend, type BackendName } from '../engine/backend.js';
+import { autoChoice, BACKEND_NAMES, initBackend, requestedBackend, type BackendName } from '../engine/backend.js';
 import { checkArgument, checkOptions, oneOf, required, string, type Schema } from '../options.js';
 import { firstNonFinite } from '../engine/finite.js';
+import { holdHeapBytes } from '../engine/memory-budget.js';
 import { ConfigError, SafetensorsError } from '../errors.js';
 import { describeReadFailure, fsErrorCode } from '../io/read-input.js';
 import { openSafetensorsDir } from '../io/weight-source.js';
@@ -15,6 +16,7 @@ import { countParameters, parseModelConfig, sequenceClassificationArchitecture }
 import { readGenerationDefaults } from './generation-config.js';
 import { BASE_PREFIX, lmHeadNames } from './hf-names.js';
 import { loadTransformerParams, type WeightReader } from './hf-weights.js';
+import { checkModelFits, modelMemory } from './model-memory.js';
 import { paramTensors } from './params.js';
 import { PargsTokenizer } from './tokenizer.js';
 import { Transformer } from './transformer.js';
@@ -76,11 +78,16 @@ export async function loadModelFolder(dir: string, options: LoadOptions, extra: 
   const { path: configPath, text: configText, raw: rawConfig } = await readConfigJson(dir);
   const config = parseModelConfig(rawConfig, configPath);
   // Auto picks the backend by the model's size (small models run faster on wasm), so the config comes first.
-  const backend = await initBackend({ backend: options.backend, workload: { parameters: countParameters(config) } });
+  const workload = { parameters: countParameters(config) };
+  const backend = await initBackend({ backend: options.backend, workload });
   const seqCls = sequenceClassificationArchitecture(rawConfig);
   if (seqCls && extra.length === 0) {
     throw new ConfigError(`${configPath} "architectures" is ["${seqCls}"]: "${dir}" is a reward model, not a causal LM; load it with loadRewardModel (CLI: --rm, --judge-rm, --init-rm)`);
   }
+  // Refused from the config alone, before a weight is read: on wasm an oversized model would otherwise
+  // load and then abort the whole module on its first forward.
+  const autoFellBack = requestedBackend(options.backend) === 'auto' && autoChoice(workload).name !== backend.name;
+  checkModelFits(config, { dir, backend: backend.name, autoFellBack, readsLogits: !seqCls });
   const tokenizer = await PargsTokenizer.fromDir(dir);
   const generation = await readGenerationDefaults(dir, config);
 
@@ -125,6 +132,8 @@ export async function loadModelFolder(dir: string, options: LoadOptions, extra: 
   } finally {
     await source.close();
   }
+  // XNNPACK's packed copies live on the wasm heap for as long as the weights do; later plans must see them.
+  if (backend.name === 'wasm') holdHeapBytes(params.embed, modelMemory(config, 'wasm', !seqCls).packed);
   const lm = new CausalLM(config, tokenizer, generation, new Transformer(config, params), backend, dir, hash.digest('hex'), backboneHash.digest('hex'));
   return { lm, extra: found };
 }
