@@ -47,10 +47,13 @@ export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu
 
 /**
  * Auto runs models of at least this many parameters on native TensorFlow (when it loads) and smaller
- * ones on WebAssembly. Measured (bench/native.ts, docs/benchmarks.md): every native op costs a fixed
- * overhead several times wasm's, so small models decode faster on wasm, and native wins from here on.
+ * ones on WebAssembly. Measured (bench/native.ts --ladder, docs/benchmarks.md): a native op costs ~16 µs
+ * against wasm's ~6, so an 8-row decode step (the shape of PARGS' k-candidate step and of batched
+ * decoding) is slower on native at 2.6 M and 4.3 M parameters (0.91×, 0.89×) and faster from 13.8 M on
+ * (1.6×); prefill and the feature pass are faster on native at every size. One-row plain decoding was
+ * faster on wasm at every size measured on the loaded machine — the exception a size rule cannot see.
  */
-export const AUTO_NATIVE_MIN_PARAMETERS = 30_000_000;
+export const AUTO_NATIVE_MIN_PARAMETERS = 10_000_000;
 const VALID_REQUESTS = [...BACKEND_NAMES, 'auto'];
 const INSTALL_HINT =
   'provision it with `npx pargs native install` (add --gpu for CUDA; README "Native backend"), ' +
