@@ -16,7 +16,7 @@ import { loadCausalLM } from '../src/lm/load.js';
 import { PargsTokenizer } from '../src/lm/tokenizer.js';
 import { Transformer } from '../src/lm/transformer.js';
 import { EOT, tinyTokenizerJson, writeTinyModel } from '../test/helpers/tiny-model.js';
-import { GPT2_SMALL, randomParams } from './engine-model.js';
+import { GPT2_SMALL, randomParams, type BenchShape } from './engine-model.js';
 
 /** The project root (the folder holding package.json). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -110,12 +110,21 @@ export async function benchModel(dirFlag: string | undefined): Promise<BenchMode
  * memory from `seed` (bench/engine-model.ts), and the tiny byte-level tokenizer (token-id benchmarks
  * only). The same seed gives the same weights, so two calls are two independent loads of one model.
  */
-export async function gpt2SmallInMemory(seed = 1): Promise<CausalLM> {
+export function gpt2SmallInMemory(seed = 1): Promise<CausalLM> {
+  return inMemoryModel(GPT2_SMALL, seed);
+}
+
+/**
+ * Any bench shape (bench/engine-model.ts) with random weights built in memory, as `gpt2SmallInMemory`;
+ * BOS = EOS = the last id, so random prompts drawn below it never stop a row.
+ */
+export async function inMemoryModel(shape: BenchShape, seed = 1): Promise<CausalLM> {
   const backend = await initBackend();
-  const config = parseModelConfig({ ...GPT2_SMALL.raw, bos_token_id: 50256, eos_token_id: 50256 }, 'gpt2-small (random, in memory)');
+  const last = Number(shape.raw.vocab_size) - 1;
+  const config = parseModelConfig({ ...shape.raw, bos_token_id: last, eos_token_id: last }, `${shape.name} (random, in memory)`);
   const tokenizer = PargsTokenizer.fromJson(tinyTokenizerJson().json, { tokenizer_class: 'GPT2Tokenizer', bos_token: EOT, eos_token: EOT });
   const generation = { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds, padTokenId: null, repetitionPenalty: 1, unsupportedProcessors: [] };
-  return new CausalLM(config, tokenizer, generation, new Transformer(config, randomParams(config, seed)), backend, 'memory:gpt2-small', `memory:gpt2-small:${seed}`);
+  return new CausalLM(config, tokenizer, generation, new Transformer(config, randomParams(config, seed)), backend, `memory:${shape.name}`, `memory:${shape.name}:${seed}`);
 }
 
 export const GPT2_SMALL_LABEL = 'random gpt2-small shapes (12×768, V 50257)';

@@ -17,6 +17,11 @@ export const GPT2_SMALL: BenchShape = {
   raw: { model_type: 'gpt2', n_layer: 12, n_embd: 768, n_head: 12, vocab_size: 50257, n_positions: 1024 },
 };
 
+export const GPT2_MEDIUM: BenchShape = {
+  name: 'gpt2-medium (24×1024, V 50257)',
+  raw: { model_type: 'gpt2', n_layer: 24, n_embd: 1024, n_head: 16, vocab_size: 50257, n_positions: 1024 },
+};
+
 export const LLAMA_4x256: BenchShape = {
   name: 'llama 4×256 (V 4096)',
   raw: {
@@ -32,6 +37,18 @@ export const LLAMA_6x384: BenchShape = {
     intermediate_size: 1024, vocab_size: 8192, max_position_embeddings: 1024,
   },
 };
+
+/** A Llama of `layers` × `d` (head dim 64, SwiGLU width ≈ 8d/3 rounded to 64, V `vocab`): the model-size ladder. */
+export function llamaShape(layers: number, d: number, vocab: number): BenchShape {
+  const heads = Math.max(1, d / 64);
+  return {
+    name: `llama ${layers}×${d} (V ${vocab})`,
+    raw: {
+      model_type: 'llama', num_hidden_layers: layers, hidden_size: d, num_attention_heads: heads, num_key_value_heads: heads,
+      intermediate_size: Math.round((8 * d) / 3 / 64) * 64, vocab_size: vocab, max_position_embeddings: 1024, tie_word_embeddings: true,
+    },
+  };
+}
 
 /**
  * Random weights in the `TransformerParams` layout: linear weights N(0, 0.02²) like GPT-2's init,
