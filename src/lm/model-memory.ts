@@ -101,7 +101,8 @@ export function checkModelFits(c: ModelConfig, ctx: FitContext): void {
   const limit = onWasm && budget.limit.startsWith('the wasm heap')
     ? `the WebAssembly heap tops out at ${formatBytes(WASM_HEAP_MAX_BYTES)} (${formatBytes(budget.availableBytes)} free)`
     : `${formatBytes(budget.availableBytes)} are available (${budget.limit})`;
-  const why = ctx.autoFellBack ? ' Backend "auto" chose WebAssembly because native TensorFlow is not available here (`npx pargs native status` says why).' : '';
+  const chosen = onWasm ? 'WebAssembly' : `"${ctx.backend}"`;
+  const why = ctx.autoFellBack ? ` Backend "auto" chose ${chosen} because native TensorFlow is not available here (\`npx pargs native status\` says why).` : '';
   const fix = onWasm ? `${NATIVE_FIX}.` : 'Free memory, choose a smaller model, or raise PARGS_MEMORY_LIMIT if it is set too low.';
   throw new ModelTooLargeError(
     `model folder "${ctx.dir}" (${c.modelType}, ${millions} M parameters) needs about ${formatBytes(need.total)} (${need.total} bytes) on backend "${ctx.backend}": ${parts.join(', ')}; ` +
