@@ -23,6 +23,7 @@ place, where tfjs tensors are immutable and pargs' cache append copies (also par
 timings include everything either side does, in its own process, with its own thread count.
 
 Prints one JSON object: per workload the median over repetitions after the first (see `timed`).
+`--check` verifies the cached paths against a full forward on tiny models (max abs diff ~1e-6).
 """
 import argparse
 import json
@@ -166,10 +167,29 @@ def timed(fn, budget_s=3.0, max_reps=5):
     return float(np.median(times)) * 1000
 
 
+def check():
+    """The cached paths equal a full forward (tiny GPT-2 and Llama): candidates, append, then a step."""
+    for kind in ("gpt2", "llama"):
+        c = dict(type=kind, layers=2, d=64, heads=4, headDim=16, intermediate=96, vocab=100, positions=64, tie=True, normEps=1e-5, ropeTheta=10000)
+        m = Model(c, 1)
+        with torch.inference_mode():
+            ids, cand, nxt = torch.randint(0, 99, (2, 10)), torch.randint(0, 99, (2, 3)), torch.randint(0, 99, (2, 1))
+            cache = Cache(m, 2, 20, 2)
+            m.forward(ids, cache)
+            h, new = m.candidates(cand, cache)
+            m.append(cache, new, torch.tensor([1, 2]))
+            chosen = torch.stack([cand[0, 1], cand[1, 2]])[:, None]  # [2, 1]
+            errs = [(h[torch.arange(2), torch.tensor([1, 2])] - m.forward(torch.cat([ids, chosen], 1))[:, -1]).abs().max().item(),
+                    (m.step(nxt, cache)[:, 0] - m.forward(torch.cat([ids, chosen, nxt], 1))[:, -1]).abs().max().item()]
+        assert max(errs) < 1e-4, (kind, errs)
+        print(f"{kind}: candidate step and step after append vs full forward, max abs diff {max(errs):.1e}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--check", action="store_true", help="check the cached paths against a full forward, then exit")
+    ap.add_argument("--config")
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workloads", default="prefill,plain1,plain8,pargs1,pargs8,features,headStep,step1,opAdd")
     for name, default in [("prompt", 32), ("new-tokens", 64), ("k", 10), ("prefill-b", 8), ("prefill-t", 128), ("pairs", 32),
                           ("pair-prompt", 64), ("pair-response", 64), ("tokens-per-batch", 4096), ("head-batch", 256),
@@ -177,6 +197,10 @@ def main():
         ap.add_argument(f"--{name}", type=int, default=default)
     ap.add_argument("--beta", type=float, default=2.0)
     a = ap.parse_args()
+    if a.check:
+        return check()
+    if not a.config:
+        ap.error("--config is required")
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     c = json.loads(a.config)
