@@ -47,13 +47,13 @@ export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu
 
 /**
  * Auto runs models of at least this many parameters on native TensorFlow (when it loads) and smaller
- * ones on WebAssembly. Measured (bench/native.ts --ladder, docs/benchmarks.md): a native op costs ~16 µs
- * against wasm's ~6, so an 8-row decode step (the shape of PARGS' k-candidate step and of batched
- * decoding) is slower on native at 2.6 M and 4.3 M parameters (0.91×, 0.89×) and faster from 13.8 M on
- * (1.6×); prefill and the feature pass are faster on native at every size. One-row plain decoding was
- * faster on wasm at every size measured on the loaded machine — the exception a size rule cannot see.
+ * ones on WebAssembly. Measured (bench/native.ts --ladder, 5 rounds, docs/benchmarks.md): a native op
+ * costs ~14 µs against wasm's ~6, so an 8-row decode step (the shape of PARGS' k-candidate step and of
+ * batched decoding) runs 0.70–0.80× wasm's speed at 2.6–4.3 M parameters, ties at 13.8 M (0.95×) and wins
+ * from 33.3 M (1.26–1.41×); prefill and the feature pass win at every size. One-row plain decoding was
+ * faster on wasm at every size measured (up to 235 M) — the exception a size rule cannot see.
  */
-export const AUTO_NATIVE_MIN_PARAMETERS = 10_000_000;
+export const AUTO_NATIVE_MIN_PARAMETERS = 30_000_000;
 const VALID_REQUESTS = [...BACKEND_NAMES, 'auto'];
 const INSTALL_HINT =
   'provision it with `npx pargs native install` (add --gpu for CUDA; README "Native backend"), ' +
