@@ -11,7 +11,7 @@
  * Where neither source exists the result is "skipped" with the reasons (not an error: wasm still works).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackendError, throwIfAborted } from '../../errors.js';
 import { addonPath, buildAddon, probeBinding } from './build-addon.js';
@@ -163,7 +163,11 @@ export async function provisionNative(opts: ProvisionOptions = {}): Promise<Prov
   log('building the tfjs binding with node-gyp (offline, about 20 s)');
   await buildAddon(packageDir, opts.signal);
   await rm(join(packageDir, 'build'), { recursive: true, force: true });
-  if (given === undefined) await rm(wheelDir, { recursive: true, force: true });
+  // Only the wheel pip downloaded for this run goes; a wheel the user gave, and anything else in wheels/, stays.
+  if (given === undefined) {
+    await rm(wheel, { force: true });
+    await rmdir(wheelDir).catch(() => undefined); // only when empty
+  }
   const probe = await probeBinding(home, pkg, opts.signal);
   if (!probe.ok) throw new BackendError(`the binding built from ${wheel} does not load: ${probe.error}. Run "npx pargs native install --force" again; if it persists, report it with this message`);
   checkGpu(probe.usingGpu);

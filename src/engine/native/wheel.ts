@@ -93,6 +93,8 @@ print(count)
  * Stripping symbols (when `strip` exists) cuts the libraries from ~853 MB to ~634 MB; they still load.
  */
 export async function installWheelLibrary(python: string, wheel: string, packageDir: string, signal?: AbortSignal): Promise<{ stripped: boolean }> {
+  // deps/ belongs to the binding package pargs itself npm-installed into the native home (a failed tfjs
+  // download may have left half a libtensorflow there); nothing of the user's lives in it.
   const deps = join(packageDir, 'deps');
   await rm(deps, { recursive: true, force: true });
   await mkdir(join(deps, 'lib'), { recursive: true });
